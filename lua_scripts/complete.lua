@@ -1,0 +1,28 @@
+-- complete: the body returned and its result is stored (running -> completed).
+-- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
+-- ARGV[1] fence of the attempt                    ARGV[2] encoded result (msgpack bytes)
+-- ARGV[3] result TTL in seconds                   ARGV[4] event stream cap
+-- ARGV[5] task id            ARGV[6] run time in ms (measured by the pool process)
+-- Returns {'ok', ''} or {'stale', state} when this attempt no longer holds the current fence.
+-- Guarantees: at most one completion per task; a fenced-off attempt's result is dropped.
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return {'missing', ''}
+end
+local fence = redis.call('HGET', KEYS[1], 'fence')
+if state ~= 'running' or fence ~= ARGV[1] then
+  emit(KEYS[3], ARGV[4], 'rejected_write', ARGV[5], {'fence', ARGV[1], 'write', 'complete'})
+  return {'stale', state}
+end
+local now = now_ms()
+local attempt = redis.call('HGET', KEYS[1], 'attempt')
+redis.call('HSET', KEYS[1], 'state', 'completed', 'result', ARGV[2], 'ended', now,
+  'updated', now)
+redis.call('HDEL', KEYS[1], 'holder')
+redis.call('RPUSH', KEYS[2], cjson.encode({event = 'completed', attempt = tonumber(attempt),
+  fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[6])}))
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+emit(KEYS[3], ARGV[4], 'completed', ARGV[5],
+  {'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now})
+return {'ok', ''}

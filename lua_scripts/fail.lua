@@ -1,0 +1,31 @@
+-- fail: the body raised, or its result could not be stored (running -> dead_lettered).
+-- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
+-- KEYS[4] event stream
+-- ARGV[1] fence of the attempt   ARGV[2] reason         ARGV[3] exception type
+-- ARGV[4] exception message      ARGV[5] traceback      ARGV[6] event stream cap
+-- ARGV[7] task id                ARGV[8] run time in ms
+-- Returns {'ok', 'dead_lettered'} or {'stale', state}.
+-- Guarantees: only the current fence can end the task; the dead letter keeps the message,
+-- the error and the attempt history.
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return {'missing', ''}
+end
+local fence = redis.call('HGET', KEYS[1], 'fence')
+if state ~= 'running' or fence ~= ARGV[1] then
+  emit(KEYS[4], ARGV[6], 'rejected_write', ARGV[7], {'fence', ARGV[1], 'write', 'fail'})
+  return {'stale', state}
+end
+local now = now_ms()
+local attempt = redis.call('HGET', KEYS[1], 'attempt')
+redis.call('HSET', KEYS[1], 'state', 'dead_lettered', 'reason', ARGV[2], 'exc_type', ARGV[3],
+  'error', ARGV[4], 'traceback', ARGV[5], 'ended', now, 'updated', now)
+redis.call('HDEL', KEYS[1], 'holder')
+redis.call('RPUSH', KEYS[2], cjson.encode({event = 'failed', attempt = tonumber(attempt),
+  fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[8]), reason = ARGV[2],
+  exc_type = ARGV[3], error = ARGV[4]}))
+redis.call('ZADD', KEYS[3], now, ARGV[7])
+emit(KEYS[4], ARGV[6], 'failed', ARGV[7],
+  {'attempt', attempt, 'fence', fence, 'exc_type', ARGV[3], 'ts', now})
+emit(KEYS[4], ARGV[6], 'dead_lettered', ARGV[7], {'reason', ARGV[2], 'ts', now})
+return {'ok', 'dead_lettered'}

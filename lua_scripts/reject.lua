@@ -1,0 +1,25 @@
+-- reject: a delivered copy that must never run is dead-lettered before any attempt starts
+-- (queued/reserved -> dead_lettered): its arguments failed to migrate, its version is too new,
+-- or no worker knows its task name.
+-- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
+-- KEYS[4] event stream
+-- ARGV[1] delivery tag of the copy   ARGV[2] reason    ARGV[3] error text
+-- ARGV[4] event stream cap           ARGV[5] task id
+-- Returns 'ok', 'stale' (not the live copy, or already started/ended) or 'missing'.
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return 'missing'
+end
+local ticket = redis.call('HGET', KEYS[1], 'ticket')
+if ARGV[1] ~= ticket_tag(ARGV[5], ticket) or (state ~= 'queued' and state ~= 'reserved') then
+  return 'stale'
+end
+local now = now_ms()
+redis.call('HSET', KEYS[1], 'state', 'dead_lettered', 'reason', ARGV[2], 'error', ARGV[3],
+  'exc_type', '', 'traceback', '', 'ended', now, 'updated', now)
+redis.call('HDEL', KEYS[1], 'holder')
+redis.call('RPUSH', KEYS[2], cjson.encode({event = 'rejected', ts = now, reason = ARGV[2],
+  error = ARGV[3]}))
+redis.call('ZADD', KEYS[3], now, ARGV[5])
+emit(KEYS[4], ARGV[4], 'dead_lettered', ARGV[5], {'reason', ARGV[2], 'ts', now})
+return 'ok'

@@ -1,0 +1,33 @@
+-- start: a pool process is about to run the body (queued/reserved -> running).
+-- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
+-- ARGV[1] delivery tag of the copy being run     ARGV[2] worker node (node name/pid)
+-- ARGV[3] process id (node name/pid of the pool process)
+-- ARGV[4] event stream cap   ARGV[5] task id
+-- Returns {'ok', fence, attempt} or {'stale', state} / {'missing', ''}.
+-- Guarantees: succeeds at most once per ticket; every attempt, the first included, gets a
+-- new fence here, and only the holder of the current fence may complete or fail the task.
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then
+  return {'missing', ''}
+end
+local ticket = redis.call('HGET', KEYS[1], 'ticket')
+if ARGV[1] ~= ticket_tag(ARGV[5], ticket) then
+  return {'stale', state}
+end
+if state == 'reserved' then
+  if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then
+    return {'stale', state}
+  end
+elseif state ~= 'queued' then
+  return {'stale', state}
+end
+local now = now_ms()
+local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
+local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+redis.call('HSET', KEYS[1], 'state', 'running', 'holder', ARGV[3], 'worker', ARGV[2],
+  'started', now, 'updated', now)
+redis.call('RPUSH', KEYS[2], cjson.encode({event = 'started', attempt = attempt, fence = fence,
+  worker = ARGV[3], ts = now}))
+emit(KEYS[3], ARGV[4], 'started', ARGV[5],
+  {'attempt', attempt, 'fence', fence, 'worker', ARGV[3], 'ts', now})
+return {'ok', fence, attempt}

@@ -1,0 +1,49 @@
+"""relier: a reliability layer for Celery on Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from relier.binding import Relier
+from relier.context import TaskContext, current_context
+from relier.errors import (
+    ConfigurationError,
+    PreflightError,
+    RelierError,
+    ResultEncodingError,
+    TaskFailedError,
+    TaskNotFoundError,
+    UnsupportedCanvasError,
+)
+from relier.handle import TaskHandle
+from relier.reasons import DeadLetterReason
+from relier.schema import Arguments
+from relier.states import TaskState
+from relier.task import RelierTask
+
+__all__ = [
+    "Arguments",
+    "ConfigurationError",
+    "DeadLetterReason",
+    "PreflightError",
+    "Relier",
+    "RelierError",
+    "RelierTask",
+    "ResultEncodingError",
+    "TaskContext",
+    "TaskFailedError",
+    "TaskHandle",
+    "TaskNotFoundError",
+    "TaskState",
+    "UnsupportedCanvasError",
+    "current_context",
+    "rl_task",
+]
+
+
+def rl_task(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Declare a task on the ready app `relier.tasks.app` (see `Relier.task` for options)."""
+    from relier.tasks import relier  # noqa: PLC0415 - create the default app only when used
+
+    return relier.task(func, **options) if func is not None else relier.task(**options)

@@ -1,0 +1,188 @@
+"""`Relier`: binds relier to a Celery app and declares tasks on it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, overload
+
+from celery import Celery, signals
+
+from relier import preflight
+from relier.config import Settings, get_settings
+from relier.connection import Connections
+from relier.envelope import DecodeFailure, open_sealed
+from relier.keys import BrokerKeys, Keys
+from relier.message import CONTENT_TYPE, SERIALIZER_NAME
+from relier.reasons import DeadLetterReason
+from relier.schema import MigrationChain
+from relier.serializer import add_verification_keys, register_serializer
+from relier.spec import build_spec
+from relier.store import Store
+from relier.task import RelierTask
+from relier.worker.identity import mark_worker_main_process
+from relier.worker.pipeline import Pipeline
+from relier.worker.strategy import dead_letter_message
+
+logger = logging.getLogger("relier")
+
+#: Exit status of a worker refused by preflight (EX_CONFIG from sysexits.h).
+EXIT_PREFLIGHT = 78
+
+
+def _pool_name(worker: Any) -> str:
+    pool_cls = getattr(worker, "pool_cls", None)
+    if isinstance(pool_cls, str):
+        return pool_cls.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
+    module = getattr(pool_cls, "__module__", "") or ""
+    return module.rsplit(".", 1)[-1]
+
+
+class Relier:
+    """relier bound to one Celery app: ``relier = Relier(app)``, then ``@relier.task(...)``.
+
+    Adds relier's content type to the app's ``accept_content``, turns on
+    ``worker_disable_prefetch`` unless the app set it, and checks Redis when a worker starts.
+    """
+
+    def __init__(self, app: Celery, *, settings: Settings | None = None) -> None:
+        self.app = app
+        self.settings = settings or get_settings()
+        self.connections = Connections(self.settings)
+        self.store = Store(self.connections, self.settings)
+        self.keys: Keys = self.store.keys
+        transport = app.conf.broker_transport_options or {}
+        self.broker_keys = BrokerKeys(global_prefix=str(transport.get("global_keyprefix", "")))
+        self.tasks: dict[str, RelierTask] = {}
+        self._migrations: dict[str, MigrationChain] = {}
+        self.pipeline = Pipeline(self.store, self.migrations_for, self.settings.max_result_bytes)
+        register_serializer()
+        add_verification_keys(self.settings.signing_keys)
+        self._configure_app()
+        self._connect_worker_signals()
+
+    def _configure_app(self) -> None:
+        conf = self.app.conf
+        accepted = list(conf.accept_content or ["json"])
+        if CONTENT_TYPE not in accepted and SERIALIZER_NAME not in accepted:
+            conf.accept_content = [*accepted, SERIALIZER_NAME]
+        if "worker_disable_prefetch" not in conf.changes:
+            conf.worker_disable_prefetch = True
+
+    def migrations_for(self, task_name: str) -> MigrationChain:
+        chain = self._migrations.get(task_name)
+        if chain is None:
+            chain = self._migrations[task_name] = MigrationChain(task_name)
+        return chain
+
+    @overload
+    def task(self, func: Callable[..., Any], /) -> RelierTask: ...
+
+    @overload
+    def task(
+        self,
+        func: None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        version: int = 1,
+        priority: int = 0,
+        soft_timeout: float | None = None,
+        hard_timeout: float | None = None,
+    ) -> Callable[[Callable[..., Any]], RelierTask]: ...
+
+    def task(
+        self,
+        func: Callable[..., Any] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        version: int = 1,
+        priority: int = 0,
+        soft_timeout: float | None = None,
+        hard_timeout: float | None = None,
+    ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
+        """Declare a relier task; works bare (``@relier.task``) or with options."""
+
+        def declare(target: Callable[..., Any]) -> RelierTask:
+            spec = build_spec(
+                target,
+                name=name,
+                queue=queue or self.settings.default_queue,
+                version=version,
+                priority=priority,
+                soft_timeout=soft_timeout,
+                hard_timeout=hard_timeout if hard_timeout is not None
+                else self.settings.default_hard_timeout,
+            )
+            chain = self.migrations_for(spec.name)
+            chain.current = spec.version
+            task_class = type(
+                target.__name__,
+                (RelierTask,),
+                {
+                    "name": spec.name,
+                    "relier": self,
+                    "spec": spec,
+                    "__module__": target.__module__,
+                    "__doc__": target.__doc__,
+                    "__wrapped__": target,
+                },
+            )
+            task: RelierTask = self.app.register_task(task_class())
+            self.tasks[spec.name] = task
+            return task
+
+        return declare(func) if func is not None else declare
+
+    def preflight_checks(self, pool: str | None = None) -> list[preflight.Check]:
+        checks = preflight.check_server(self.store.client)
+        checks += preflight.check_app(self.app, pool)
+        checks += preflight.check_settings(self.settings)
+        return checks
+
+    def _connect_worker_signals(self) -> None:
+        signals.worker_init.connect(self._on_worker_init, weak=False)
+        signals.task_unknown.connect(self._on_task_unknown, weak=False)
+
+    def _on_worker_init(self, sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not self.app:
+            return
+        mark_worker_main_process()
+        checks = self.preflight_checks(_pool_name(sender))
+        for check in checks:
+            if check.severity is preflight.Severity.WARNING:
+                logger.warning("relier preflight: %s (%s)", check.detail, check.fix)
+        failures = [check for check in checks if check.is_blocking]
+        if not failures:
+            return
+        if self.settings.unsafe_skip_preflight:
+            logger.critical(
+                "RELIER_UNSAFE_SKIP_PREFLIGHT=1: starting despite failed checks; relier's "
+                "guarantees do not hold: %s",
+                preflight.refusal_message(self.settings.redis_url, failures),
+            )
+            return
+        sys.stderr.write(preflight.refusal_message(self.settings.redis_url, failures) + "\n")
+        sys.stderr.flush()
+        raise SystemExit(EXIT_PREFLIGHT)
+
+    def _on_task_unknown(self, sender: Any = None, message: Any = None, name: str = "",
+                         **_: Any) -> None:
+        """Celery drops a message whose task name it does not know; keep relier's."""
+        if message is None or getattr(sender, "app", None) is not self.app:
+            return
+        if message.content_type != CONTENT_TYPE:
+            return
+        decoded = open_sealed(bytes(message.body), dict(self.settings.signing_keys))
+        if isinstance(decoded, DecodeFailure):
+            dead_letter_message(self, message, decoded)
+            return
+        error = f"no task named {name!r} is registered on this worker"
+        status = self.store.reject(
+            decoded.id, str(message.delivery_tag), DeadLetterReason.UNKNOWN_TASK, error
+        )
+        logger.error("relier task %s (%s): %s [%s]", decoded.id, name, error, status)

@@ -1,0 +1,183 @@
+"""Every relier setting, read from ``RELIER_*`` environment variables.
+
+`SETTINGS` below is the single list of settings; docs/configuration.md documents each one and
+a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from relier.errors import ConfigurationError
+
+DEVELOPMENT_SECRET_KEY = "relier-development-key-do-not-use-in-production"
+DEVELOPMENT_KEY_ID = "dev"
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One environment setting: its name, default, parser and meaning."""
+
+    env: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false), got {raw!r}")
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive number, got {raw!r}")
+    return value
+
+
+def _optional_positive_float(raw: str) -> float | None:
+    return None if raw.strip() == "" else _positive_float(raw)
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive whole number, got {raw!r}")
+    return value
+
+
+def _environment(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"development", "production", "test"}:
+        raise ValueError(f"expected development, production or test, got {raw!r}")
+    return value
+
+
+def _secret_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
+    """Parse ``kid:secret,kid2:secret2`` (or bare secrets, numbered k0, k1, ...)."""
+    keys: list[tuple[str, bytes]] = []
+    for index, item in enumerate(part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        kid, sep, secret = item.partition(":")
+        if not sep:
+            kid, secret = f"k{index}", item
+        if not kid or not secret:
+            raise ValueError("each key must be 'id:secret' or a bare secret")
+        if len(secret) < 16:
+            raise ValueError(f"secret for key id {kid!r} is shorter than 16 characters")
+        keys.append((kid, secret.encode()))
+    return tuple(keys)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("RELIER_REDIS_URL", "redis://127.0.0.1:6379/0", str,
+            "Redis holding relier's state and the Celery broker lists (one server, one db)."),
+    Setting("RELIER_SECRET_KEYS", "", _secret_keys,
+            "Comma-separated `id:secret` signing keys; the first signs, all verify."),
+    Setting("RELIER_ENV", "development", _environment,
+            "`production` refuses to start without RELIER_SECRET_KEYS."),
+    Setting("RELIER_UNSAFE_SKIP_PREFLIGHT", "0", _bool,
+            "Skip the Redis preflight checks at worker start (logs a loud warning)."),
+    Setting("RELIER_RESULT_TTL", "604800", _positive_int,
+            "Seconds a completed task's record and result are kept."),
+    Setting("RELIER_EVENTS_MAXLEN", "100000", _positive_int,
+            "Approximate cap on the lifecycle event stream's length."),
+    Setting("RELIER_KEY_PREFIX", "rl", str,
+            "Prefix of every relier key in Redis."),
+    Setting("RELIER_SOCKET_TIMEOUT", "5", _positive_float,
+            "Seconds before a Redis command from relier times out."),
+    Setting("RELIER_MAX_CONNECTIONS", "64", _positive_int,
+            "Connections in each process's Redis pool (push blocks for one, never fails open)."),
+    Setting("RELIER_DEFAULT_QUEUE", "default", str,
+            "Queue of tasks declared without `queue=`."),
+    Setting("RELIER_DEFAULT_HARD_TIMEOUT", "", _optional_positive_float,
+            "Hard timeout in seconds for tasks that set none; empty means no limit."),
+    Setting("RELIER_MAX_RESULT_BYTES", "1048576", _positive_int,
+            "Largest encoded result a task may store; larger results fail the task."),
+)
+
+_BY_ENV = {setting.env: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved settings for one process."""
+
+    redis_url: str
+    secret_keys: tuple[tuple[str, bytes], ...]
+    env: str
+    unsafe_skip_preflight: bool
+    result_ttl: int
+    events_maxlen: int
+    key_prefix: str
+    socket_timeout: float
+    max_connections: int
+    default_queue: str
+    default_hard_timeout: float | None
+    max_result_bytes: int
+
+    @property
+    def uses_development_key(self) -> bool:
+        return not self.secret_keys
+
+    @property
+    def signing_keys(self) -> tuple[tuple[str, bytes], ...]:
+        """Keys in signing order; the development key when none is configured."""
+        if self.secret_keys:
+            return self.secret_keys
+        return ((DEVELOPMENT_KEY_ID, DEVELOPMENT_SECRET_KEY.encode()),)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every setting; a bad value raises `ConfigurationError` naming the variable."""
+        source = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = source.get(setting.env, setting.default)
+            try:
+                values[setting.env.removeprefix("RELIER_").lower()] = setting.parse(raw)
+            except ValueError as exc:
+                raise ConfigurationError(f"{setting.env}: {exc}") from None
+        settings = cls(**values)
+        if settings.env == "production" and settings.uses_development_key:
+            raise ConfigurationError(
+                "RELIER_ENV=production but RELIER_SECRET_KEYS is empty: set signing keys "
+                "(for example RELIER_SECRET_KEYS=k1:$(openssl rand -hex 32)) so envelopes are "
+                "not signed with the public development key."
+            )
+        return settings
+
+
+def setting_names() -> list[str]:
+    """Names of every ``RELIER_*`` setting, in declaration order."""
+    return [setting.env for setting in SETTINGS]
+
+
+def describe(env: str) -> Setting:
+    return _BY_ENV[env]
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    global _current  # noqa: PLW0603 - one cached settings object per process
+    if _current is None:
+        _current = Settings.from_env()
+    return _current
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests, and processes that change their environment)."""
+    global _current  # noqa: PLW0603 - see get_settings
+    _current = None

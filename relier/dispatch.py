@@ -1,0 +1,97 @@
+"""push/apush: sign the envelope, build the message, and run the dispatch script once."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from relier.envelope import Envelope, seal
+from relier.handle import TaskHandle
+from relier.message import build_message
+from relier.spec import MAX_PRIORITY, TaskSpec
+
+if TYPE_CHECKING:
+    from relier.binding import Relier
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDispatch:
+    """The dispatch script's KEYS and ARGV for one call."""
+
+    task_id: str
+    keys: list[str]
+    args: list[Any]
+
+
+def prepare_dispatch(
+    relier: Relier,
+    spec: TaskSpec,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    task_id: str | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+) -> PreparedDispatch:
+    """Sign and frame one call; raises `TypeError` for arguments msgspec cannot encode."""
+    task_id = task_id or str(uuid.uuid4())
+    target_queue = queue or spec.queue
+    target_priority = spec.priority if priority is None else priority
+    if not 0 <= target_priority <= MAX_PRIORITY:
+        raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}, got {target_priority}")
+    envelope = Envelope(
+        task=spec.name,
+        id=task_id,
+        args=tuple(args),
+        kwargs=dict(kwargs),
+        version=spec.version,
+        created_ms=time.time_ns() // 1_000_000,
+    )
+    kid, secret = relier.settings.signing_keys[0]
+    message = build_message(
+        task_name=spec.name,
+        task_id=task_id,
+        body=seal(envelope, kid, secret),
+        queue=target_queue,
+        priority=target_priority,
+        time_limits=spec.time_limits,
+        args=envelope.args,
+        kwargs=envelope.kwargs,
+    )
+    keys = relier.keys
+    return PreparedDispatch(
+        task_id=task_id,
+        keys=[
+            keys.record(task_id),
+            relier.broker_keys.queue_list(target_queue, target_priority),
+            keys.events,
+        ],
+        args=[
+            task_id,
+            spec.name,
+            target_queue,
+            message.head,
+            message.tail,
+            relier.settings.events_maxlen,
+            spec.version,
+            "",
+        ],
+    )
+
+
+def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[bytes]) -> TaskHandle:
+    return TaskHandle(prepared.task_id, relier, existing=reply[0] == b"exists")
+
+
+def push(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
+    reply = relier.store.run_script("dispatch", prepared.keys, prepared.args)
+    return _handle(relier, prepared, reply)
+
+
+async def apush(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
+    scripts = relier.connections.scripts_for_running_loop()
+    reply = await scripts.run("dispatch", prepared.keys, prepared.args)
+    return _handle(relier, prepared, reply)

@@ -1,0 +1,126 @@
+"""The signed task envelope: what a relier message body carries.
+
+Wire format: a msgpack array ``[format, key_id, signature, payload]`` where ``payload`` is the
+msgpack-encoded `Envelope` and ``signature`` is HMAC-SHA256 over format, key id and payload.
+The signature is checked before the payload is decoded. The envelope is immutable: per-attempt
+data (attempt, fence, ticket, checkpoint) lives in the task's Redis record, so re-queueing a
+message never needs a signing key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from relier.reasons import DeadLetterReason
+
+#: Version of the sealed wire format itself (not of a task's arguments).
+WIRE_FORMAT = 1
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    """One task invocation as the producer created it."""
+
+    task: str
+    id: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = {}
+    version: int = 1
+    idempotency_key: str | None = None
+    created_ms: int = 0
+    trace: dict[str, str] = {}
+
+
+class _Sealed(msgspec.Struct, frozen=True, array_like=True):
+    format: int
+    kid: str
+    sig: bytes
+    payload: bytes
+
+
+class DecodeFailure(msgspec.Struct, frozen=True, kw_only=True):
+    """A body that could not be decoded or verified; it must never run."""
+
+    reason: DeadLetterReason
+    error: str
+    raw: bytes
+    task_id: str | None = None
+    task: str | None = None
+
+
+_encoder = msgspec.msgpack.Encoder()
+_canonical_encoder = msgspec.msgpack.Encoder(order="sorted")
+_sealed_decoder = msgspec.msgpack.Decoder(_Sealed)
+_envelope_decoder = msgspec.msgpack.Decoder(Envelope)
+
+
+def _mac(secret: bytes, fmt: int, kid: str, payload: bytes) -> bytes:
+    header = fmt.to_bytes(2, "big") + kid.encode() + b"\x00"
+    return hmac.new(secret, header + payload, hashlib.sha256).digest()
+
+
+def encode_payload(envelope: Envelope) -> bytes:
+    """Encode an envelope's payload; raises `TypeError` naming any value msgspec cannot encode."""
+    try:
+        return _encoder.encode(envelope)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise TypeError(f"task {envelope.task} arguments cannot be encoded: {exc}") from None
+
+
+def seal(envelope: Envelope, kid: str, secret: bytes) -> bytes:
+    """Sign and encode an envelope into message-body bytes."""
+    payload = encode_payload(envelope)
+    return _encoder.encode(_Sealed(WIRE_FORMAT, kid, _mac(secret, WIRE_FORMAT, kid, payload), payload))
+
+
+def open_sealed(raw: bytes, keys: Mapping[str, bytes]) -> Envelope | DecodeFailure:
+    """Verify and decode message-body bytes. Never raises: failures come back as a marker."""
+    try:
+        sealed = _sealed_decoder.decode(raw)
+    except (msgspec.DecodeError, TypeError, ValueError) as exc:
+        return DecodeFailure(reason=DeadLetterReason.UNDECODABLE, error=str(exc), raw=bytes(raw))
+    if sealed.format != WIRE_FORMAT:
+        return DecodeFailure(
+            reason=DeadLetterReason.UNDECODABLE,
+            error=f"unknown wire format {sealed.format} (this worker reads {WIRE_FORMAT})",
+            raw=bytes(raw),
+        )
+    secret = keys.get(sealed.kid)
+    if secret is None:
+        return DecodeFailure(
+            reason=DeadLetterReason.UNKNOWN_KEY,
+            error=f"signed with key id {sealed.kid!r}, which is not in RELIER_SECRET_KEYS",
+            raw=bytes(raw),
+        )
+    expected = _mac(secret, sealed.format, sealed.kid, sealed.payload)
+    if not hmac.compare_digest(expected, sealed.sig):
+        return DecodeFailure(
+            reason=DeadLetterReason.BAD_SIGNATURE,
+            error=f"signature does not match key id {sealed.kid!r}: the message was altered",
+            raw=bytes(raw),
+        )
+    try:
+        return _envelope_decoder.decode(sealed.payload)
+    except (msgspec.DecodeError, TypeError, ValueError) as exc:
+        return DecodeFailure(reason=DeadLetterReason.UNDECODABLE, error=str(exc), raw=bytes(raw))
+
+
+def canonical_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> bytes:
+    """Deterministic bytes for a call's arguments (keys sorted), for hashing."""
+    return _canonical_encoder.encode([list(args), dict(kwargs)])
+
+
+def encode_value(value: Any) -> bytes:
+    """Encode a result or checkpoint; raises `TypeError` naming the offending type."""
+    try:
+        return _encoder.encode(value)
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise TypeError(f"{type(value).__name__} value cannot be encoded by msgspec: {exc}") from None
+
+
+def decode_value(raw: bytes) -> Any:
+    return msgspec.msgpack.decode(raw)

@@ -1,0 +1,40 @@
+"""Exceptions relier raises to its callers."""
+
+from __future__ import annotations
+
+
+class RelierError(Exception):
+    """Base class of every relier error."""
+
+
+class ConfigurationError(RelierError):
+    """A setting or a task declaration is invalid."""
+
+
+class PreflightError(RelierError):
+    """Redis or the worker is configured in a way relier refuses to run on."""
+
+
+class TaskFailedError(RelierError):
+    """The task ended without a result: it failed, was dead-lettered or cancelled."""
+
+    def __init__(self, task_id: str, state: str, reason: str, exc_type: str, message: str) -> None:
+        self.task_id = task_id
+        self.state = state
+        self.reason = reason
+        self.exc_type = exc_type
+        self.message = message
+        detail = f"{exc_type}: {message}" if exc_type else message
+        super().__init__(f"task {task_id} {state} ({reason}): {detail}")
+
+
+class TaskNotFoundError(RelierError):
+    """No record exists for this task id (never pushed, or expired after its result TTL)."""
+
+
+class ResultEncodingError(RelierError):
+    """A task returned a value msgspec cannot encode."""
+
+
+class UnsupportedCanvasError(RelierError):
+    """Celery canvas features (links, chords, groups) that relier tasks do not support."""

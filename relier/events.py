@@ -1,0 +1,16 @@
+"""Lifecycle event types: every transition script appends one of these to the event stream."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    DISPATCHED = "dispatched"
+    RECEIVED = "received"
+    STARTED = "started"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead_lettered"
+    STALE_DROPPED = "stale_dropped"
+    REJECTED_WRITE = "rejected_write"

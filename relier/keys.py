@@ -1,0 +1,68 @@
+"""Every Redis key relier reads or writes, in one place.
+
+Relier's own keys live under ``RELIER_KEY_PREFIX`` (``rl`` by default). Broker lists are kombu's
+and follow kombu's naming: the queue name (after the transport's ``global_keyprefix``), with a
+``\\x06\\x16<step>`` suffix for priority steps other than 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: kombu's separator between a queue name and its priority step.
+PRIORITY_SEPARATOR = "\x06\x16"
+#: kombu's priority steps for the Redis transport.
+PRIORITY_STEPS = (0, 3, 6, 9)
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names under one prefix."""
+
+    prefix: str = "rl"
+
+    def record(self, task_id: str) -> str:
+        """Hash: the task's state, ticket, fence, attempt, stored message and result."""
+        return f"{self.prefix}:t:{task_id}"
+
+    def history(self, task_id: str) -> str:
+        """List: one JSON entry per attempt (worker, started, ended, outcome)."""
+        return f"{self.prefix}:t:{task_id}:h"
+
+    @property
+    def events(self) -> str:
+        """Stream: every lifecycle transition, capped at RELIER_EVENTS_MAXLEN."""
+        return f"{self.prefix}:events"
+
+    @property
+    def dead_letters(self) -> str:
+        """Sorted set: dead-lettered task ids scored by dead-letter time (ms)."""
+        return f"{self.prefix}:dlq"
+
+    @property
+    def workers(self) -> str:
+        """Hash: worker node key -> JSON description (host, pid, queues, pool)."""
+        return f"{self.prefix}:workers"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerKeys:
+    """kombu's key names for one Celery app's Redis transport."""
+
+    global_prefix: str = ""
+    unacked: str = "unacked"
+    unacked_index: str = "unacked_index"
+
+    def queue_list(self, queue: str, priority: int = 0) -> str:
+        """The list a message of `priority` on `queue` is pushed to (kombu's `_q_for_pri`)."""
+        step = max(s for s in PRIORITY_STEPS if s <= max(0, priority))
+        name = f"{self.global_prefix}{queue}"
+        return f"{name}{PRIORITY_SEPARATOR}{step}" if step else name
+
+    @property
+    def unacked_hash(self) -> str:
+        return f"{self.global_prefix}{self.unacked}"
+
+    @property
+    def unacked_index_zset(self) -> str:
+        return f"{self.global_prefix}{self.unacked_index}"

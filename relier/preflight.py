@@ -1,0 +1,158 @@
+"""Checks that Redis and the worker are configured so relier's guarantees can hold.
+
+Each check returns a `Check` with the fix an operator should apply. `rl doctor` prints them
+all; workers and the resurrector refuse to start while any error-level check fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from relier.config import Settings
+from relier.message import CONTENT_TYPE, SERIALIZER_NAME
+
+SUPPORTED_POOLS = ("prefork", "threads", "solo")
+_MIN_REDIS = (7, 0)
+_MIN_VALKEY = (7, 2)
+
+
+class Severity(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    severity: Severity
+    detail: str
+    fix: str = ""
+
+    @property
+    def is_blocking(self) -> bool:
+        return self.severity is Severity.ERROR
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
+
+
+def check_server(client: redis.Redis) -> list[Check]:
+    """Reachability, version, persistence, eviction policy and keyspace notifications."""
+    try:
+        client.ping()
+        server: dict[str, Any] = client.info("server")
+        persistence: dict[str, Any] = client.info("persistence")
+        memory: dict[str, Any] = client.info("memory")
+    except redis.RedisError as exc:
+        return [Check("reachable", Severity.ERROR, f"cannot reach Redis: {exc}",
+                      "start Redis (or `rl dev`) and check RELIER_REDIS_URL")]
+    checks = [Check("reachable", Severity.OK, "PING answered")]
+    checks.append(_check_version(server))
+    aof = str(persistence.get("aof_enabled", "0")) == "1"
+    checks.append(
+        Check("appendonly", Severity.OK, "appendonly yes")
+        if aof else
+        Check("appendonly", Severity.ERROR,
+              "appendonly is off: a Redis restart would lose every queued and running task",
+              "run CONFIG SET appendonly yes and put `appendonly yes` in redis.conf")
+    )
+    policy = str(memory.get("maxmemory_policy", "unknown"))
+    checks.append(
+        Check("maxmemory-policy", Severity.OK, "maxmemory-policy noeviction")
+        if policy == "noeviction" else
+        Check("maxmemory-policy", Severity.ERROR,
+              f"maxmemory-policy is {policy}: Redis may evict task records and queues",
+              "run CONFIG SET maxmemory-policy noeviction and put it in redis.conf")
+    )
+    checks.append(_check_notifications(client))
+    return checks
+
+
+def _check_version(server: dict[str, Any]) -> Check:
+    valkey = server.get("valkey_version")
+    if valkey:
+        found, minimum, label = _version(str(valkey)), _MIN_VALKEY, f"Valkey {valkey}"
+    else:
+        raw = str(server.get("redis_version", "0"))
+        found, minimum, label = _version(raw), _MIN_REDIS, f"Redis {raw}"
+    if found >= minimum:
+        return Check("version", Severity.OK, label)
+    wanted = ".".join(map(str, minimum))
+    return Check("version", Severity.ERROR, f"{label} is too old",
+                 f"upgrade to {'Valkey' if valkey else 'Redis'} {wanted} or newer")
+
+
+def _check_notifications(client: redis.Redis) -> Check:
+    try:
+        flags = str(client.config_get("notify-keyspace-events").get("notify-keyspace-events", ""))
+    except redis.RedisError:
+        return Check("keyspace-notifications", Severity.WARNING,
+                     "cannot read notify-keyspace-events (CONFIG is restricted)",
+                     "the console will poll; ask your provider to set notify-keyspace-events Kghlzxt")
+    if flags:
+        return Check("keyspace-notifications", Severity.OK, f"notify-keyspace-events {flags}")
+    return Check("keyspace-notifications", Severity.WARNING,
+                 "keyspace notifications are off: `rl tui` falls back to polling",
+                 "CONFIG SET notify-keyspace-events Kghlzxt (optional)")
+
+
+def check_app(app: Any, pool: str | None = None) -> list[Check]:
+    """The Celery app accepts relier's content type and the pool is one relier supports."""
+    accepted = {str(item) for item in (app.conf.accept_content or ())}
+    checks = [
+        Check("content-type", Severity.OK, f"{CONTENT_TYPE} accepted")
+        if accepted & {CONTENT_TYPE, SERIALIZER_NAME} else
+        Check("content-type", Severity.ERROR,
+              f"accept_content {sorted(accepted)} lacks {CONTENT_TYPE}: Celery would drop "
+              "every relier message",
+              f"add {SERIALIZER_NAME!r} to accept_content, or create Relier(app) after "
+              "configuring it")
+    ]
+    if pool is not None:
+        checks.append(
+            Check("pool", Severity.OK, f"pool {pool}")
+            if pool in SUPPORTED_POOLS else
+            Check("pool", Severity.ERROR, f"pool {pool} is not supported by relier",
+                  f"run the worker with -P one of {', '.join(SUPPORTED_POOLS)}")
+        )
+    return checks
+
+
+def check_settings(settings: Settings) -> list[Check]:
+    if settings.uses_development_key:
+        return [Check("signing-key", Severity.WARNING,
+                      "RELIER_SECRET_KEYS is empty: envelopes are signed with the public "
+                      "development key",
+                      "set RELIER_SECRET_KEYS=k1:<random 32+ characters> on every producer and worker")]
+    return [Check("signing-key", Severity.OK,
+                  f"{len(settings.secret_keys)} signing key(s); signing with "
+                  f"{settings.secret_keys[0][0]!r}")]
+
+
+def refusal_message(url: str, failures: Iterable[Check]) -> str:
+    """One paragraph naming every blocking check and its fix."""
+    items = "; ".join(f"{check.detail} (fix: {check.fix})" for check in failures)
+    return (
+        f"relier: refusing to start against {redact_url(url)}: {items}. "
+        "Run `rl doctor` to see every check. RELIER_UNSAFE_SKIP_PREFLIGHT=1 starts anyway, "
+        "without these guarantees."
+    )

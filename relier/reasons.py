@@ -1,0 +1,31 @@
+"""Why a task ended up in the dead letters: one enum member per reason."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DeadLetterReason(StrEnum):
+    """Reasons recorded on a dead letter; the strings are stored in Redis."""
+
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    HARD_TIMEOUT = "hard_timeout"
+    MAX_RESURRECTIONS = "max_resurrections"
+    UNDECODABLE = "undecodable"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    MIGRATION_FAILED = "migration_failed"
+    SCHEMA_UNSUPPORTED = "schema_unsupported"
+    UNKNOWN_TASK = "unknown_task"
+    RESULT_UNENCODABLE = "result_unencodable"
+    LOST_IN_BROKER = "lost_in_broker"
+
+    @property
+    def is_releasable(self) -> bool:
+        """Whether the entry still holds a verified envelope that can run again."""
+        return self not in _UNVERIFIED
+
+
+_UNVERIFIED = frozenset(
+    {DeadLetterReason.UNDECODABLE, DeadLetterReason.BAD_SIGNATURE, DeadLetterReason.UNKNOWN_KEY}
+)

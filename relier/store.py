@@ -1,0 +1,159 @@
+"""Python side of the state machine: one method per transition script, plus plain reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from relier.config import Settings
+from relier.connection import Connections
+from relier.keys import Keys
+from relier.scripts import ScriptSet
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class StartGrant:
+    """What a successful start hands the pool process."""
+
+    fence: int
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class StartRefusal:
+    """Why a copy may not start: ``stale`` or ``missing``, with the record's state."""
+
+    status: str
+    state: str
+
+
+class Store:
+    """Runs transition scripts and reads records through this process's sync client."""
+
+    def __init__(self, connections: Connections, settings: Settings) -> None:
+        self._connections = connections
+        self._settings = settings
+        self.keys = Keys(settings.key_prefix)
+        self._scripts: ScriptSet | None = None
+        self._scripts_client: redis.Redis | None = None
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._connections.sync()
+
+    def run_script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        client = self.client
+        if self._scripts is None or self._scripts_client is not client:
+            self._scripts = ScriptSet(client)
+            self._scripts_client = client
+        return self._scripts.run(name, keys, args)
+
+    @property
+    def _maxlen(self) -> int:
+        return self._settings.events_maxlen
+
+    def receive(self, task_id: str, tag: str, holder: str, worker: str) -> str:
+        reply = self.run_script(
+            "receive",
+            [self.keys.record(task_id), self.keys.events],
+            [tag, holder, worker, self._maxlen, task_id],
+        )
+        return _text(reply)
+
+    def start(self, task_id: str, tag: str, worker: str, process: str) -> StartGrant | StartRefusal:
+        status, *rest = self.run_script(
+            "start",
+            [self.keys.record(task_id), self.keys.history(task_id), self.keys.events],
+            [tag, worker, process, self._maxlen, task_id],
+        )
+        if _text(status) == "ok":
+            return StartGrant(fence=int(rest[0]), attempt=int(rest[1]))
+        return StartRefusal(status=_text(status), state=_text(rest[0]))
+
+    def complete(self, task_id: str, fence: int, result: bytes, runtime_ms: int) -> str:
+        status, _ = self.run_script(
+            "complete",
+            [self.keys.record(task_id), self.keys.history(task_id), self.keys.events],
+            [fence, result, self._settings.result_ttl, self._maxlen, task_id, runtime_ms],
+        )
+        return _text(status)
+
+    def fail(
+        self,
+        task_id: str,
+        fence: int,
+        *,
+        reason: str,
+        exc_type: str,
+        message: str,
+        traceback: str,
+        runtime_ms: int,
+    ) -> str:
+        status, _ = self.run_script(
+            "fail",
+            [
+                self.keys.record(task_id),
+                self.keys.history(task_id),
+                self.keys.dead_letters,
+                self.keys.events,
+            ],
+            [fence, reason, exc_type, message, traceback, self._maxlen, task_id, runtime_ms],
+        )
+        return _text(status)
+
+    def reject(self, task_id: str, tag: str, reason: str, error: str) -> str:
+        reply = self.run_script(
+            "reject",
+            [
+                self.keys.record(task_id),
+                self.keys.history(task_id),
+                self.keys.dead_letters,
+                self.keys.events,
+            ],
+            [tag, reason, error, self._maxlen, task_id],
+        )
+        return _text(reply)
+
+    def dead_letter_raw(
+        self,
+        entry_id: str,
+        *,
+        reason: str,
+        error: str,
+        raw: bytes,
+        headers: dict[str, Any],
+        claimed_id: str,
+        claimed_name: str,
+        queue: str,
+    ) -> str:
+        reply = self.run_script(
+            "dead_letter_raw",
+            [self.keys.record(entry_id), self.keys.dead_letters, self.keys.events],
+            [
+                entry_id,
+                reason,
+                error,
+                raw,
+                json.dumps(headers, default=repr),
+                claimed_id,
+                claimed_name,
+                queue,
+                self._maxlen,
+            ],
+        )
+        return _text(reply)
+
+    def record(self, task_id: str) -> dict[str, bytes]:
+        raw: dict[bytes, bytes] = self.client.hgetall(self.keys.record(task_id))
+        return {key.decode(): value for key, value in raw.items()}
+
+    def history(self, task_id: str) -> list[dict[str, Any]]:
+        entries: list[bytes] = self.client.lrange(self.keys.history(task_id), 0, -1)
+        return [json.loads(entry) for entry in entries]

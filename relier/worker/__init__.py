@@ -1,0 +1,1 @@
+"""Worker-side integration with Celery: strategy, execution pipeline, async loop."""

@@ -1,0 +1,181 @@
+"""The execution pipeline a pool process runs for every relier message.
+
+Order: migrate arguments -> **start** (fence and attempt) -> ``before_run`` hooks -> body ->
+``after_run`` / ``on_failure`` hooks -> **complete** or **fail**. Features such as
+idempotency, timeouts, checkpoints and telemetry plug into the named hook points instead of
+changing this sequence.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from celery.exceptions import Ignore
+
+from relier.context import TaskContext, bind_context, unbind_context
+from relier.envelope import Envelope, encode_value
+from relier.errors import ResultEncodingError
+from relier.reasons import DeadLetterReason
+from relier.schema import Arguments, MigrationChain, MigrationError, SchemaTooNewError
+from relier.spec import TaskSpec
+from relier.store import StartRefusal, Store
+from relier.worker.identity import process_id, worker_node
+from relier.worker.loop import PROCESS_LOOP
+
+logger = logging.getLogger("relier.worker")
+
+
+class Middleware(Protocol):
+    """Hook points around a task body. Every method is optional to override."""
+
+    def before_run(self, ctx: TaskContext, spec: TaskSpec) -> None: ...
+
+    def after_run(self, ctx: TaskContext, spec: TaskSpec, result: Any) -> None: ...
+
+    def on_failure(self, ctx: TaskContext, spec: TaskSpec, exc: BaseException) -> None: ...
+
+
+class BaseMiddleware:
+    """A middleware that does nothing; subclass and override what you need."""
+
+    def before_run(self, ctx: TaskContext, spec: TaskSpec) -> None:
+        return None
+
+    def after_run(self, ctx: TaskContext, spec: TaskSpec, result: Any) -> None:
+        return None
+
+    def on_failure(self, ctx: TaskContext, spec: TaskSpec, exc: BaseException) -> None:
+        return None
+
+
+def _elapsed_ms(since: float) -> int:
+    return int((time.monotonic() - since) * 1000)
+
+
+def _run_body(spec: TaskSpec, arguments: Arguments, ctx: TaskContext) -> Any:
+    if not spec.is_async:
+        token = bind_context(ctx)
+        try:
+            return spec.func(*arguments.args, **arguments.kwargs)
+        finally:
+            unbind_context(token)
+
+    async def with_context() -> Any:
+        token = bind_context(ctx)
+        try:
+            return await spec.func(*arguments.args, **arguments.kwargs)
+        finally:
+            unbind_context(token)
+
+    return PROCESS_LOOP.run(with_context())
+
+
+class Pipeline:
+    """Runs one delivered copy of a task through the state machine."""
+
+    def __init__(
+        self,
+        store: Store,
+        migrations: Callable[[str], MigrationChain],
+        max_result_bytes: int,
+        middlewares: Sequence[Middleware] = (),
+    ) -> None:
+        self._store = store
+        self._migrations = migrations
+        self._max_result_bytes = max_result_bytes
+        self.middlewares: list[Middleware] = list(middlewares)
+
+    def _migrate(self, spec: TaskSpec, envelope: Envelope, tag: str) -> Arguments:
+        chain = self._migrations(spec.name)
+        try:
+            return chain.upgrade(envelope.version, Arguments(envelope.args, envelope.kwargs))
+        except SchemaTooNewError as exc:
+            reason, error = DeadLetterReason.SCHEMA_UNSUPPORTED, str(exc)
+        except MigrationError as exc:
+            reason, error = DeadLetterReason.MIGRATION_FAILED, str(exc)
+        status = self._store.reject(envelope.id, tag, reason, error)
+        logger.error("task %s %s not run: %s (%s)", spec.name, envelope.id, error, status)
+        raise Ignore
+
+    def execute(self, spec: TaskSpec, envelope: Envelope, tag: str, hostname: str) -> Any:
+        """Run the body if this copy may start; raises `Ignore` when it may not."""
+        arguments = self._migrate(spec, envelope, tag)
+        worker = worker_node(hostname)
+        grant = self._store.start(envelope.id, tag, worker, process_id(hostname))
+        if isinstance(grant, StartRefusal):
+            logger.info(
+                "task %s %s copy %s not started: %s (state %s)",
+                spec.name, envelope.id, tag, grant.status, grant.state,
+            )
+            raise Ignore
+        ctx = TaskContext(
+            task_id=envelope.id,
+            task_name=spec.name,
+            queue=spec.queue,
+            attempt=grant.attempt,
+            fence=grant.fence,
+            worker=worker,
+        )
+        for middleware in self.middlewares:
+            middleware.before_run(ctx, spec)
+        began = time.monotonic()
+        try:
+            result = _run_body(spec, arguments, ctx)
+        except Exception as exc:
+            for middleware in self.middlewares:
+                middleware.on_failure(ctx, spec, exc)
+            self._record_failure(ctx, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
+            raise
+        encoded = self._encode_result(ctx, spec, result, began)
+        status = self._store.complete(ctx.task_id, ctx.fence, encoded, _elapsed_ms(began))
+        if status != "ok":
+            logger.warning(
+                "task %s %s attempt %d: result rejected (%s), a newer attempt holds the fence",
+                spec.name, ctx.task_id, ctx.attempt, status,
+            )
+            raise Ignore
+        for middleware in self.middlewares:
+            middleware.after_run(ctx, spec, result)
+        return result
+
+    def _encode_result(self, ctx: TaskContext, spec: TaskSpec, result: Any, began: float) -> bytes:
+        try:
+            encoded = encode_value(result)
+        except TypeError as exc:
+            error = ResultEncodingError(
+                f"task {spec.name} returned a {type(result).__name__}, which msgspec cannot "
+                f"encode: {exc}"
+            )
+        else:
+            if len(encoded) <= self._max_result_bytes:
+                return encoded
+            error = ResultEncodingError(
+                f"task {spec.name} returned {len(encoded)} bytes, over RELIER_MAX_RESULT_BYTES "
+                f"({self._max_result_bytes})"
+            )
+        for middleware in self.middlewares:
+            middleware.on_failure(ctx, spec, error)
+        self._record_failure(ctx, error, DeadLetterReason.RESULT_UNENCODABLE, began)
+        raise error
+
+    def _record_failure(
+        self, ctx: TaskContext, exc: BaseException, reason: DeadLetterReason, began: float
+    ) -> None:
+        status = self._store.fail(
+            ctx.task_id,
+            ctx.fence,
+            reason=reason,
+            exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}",
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            runtime_ms=_elapsed_ms(began),
+        )
+        if status != "ok":
+            logger.warning(
+                "task %s attempt %d: failure not recorded (%s), a newer attempt holds the fence",
+                ctx.task_id, ctx.attempt, status,
+            )

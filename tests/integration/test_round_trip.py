@@ -1,0 +1,110 @@
+"""push/apush through real workers, with results read from relier's own record."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import ModuleType
+
+import redis
+
+from relier import TaskHandle, TaskState
+from relier.dispatch import prepare_dispatch, push
+from relier.testing import CeleryWorker, RedisServer
+from tests.conftest import start_worker
+
+
+def executions(client: redis.Redis, task_id: str) -> int:
+    return int(client.get(f"test:exec:{task_id}") or 0)
+
+
+def test_sync_task_round_trip(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    handle = basic_tasks.add.push(2, 3)
+    assert handle.result(timeout=30) == 5
+    assert handle.state is TaskState.COMPLETED
+    assert executions(redis_client, handle.id) == 1
+
+
+async def test_async_task_round_trip(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    handle = await basic_tasks.echo_async.apush({"k": [1, 2]})
+    result = await handle.aresult(timeout=30)
+    assert result["echo"] == {"k": [1, 2]}
+    assert result["attempt"] == 1
+    assert result["fence"] == 1
+    assert await handle.astate() is TaskState.COMPLETED
+    assert executions(redis_client, handle.id) == 1
+
+
+def test_own_app_with_custom_queues(
+    own_app: ModuleType, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    worker = start_worker(
+        redis_server, tmp_path, "own_app.app", queues=("billing", "mail"), include=()
+    ).wait_ready()
+    try:
+        charge = own_app.charge.push("cus_abc", 5000)
+        invoice = own_app.send_invoice.push("cus_abc")
+        assert charge.result(timeout=30) == {"customer": "cus_abc", "charged": 5000, "fence": 1}
+        assert invoice.result(timeout=30) == "invoice sent to cus_abc"
+    finally:
+        worker.stop()
+
+
+def test_delay_and_apply_async_route_to_push(
+    basic_tasks: ModuleType, default_worker: CeleryWorker
+) -> None:
+    assert basic_tasks.add.delay(1, 1).result(timeout=30) == 2
+    handle = basic_tasks.add.apply_async((4, 5), task_id="fixed-id-apply-async")
+    assert handle.id == "fixed-id-apply-async"
+    assert handle.result(timeout=30) == 9
+    again = basic_tasks.add.apply_async((4, 5), task_id="fixed-id-apply-async")
+    assert again.existing
+    assert again.result(timeout=30) == 9
+
+
+def test_eight_threads_push_concurrently(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    per_thread = 50
+
+    def push_many(offset: int) -> list[TaskHandle]:
+        return [basic_tasks.add.push(offset, i) for i in range(per_thread)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        batches = list(pool.map(push_many, range(8)))
+    handles = [handle for batch in batches for handle in batch]
+    assert len({handle.id for handle in handles}) == 8 * per_thread
+    for offset, batch in enumerate(batches):
+        assert [handle.result(timeout=60) for handle in batch] == [
+            offset + i for i in range(per_thread)
+        ]
+    assert all(executions(redis_client, handle.id) == 1 for handle in handles)
+
+
+async def test_thousand_apush_from_one_loop(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    handles = await asyncio.gather(*(basic_tasks.echo_async.apush(i) for i in range(1000)))
+    assert len({handle.id for handle in handles}) == 1000
+    results = await asyncio.gather(*(handle.aresult(timeout=120) for handle in handles))
+    assert [result["echo"] for result in results] == list(range(1000))
+    pipe = redis_client.pipeline()
+    for handle in handles:
+        pipe.get(f"test:exec:{handle.id}")
+    assert pipe.execute() == [b"1"] * 1000
+
+
+def test_version_one_message_is_migrated(
+    basic_tasks: ModuleType, default_worker: CeleryWorker
+) -> None:
+    old_spec = dataclasses.replace(basic_tasks.greet.spec, version=1)
+    relier = basic_tasks.greet.relier
+    prepared = prepare_dispatch(relier, old_spec, (), {"first": "Ada", "last": "Lovelace"})
+    handle = push(relier, prepared)
+    assert handle.result(timeout=30) == "hello Ada Lovelace"
