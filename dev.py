@@ -28,7 +28,7 @@ def _python() -> str:
 
 
 def _ensure_environment() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be run by an older python3
         sys.exit("relier needs Python 3.11 or newer")
     if not (BIN / "python").exists():
         print(f"creating {VENV}", flush=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 from relier.binding import Relier
 from relier.context import TaskContext, current_context
@@ -42,7 +42,19 @@ __all__ = [
 ]
 
 
-def rl_task(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+@overload
+def rl_task(func: Callable[..., Any], /) -> RelierTask: ...
+
+
+@overload
+def rl_task(
+    func: None = None, /, **options: Any
+) -> Callable[[Callable[..., Any]], RelierTask]: ...
+
+
+def rl_task(
+    func: Callable[..., Any] | None = None, /, **options: Any
+) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
     """Declare a task on the ready app `relier.tasks.app` (see `Relier.task` for options)."""
     from relier.tasks import relier  # noqa: PLC0415 - create the default app only when used
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from relier.errors import ConfigurationError
 
-DEVELOPMENT_SECRET_KEY = "relier-development-key-do-not-use-in-production"
+DEVELOPMENT_SECRET_KEY = "relier-development-key-do-not-use-in-production"  # noqa: S105 - public on purpose
 DEVELOPMENT_KEY_ID = "dev"
 
 

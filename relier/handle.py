@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from relier.envelope import decode_value
 from relier.errors import TaskFailedError, TaskNotFoundError
@@ -53,14 +53,14 @@ class TaskHandle:
 
     @property
     def state(self) -> TaskState:
-        raw = self._relier.store.client.hget(self._relier.keys.record(self.id), "state")
+        raw = cast(bytes | None, self._relier.store.client.hget(self._relier.keys.record(self.id), "state"))
         if raw is None:
             raise TaskNotFoundError(f"no record for task {self.id} (never pushed, or expired)")
         return TaskState(raw.decode())
 
     async def astate(self) -> TaskState:
         client = self._relier.connections.for_running_loop()
-        raw = await client.hget(self._relier.keys.record(self.id), "state")
+        raw = cast(bytes | None, await client.hget(self._relier.keys.record(self.id), "state"))
         if raw is None:
             raise TaskNotFoundError(f"no record for task {self.id} (never pushed, or expired)")
         return TaskState(raw.decode())
@@ -72,7 +72,7 @@ class TaskHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _FIRST_POLL
         while True:
-            finished, value = _outcome(self.id, client.hmget(key, _FIELDS))
+            finished, value = _outcome(self.id, cast(list[bytes | None], client.hmget(key, _FIELDS)))
             if finished:
                 return value
             if deadline is not None and time.monotonic() >= deadline:
@@ -87,7 +87,7 @@ class TaskHandle:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _FIRST_POLL
         while True:
-            finished, value = _outcome(self.id, await client.hmget(key, _FIELDS))
+            finished, value = _outcome(self.id, cast(list[bytes | None], await client.hmget(key, _FIELDS)))
             if finished:
                 return value
             if deadline is not None and time.monotonic() >= deadline:

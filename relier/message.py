@@ -52,7 +52,7 @@ def build_message(
     kwargs: Mapping[str, Any],
 ) -> SplitMessage:
     """The kombu JSON for one relier task, split where the delivery tag goes."""
-    headers = {
+    headers: dict[str, Any] = {
         "lang": "py",
         "task": task_name,
         "id": task_id,
@@ -73,7 +73,7 @@ def build_message(
         "stamped_headers": None,
         "stamps": {},
     }
-    properties = {
+    properties: dict[str, Any] = {
         "correlation_id": task_id,
         "reply_to": "",
         "delivery_mode": 2,

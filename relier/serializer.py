@@ -41,7 +41,7 @@ def _encode_body(value: Any) -> bytes:
 
 
 def register_serializer() -> None:
-    register(
+    register(  # type: ignore[no-untyped-call]  # kombu ships no annotations here
         SERIALIZER_NAME,
         _encode_body,
         decode_body,

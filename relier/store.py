@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -151,9 +151,9 @@ class Store:
         return _text(reply)
 
     def record(self, task_id: str) -> dict[str, bytes]:
-        raw: dict[bytes, bytes] = self.client.hgetall(self.keys.record(task_id))
+        raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.record(task_id)))
         return {key.decode(): value for key, value in raw.items()}
 
     def history(self, task_id: str) -> list[dict[str, Any]]:
-        entries: list[bytes] = self.client.lrange(self.keys.history(task_id), 0, -1)
+        entries = cast(list[bytes], self.client.lrange(self.keys.history(task_id), 0, -1))
         return [json.loads(entry) for entry in entries]

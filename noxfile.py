@@ -1,0 +1,42 @@
+"""Sessions: lint, typecheck, tests (against each available server), chaos, bench."""
+
+from __future__ import annotations
+
+import shutil
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy")
+
+
+def _servers() -> list[str]:
+    servers = ["valkey"]
+    if shutil.which("redis-server"):
+        servers.insert(0, "redis")
+    return servers
+
+
+@nox.session
+@nox.parametrize("server", _servers())
+def tests(session: nox.Session, server: str) -> None:
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs, env={"RELIER_TEST_SERVER": server})
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "bench", *session.posargs)

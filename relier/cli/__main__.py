@@ -1,0 +1,3 @@
+from relier.cli import main
+
+main()
