@@ -86,7 +86,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("RELIER_ENV", "development", _environment,
             "`production` refuses to start without RELIER_SECRET_KEYS."),
     Setting("RELIER_UNSAFE_SKIP_PREFLIGHT", "0", _bool,
-            "Skip the Redis preflight checks at worker start (logs a loud warning)."),
+            "Start workers even when preflight checks fail (logged as CRITICAL; guarantees void)."),
     Setting("RELIER_RESULT_TTL", "604800", _positive_int,
             "Seconds a completed task's record and result are kept."),
     Setting("RELIER_EVENTS_MAXLEN", "100000", _positive_int,
