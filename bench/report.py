@@ -104,20 +104,30 @@ def compared(group: str, label: str, method: str, stats: Stats, baseline: Row) -
     )
 
 
-def _us(value_ns: float) -> str:
-    return f"{value_ns / 1000:.1f}"
+#: Divisors from nanoseconds to each unit `format_table` can show.
+_UNITS = {"us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+
+
+def _scaled(value_ns: float, unit: str) -> str:
+    return f"{value_ns / _UNITS[unit]:.1f}" if unit != "s" else f"{value_ns / _UNITS[unit]:.3f}"
 
 
 def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}x"
 
 
-def format_table(title: str, rows: Sequence[Row]) -> str:
-    """Rows grouped by `Row.group`, each group under a one-line statement of its method."""
-    headers = ("", "calls", "mean us", "p50 us", "p99 us", "p50 ratio", "mean ratio")
+def format_table(title: str, rows: Sequence[Row], unit: str = "us",
+                 count_label: str = "calls") -> str:
+    """Rows grouped by `Row.group`, each group under a one-line statement of its method.
+
+    Durations are shown in `unit` (``us``, ``ms`` or ``s``).
+    """
+    headers = ("", count_label, f"mean {unit}", f"p50 {unit}", f"p99 {unit}", "p50 ratio",
+               "mean ratio")
     body = [
-        (row.label, str(row.stats.count), _us(row.stats.mean_ns), _us(row.stats.p50_ns),
-         _us(row.stats.p99_ns), _ratio(row.ratio_p50), _ratio(row.ratio_mean))
+        (row.label, str(row.stats.count), _scaled(row.stats.mean_ns, unit),
+         _scaled(row.stats.p50_ns, unit), _scaled(row.stats.p99_ns, unit),
+         _ratio(row.ratio_p50), _ratio(row.ratio_mean))
         for row in rows
     ]
     widths = [max(len(cells[i]) for cells in (headers, *body)) for i in range(len(headers))]

@@ -1,5 +1,6 @@
 -- complete: the body returned and its result is stored (running -> completed).
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
+-- KEYS[4] held set of the process that ran the attempt
 -- ARGV[1] fence of the attempt                    ARGV[2] encoded result (msgpack bytes)
 -- ARGV[3] result TTL in seconds                   ARGV[4] event stream cap
 -- ARGV[5] task id            ARGV[6] run time in ms (measured by the pool process)
@@ -19,6 +20,7 @@ local attempt = redis.call('HGET', KEYS[1], 'attempt')
 redis.call('HSET', KEYS[1], 'state', 'completed', 'result', ARGV[2], 'ended', now,
   'updated', now)
 redis.call('HDEL', KEYS[1], 'holder')
+redis.call('SREM', KEYS[4], ARGV[5])
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'completed', attempt = tonumber(attempt),
   fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[6])}))
 redis.call('EXPIRE', KEYS[1], ARGV[3])

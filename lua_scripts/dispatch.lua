@@ -5,6 +5,8 @@
 -- ARGV[1] task id            ARGV[2] task name        ARGV[3] queue name
 -- ARGV[4] message head       ARGV[5] message tail     (the kombu message split around its tag)
 -- ARGV[6] event stream cap   ARGV[7] task version     ARGV[8] idempotency key ('' for none)
+-- ARGV[9] max resurrections before the task is dead-lettered
+-- ARGV[10] the queue's priority-0 list, where recovered copies go (front of the queue)
 -- Returns {'ok', state} for a new task, {'exists', state} when the id already has a record.
 -- Guarantees: record and message are written together; an existing id is never pushed twice.
 local existing = redis.call('HGET', KEYS[1], 'state')
@@ -16,7 +18,8 @@ local id = ARGV[1]
 redis.call('HSET', KEYS[1],
   'state', 'queued', 'name', ARGV[2], 'queue', ARGV[3], 'list', KEYS[2],
   'head', ARGV[4], 'tail', ARGV[5], 'ticket', 1, 'fence', 0, 'attempt', 0,
-  'resurrections', 0, 'deliveries', 1, 'version', ARGV[7], 'idem', ARGV[8],
+  'resurrections', 0, 'max_resurrections', ARGV[9], 'deliveries', 1, 'version', ARGV[7],
+  'idem', ARGV[8], 'front', ARGV[10],
   'created', now, 'updated', now)
 redis.call('LPUSH', KEYS[2], ARGV[4] .. ticket_tag(id, 1) .. ARGV[5])
 emit(KEYS[3], ARGV[6], 'dispatched', id, {'task', ARGV[2], 'queue', ARGV[3], 'ts', now})

@@ -1,6 +1,6 @@
 -- fail: the body raised, or its result could not be stored (running -> dead_lettered).
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
--- KEYS[4] event stream
+-- KEYS[4] event stream      KEYS[5] held set of the process that ran the attempt
 -- ARGV[1] fence of the attempt   ARGV[2] reason         ARGV[3] exception type
 -- ARGV[4] exception message      ARGV[5] traceback      ARGV[6] event stream cap
 -- ARGV[7] task id                ARGV[8] run time in ms
@@ -21,6 +21,7 @@ local attempt = redis.call('HGET', KEYS[1], 'attempt')
 redis.call('HSET', KEYS[1], 'state', 'dead_lettered', 'reason', ARGV[2], 'exc_type', ARGV[3],
   'error', ARGV[4], 'traceback', ARGV[5], 'ended', now, 'updated', now)
 redis.call('HDEL', KEYS[1], 'holder')
+redis.call('SREM', KEYS[5], ARGV[7])
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'failed', attempt = tonumber(attempt),
   fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[8]), reason = ARGV[2],
   exc_type = ARGV[3], error = ARGV[4]}))

@@ -2,7 +2,7 @@
 -- (queued/reserved -> dead_lettered): its arguments failed to migrate, its version is too new,
 -- or no worker knows its task name.
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
--- KEYS[4] event stream
+-- KEYS[4] event stream      KEYS[5] held set of the worker's consumer (rl:held:<node>)
 -- ARGV[1] delivery tag of the copy   ARGV[2] reason    ARGV[3] error text
 -- ARGV[4] event stream cap           ARGV[5] task id
 -- Returns 'ok', 'stale' (not the live copy, or already started/ended) or 'missing'.
@@ -18,6 +18,7 @@ local now = now_ms()
 redis.call('HSET', KEYS[1], 'state', 'dead_lettered', 'reason', ARGV[2], 'error', ARGV[3],
   'exc_type', '', 'traceback', '', 'ended', now, 'updated', now)
 redis.call('HDEL', KEYS[1], 'holder')
+redis.call('SREM', KEYS[5], ARGV[5])
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'rejected', ts = now, reason = ARGV[2],
   error = ARGV[3]}))
 redis.call('ZADD', KEYS[3], now, ARGV[5])

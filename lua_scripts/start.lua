@@ -1,5 +1,7 @@
 -- start: a pool process is about to run the body (queued/reserved -> running).
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
+-- KEYS[4] held set of this process   KEYS[5] lease index (rl:leases)
+-- KEYS[6] held set of the reserving consumer (rl:held:<record holder>; any key when queued)
 -- ARGV[1] delivery tag of the copy being run     ARGV[2] worker node (node name/pid)
 -- ARGV[3] process id (node name/pid of the pool process)
 -- ARGV[4] event stream cap   ARGV[5] task id
@@ -22,6 +24,11 @@ elseif state ~= 'queued' then
   return {'stale', state}
 end
 local now = now_ms()
+if state == 'reserved' then
+  redis.call('SREM', KEYS[6], ARGV[5])
+end
+redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('ZADD', KEYS[5], 'NX', now, ARGV[3])
 local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('HSET', KEYS[1], 'state', 'running', 'holder', ARGV[3], 'worker', ARGV[2],

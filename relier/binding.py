@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any, overload
 
@@ -13,6 +14,7 @@ from relier import preflight
 from relier.config import Settings, get_settings
 from relier.connection import Connections
 from relier.envelope import DecodeFailure, open_sealed
+from relier.errors import ConfigurationError
 from relier.keys import BrokerKeys, Keys
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
 from relier.reasons import DeadLetterReason
@@ -21,7 +23,8 @@ from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import build_spec
 from relier.store import Store
 from relier.task import RelierTask
-from relier.worker.identity import mark_worker_main_process
+from relier.worker.identity import mark_worker_main_process, worker_node
+from relier.worker.lease import LeaseKeeper
 from relier.worker.pipeline import Pipeline
 from relier.worker.strategy import dead_letter_message
 
@@ -29,6 +32,8 @@ logger = logging.getLogger("relier")
 
 #: Exit status of a worker refused by preflight (EX_CONFIG from sysexits.h).
 EXIT_PREFLIGHT = 78
+
+_bound: weakref.WeakKeyDictionary[Celery, Relier] = weakref.WeakKeyDictionary()
 
 
 def _pool_name(worker: Any) -> str:
@@ -59,8 +64,18 @@ class Relier:
         self.pipeline = Pipeline(self.store, self.migrations_for, self.settings.max_result_bytes)
         register_serializer()
         add_verification_keys(self.settings.signing_keys)
+        self._lease_keeper: LeaseKeeper | None = None
         self._configure_app()
         self._connect_worker_signals()
+        _bound[app] = self
+
+    @classmethod
+    def of(cls, app: Celery) -> Relier:
+        """The `Relier` bound to `app`; raises `ConfigurationError` if there is none."""
+        bound = _bound.get(app)
+        if bound is None:
+            raise ConfigurationError(f"no Relier is bound to Celery app {app.main!r}: Relier(app)")
+        return bound
 
     def _configure_app(self) -> None:
         conf = self.app.conf
@@ -91,6 +106,7 @@ class Relier:
         priority: int = 0,
         soft_timeout: float | None = None,
         hard_timeout: float | None = None,
+        max_resurrections: int | None = None,
     ) -> Callable[[Callable[..., Any]], RelierTask]: ...
 
     def task(
@@ -104,6 +120,7 @@ class Relier:
         priority: int = 0,
         soft_timeout: float | None = None,
         hard_timeout: float | None = None,
+        max_resurrections: int | None = None,
     ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
         """Declare a relier task; works bare (``@relier.task``) or with options."""
 
@@ -117,6 +134,8 @@ class Relier:
                 soft_timeout=soft_timeout,
                 hard_timeout=hard_timeout if hard_timeout is not None
                 else self.settings.default_hard_timeout,
+                max_resurrections=max_resurrections if max_resurrections is not None
+                else self.settings.max_resurrections,
             )
             chain = self.migrations_for(spec.name)
             chain.current = spec.version
@@ -147,6 +166,21 @@ class Relier:
     def _connect_worker_signals(self) -> None:
         signals.worker_init.connect(self._on_worker_init, weak=False)
         signals.task_unknown.connect(self._on_task_unknown, weak=False)
+        signals.worker_ready.connect(self._on_worker_ready, weak=False)
+        signals.worker_shutdown.connect(self._on_worker_shutdown, weak=False)
+
+    def _on_worker_ready(self, sender: Any = None, **_: Any) -> None:
+        if getattr(sender, "app", None) is not self.app:
+            return
+        self._lease_keeper = LeaseKeeper(
+            self.store, sender.hostname, sender.pool, self.settings.lease_refresh_interval
+        )
+        self._lease_keeper.start()
+
+    def _on_worker_shutdown(self, sender: Any = None, **_: Any) -> None:
+        if self._lease_keeper is not None:
+            self._lease_keeper.stop()
+            self._lease_keeper = None
 
     def _on_worker_init(self, sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is not self.app:
@@ -183,6 +217,7 @@ class Relier:
             return
         error = f"no task named {name!r} is registered on this worker"
         status = self.store.reject(
-            decoded.id, str(message.delivery_tag), DeadLetterReason.UNKNOWN_TASK, error
+            decoded.id, str(message.delivery_tag), worker_node(sender.hostname),
+            DeadLetterReason.UNKNOWN_TASK, error,
         )
         logger.error("relier task %s (%s): %s [%s]", decoded.id, name, error, status)

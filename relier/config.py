@@ -103,6 +103,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Hard timeout in seconds for tasks that set none; empty means no limit."),
     Setting("RELIER_MAX_RESULT_BYTES", "1048576", _positive_int,
             "Largest encoded result a task may store; larger results fail the task."),
+    Setting("RELIER_LEASE_TTL", "5", _positive_float,
+            "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
+    Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
+            "Seconds between lease refreshes; a lease expires at last refresh + TTL + this."),
+    Setting("RELIER_MAX_RESURRECTIONS", "5", _positive_int,
+            "Default number of times a task's process may die before the task is dead-lettered."),
+    Setting("RELIER_REAP_BATCH", "100", _positive_int,
+            "Most tasks one reap script takes from one expired process."),
+    Setting("RELIER_RESURRECTOR_INTERVAL", "0.5", _positive_float,
+            "Seconds between resurrector passes (jittered by up to 20%)."),
 )
 
 _BY_ENV = {setting.env: setting for setting in SETTINGS}
@@ -124,6 +134,11 @@ class Settings:
     default_queue: str
     default_hard_timeout: float | None
     max_result_bytes: int
+    lease_ttl: float
+    lease_refresh_interval: float
+    max_resurrections: int
+    reap_batch: int
+    resurrector_interval: float
 
     @property
     def uses_development_key(self) -> bool:
@@ -148,6 +163,11 @@ class Settings:
             except ValueError as exc:
                 raise ConfigurationError(f"{setting.env}: {exc}") from None
         settings = cls(**values)
+        if settings.lease_refresh_interval * 2 > settings.lease_ttl:
+            raise ConfigurationError(
+                f"RELIER_LEASE_REFRESH_INTERVAL ({settings.lease_refresh_interval}) must be at most "
+                f"half of RELIER_LEASE_TTL ({settings.lease_ttl}) so one missed refresh is survived"
+            )
         if settings.env == "production" and settings.uses_development_key:
             raise ConfigurationError(
                 "RELIER_ENV=production but RELIER_SECRET_KEYS is empty: set signing keys "

@@ -78,6 +78,8 @@ def prepare_dispatch(
             relier.settings.events_maxlen,
             spec.version,
             "",
+            spec.max_resurrections,
+            relier.broker_keys.queue_list(target_queue, 0),
         ],
     )
 

@@ -67,7 +67,7 @@ def encode_payload(envelope: Envelope) -> bytes:
     """Encode an envelope's payload; raises `TypeError` naming any value msgspec cannot encode."""
     try:
         return _encoder.encode(envelope)
-    except (TypeError, msgspec.EncodeError) as exc:
+    except (TypeError, OverflowError, msgspec.EncodeError) as exc:
         raise TypeError(f"task {envelope.task} arguments cannot be encoded: {exc}") from None
 
 
@@ -118,7 +118,7 @@ def encode_value(value: Any) -> bytes:
     """Encode a result or checkpoint; raises `TypeError` naming the offending type."""
     try:
         return _encoder.encode(value)
-    except (TypeError, msgspec.EncodeError) as exc:
+    except (TypeError, OverflowError, msgspec.EncodeError) as exc:
         raise TypeError(f"{type(value).__name__} value cannot be encoded by msgspec: {exc}") from None
 
 

@@ -14,3 +14,5 @@ class EventType(StrEnum):
     DEAD_LETTERED = "dead_lettered"
     STALE_DROPPED = "stale_dropped"
     REJECTED_WRITE = "rejected_write"
+    RESURRECTED = "resurrected"
+    REQUEUED = "requeued"

@@ -40,6 +40,20 @@ class Keys:
         return f"{self.prefix}:dlq"
 
     @property
+    def leases(self) -> str:
+        """Sorted set: process id -> last lease refresh (Redis server time, ms)."""
+        return f"{self.prefix}:leases"
+
+    def held(self, process: str) -> str:
+        """Set: ids of the tasks one process (consumer or pool process) holds."""
+        return f"{self.prefix}:held:{process}"
+
+    @property
+    def resurrector(self) -> str:
+        """Hash: last resurrector pass and the end of any gap's grace period (server ms)."""
+        return f"{self.prefix}:reaper"
+
+    @property
     def workers(self) -> str:
         """Hash: worker node key -> JSON description (host, pid, queues, pool)."""
         return f"{self.prefix}:workers"

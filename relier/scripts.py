@@ -23,6 +23,10 @@ SCRIPT_NAMES = (
     "fail",
     "reject",
     "dead_letter_raw",
+    "lost",
+    "refresh",
+    "tick",
+    "reap",
 )
 
 

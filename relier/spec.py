@@ -24,6 +24,7 @@ class TaskSpec:
     priority: int = 0
     soft_timeout: float | None = None
     hard_timeout: float | None = None
+    max_resurrections: int = 5
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
@@ -45,6 +46,7 @@ def build_spec(
     priority: int,
     soft_timeout: float | None,
     hard_timeout: float | None,
+    max_resurrections: int = 5,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     task_name = name or task_name_for(func)
@@ -70,6 +72,8 @@ def build_spec(
             f"{where}: soft_timeout ({soft_timeout}) must be below hard_timeout ({hard_timeout}) "
             "so the soft hook runs before the body is stopped"
         )
+    if not isinstance(max_resurrections, int) or max_resurrections < 0:
+        raise ConfigurationError(f"{where}: max_resurrections must be a whole number >= 0")
     return TaskSpec(
         name=task_name,
         queue=queue,
@@ -79,4 +83,5 @@ def build_spec(
         priority=priority,
         soft_timeout=soft_timeout,
         hard_timeout=hard_timeout,
+        max_resurrections=max_resurrections,
     )

@@ -38,6 +38,8 @@ TRANSITIONS: dict[str, tuple[frozenset[TaskState], frozenset[TaskState]]] = {
     "complete": (frozenset({_S.RUNNING}), frozenset({_S.COMPLETED})),
     "fail": (frozenset({_S.RUNNING}), frozenset({_S.SCHEDULED, _S.FAILED, _S.DEAD_LETTERED})),
     "reject": (frozenset({_S.QUEUED, _S.RESERVED}), frozenset({_S.DEAD_LETTERED})),
+    "lost": (frozenset({_S.RESERVED, _S.RUNNING}), frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
+    "reap": (frozenset({_S.RESERVED, _S.RUNNING}), frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
 }
 
 

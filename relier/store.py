@@ -62,7 +62,7 @@ class Store:
     def receive(self, task_id: str, tag: str, holder: str, worker: str) -> str:
         reply = self.run_script(
             "receive",
-            [self.keys.record(task_id), self.keys.events],
+            [self.keys.record(task_id), self.keys.events, self.keys.held(holder), self.keys.leases],
             [tag, holder, worker, self._maxlen, task_id],
         )
         return _text(reply)
@@ -70,17 +70,29 @@ class Store:
     def start(self, task_id: str, tag: str, worker: str, process: str) -> StartGrant | StartRefusal:
         status, *rest = self.run_script(
             "start",
-            [self.keys.record(task_id), self.keys.history(task_id), self.keys.events],
+            [
+                self.keys.record(task_id),
+                self.keys.history(task_id),
+                self.keys.events,
+                self.keys.held(process),
+                self.keys.leases,
+                self.keys.held(worker),
+            ],
             [tag, worker, process, self._maxlen, task_id],
         )
         if _text(status) == "ok":
             return StartGrant(fence=int(rest[0]), attempt=int(rest[1]))
         return StartRefusal(status=_text(status), state=_text(rest[0]))
 
-    def complete(self, task_id: str, fence: int, result: bytes, runtime_ms: int) -> str:
+    def complete(self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int) -> str:
         status, _ = self.run_script(
             "complete",
-            [self.keys.record(task_id), self.keys.history(task_id), self.keys.events],
+            [
+                self.keys.record(task_id),
+                self.keys.history(task_id),
+                self.keys.events,
+                self.keys.held(process),
+            ],
             [fence, result, self._settings.result_ttl, self._maxlen, task_id, runtime_ms],
         )
         return _text(status)
@@ -88,6 +100,7 @@ class Store:
     def fail(
         self,
         task_id: str,
+        process: str,
         fence: int,
         *,
         reason: str,
@@ -103,12 +116,13 @@ class Store:
                 self.keys.history(task_id),
                 self.keys.dead_letters,
                 self.keys.events,
+                self.keys.held(process),
             ],
             [fence, reason, exc_type, message, traceback, self._maxlen, task_id, runtime_ms],
         )
         return _text(status)
 
-    def reject(self, task_id: str, tag: str, reason: str, error: str) -> str:
+    def reject(self, task_id: str, tag: str, worker: str, reason: str, error: str) -> str:
         reply = self.run_script(
             "reject",
             [
@@ -116,6 +130,7 @@ class Store:
                 self.keys.history(task_id),
                 self.keys.dead_letters,
                 self.keys.events,
+                self.keys.held(worker),
             ],
             [tag, reason, error, self._maxlen, task_id],
         )
@@ -149,6 +164,62 @@ class Store:
             ],
         )
         return _text(reply)
+
+    def lost(self, task_id: str, tag: str, *, queue_list: str, process: str, worker: str,
+             cause: str) -> str:
+        """Fast path: the copy `tag` lost its process; re-queue it at the front or bury it."""
+        reply = self.run_script(
+            "lost",
+            [
+                self.keys.record(task_id),
+                self.keys.history(task_id),
+                queue_list,
+                self.keys.dead_letters,
+                self.keys.events,
+                self.keys.held(process),
+                self.keys.held(worker),
+            ],
+            [tag, self._maxlen, task_id, process, cause[:500]],
+        )
+        return _text(reply)
+
+    def refresh_leases(self, processes: list[str]) -> list[str]:
+        """Renew these processes' leases; returns those whose lease had been removed."""
+        if not processes:
+            return []
+        missing = self.run_script("refresh", [self.keys.leases], list(processes))
+        return [_text(item) for item in missing]
+
+    def tick(self, gap_ms: int) -> tuple[int, int]:
+        """Start a resurrector pass: (server now, quiet until) in ms."""
+        now, quiet = self.run_script(
+            "tick", [self.keys.resurrector], [int(self._settings.lease_ttl * 1000), gap_ms]
+        )
+        return int(now), int(quiet)
+
+    def reap(self, process: str, tasks: list[tuple[str, str]]) -> tuple[str, int, int]:
+        """Take `tasks` ((id, priority-0 list) pairs) from `process` if its lease expired."""
+        keys = [
+            self.keys.leases,
+            self.keys.held(process),
+            self.keys.events,
+            self.keys.dead_letters,
+            self.keys.resurrector,
+        ]
+        for task_id, queue_list in tasks:
+            keys += [self.keys.record(task_id), self.keys.history(task_id), queue_list]
+        status, requeued, buried = self.run_script(
+            "reap",
+            keys,
+            [
+                process,
+                int(self._settings.lease_ttl * 1000),
+                int(self._settings.lease_refresh_interval * 1000),
+                self._maxlen,
+                *(task_id for task_id, _ in tasks),
+            ],
+        )
+        return _text(status), int(requeued), int(buried)
 
     def record(self, task_id: str) -> dict[str, bytes]:
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.record(task_id)))

@@ -32,6 +32,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
     machine. Celery never re-queues or re-publishes these tasks: relier does."""
 
     Strategy = "relier.worker.strategy:relier_strategy"
+    Request = "relier.worker.request:RelierRequest"
     acks_late = False
     reject_on_worker_lost = False
     retry_on_worker_lost = False

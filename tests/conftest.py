@@ -10,6 +10,7 @@ from types import ModuleType
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from relier.config import reset_settings
 from relier.testing import CeleryWorker, RedisServer
@@ -18,6 +19,10 @@ APPS_DIR = Path(__file__).parent / "apps"
 sys.path.insert(0, str(APPS_DIR))
 
 DEFAULT_QUEUES = ("high_priority", "default", "low_priority", "re-queue")
+
+# A loaded 2-core CI machine must not turn slow example generation into failures.
+settings.register_profile("relier", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("relier")
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import click
 
 from relier.cli.dev import demo, dev
 from relier.cli.doctor import doctor
+from relier.cli.resurrector import run_resurrector
 from relier.errors import ConfigurationError
 
 EXIT_USAGE = 2
@@ -22,6 +23,7 @@ def cli() -> None:
 cli.add_command(doctor)
 cli.add_command(dev)
 cli.add_command(demo)
+cli.add_command(run_resurrector)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ from relier.preflight import Check, Severity
 _STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "red"}
 
 
-def _load_app(spec: str) -> Any:
+def load_app(spec: str) -> Any:
     from celery.utils.imports import symbol_by_name  # noqa: PLC0415 - only with --app
 
     try:
@@ -37,7 +37,7 @@ def doctor(app_spec: str, as_json: bool) -> int:
         checks: list[Check] = preflight.check_server(client)
     finally:
         client.close()
-    checks += preflight.check_app(_load_app(app_spec))
+    checks += preflight.check_app(load_app(app_spec))
     checks += preflight.check_settings(settings)
     failed = any(check.is_blocking for check in checks)
     if as_json:

@@ -89,7 +89,7 @@ class Pipeline:
         self._max_result_bytes = max_result_bytes
         self.middlewares: list[Middleware] = list(middlewares)
 
-    def _migrate(self, spec: TaskSpec, envelope: Envelope, tag: str) -> Arguments:
+    def _migrate(self, spec: TaskSpec, envelope: Envelope, tag: str, worker: str) -> Arguments:
         chain = self._migrations(spec.name)
         try:
             return chain.upgrade(envelope.version, Arguments(envelope.args, envelope.kwargs))
@@ -97,15 +97,16 @@ class Pipeline:
             reason, error = DeadLetterReason.SCHEMA_UNSUPPORTED, str(exc)
         except MigrationError as exc:
             reason, error = DeadLetterReason.MIGRATION_FAILED, str(exc)
-        status = self._store.reject(envelope.id, tag, reason, error)
+        status = self._store.reject(envelope.id, tag, worker, reason, error)
         logger.error("task %s %s not run: %s (%s)", spec.name, envelope.id, error, status)
         raise Ignore
 
     def execute(self, spec: TaskSpec, envelope: Envelope, tag: str, hostname: str) -> Any:
         """Run the body if this copy may start; raises `Ignore` when it may not."""
-        arguments = self._migrate(spec, envelope, tag)
         worker = worker_node(hostname)
-        grant = self._store.start(envelope.id, tag, worker, process_id(hostname))
+        arguments = self._migrate(spec, envelope, tag, worker)
+        process = process_id(hostname)
+        grant = self._store.start(envelope.id, tag, worker, process)
         if isinstance(grant, StartRefusal):
             logger.info(
                 "task %s %s copy %s not started: %s (state %s)",
@@ -118,7 +119,7 @@ class Pipeline:
             queue=spec.queue,
             attempt=grant.attempt,
             fence=grant.fence,
-            worker=worker,
+            worker=process,
         )
         for middleware in self.middlewares:
             middleware.before_run(ctx, spec)
@@ -131,7 +132,7 @@ class Pipeline:
             self._record_failure(ctx, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
             raise
         encoded = self._encode_result(ctx, spec, result, began)
-        status = self._store.complete(ctx.task_id, ctx.fence, encoded, _elapsed_ms(began))
+        status = self._store.complete(ctx.task_id, ctx.worker, ctx.fence, encoded, _elapsed_ms(began))
         if status != "ok":
             logger.warning(
                 "task %s %s attempt %d: result rejected (%s), a newer attempt holds the fence",
@@ -167,6 +168,7 @@ class Pipeline:
     ) -> None:
         status = self._store.fail(
             ctx.task_id,
+            ctx.worker,
             ctx.fence,
             reason=reason,
             exc_type=f"{type(exc).__module__}.{type(exc).__qualname__}",

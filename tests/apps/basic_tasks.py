@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import time
 from typing import Any
 
 import redis
@@ -81,3 +83,21 @@ def broken_migration(value: int) -> int:
 @broken_migration.migration(from_version=1)
 def _broken_v1_to_v2(arguments: Arguments) -> Arguments:
     raise RuntimeError("cannot upgrade")
+
+
+@rl_task(name="tests.hold")
+def hold(seconds: float) -> dict[str, int]:
+    """The first attempt records its pid and sleeps; later attempts return at once."""
+    ctx = current_context()
+    count_execution()
+    client().set(f"test:pid:{ctx.task_id}:{ctx.attempt}", os.getpid())
+    if ctx.attempt == 1:
+        time.sleep(seconds)
+    return {"attempt": ctx.attempt, "fence": ctx.fence, "pid": os.getpid()}
+
+
+@rl_task(name="tests.poison", max_resurrections=2)
+def poison() -> None:
+    """Kills its own process every time, like a task that always runs out of memory."""
+    count_execution()
+    os.kill(os.getpid(), signal.SIGKILL)

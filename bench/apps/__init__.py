@@ -1,0 +1,1 @@
+"""Task modules loaded by the workers that ``bench/recovery.py`` starts (on their PYTHONPATH)."""

@@ -1,0 +1,22 @@
+-- lost: the pool parent saw the process running (or about to run) this copy die
+-- (reserved/running -> queued at the front, or dead_lettered after max_resurrections).
+-- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] the queue's priority-0 list
+-- KEYS[4] dead-letter index  KEYS[5] event stream
+-- KEYS[6] held set of the dead process              KEYS[7] held set of the worker's consumer
+-- ARGV[1] delivery tag of the copy that was lost   ARGV[2] event stream cap
+-- ARGV[3] task id            ARGV[4] dead process id   ARGV[5] cause (e.g. WorkerLostError text)
+-- Returns 'queued', 'dead_lettered' or 'stale' (the copy is no longer live: already finished,
+-- or re-queued by someone else).
+-- Guarantees: acts only while the record's ticket is this copy's, so a task that committed
+-- before its process died, or that the resurrector already took, is left alone.
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state or (state ~= 'running' and state ~= 'reserved') then
+  return 'stale'
+end
+if ARGV[1] ~= ticket_tag(ARGV[3], redis.call('HGET', KEYS[1], 'ticket')) then
+  return 'stale'
+end
+redis.call('SREM', KEYS[6], ARGV[3])
+redis.call('SREM', KEYS[7], ARGV[3])
+return resurrect(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[2], ARGV[3], now_ms(),
+  ARGV[4], ARGV[5])

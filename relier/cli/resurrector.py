@@ -1,0 +1,51 @@
+"""``rl run-resurrector``: re-queue the tasks of dead worker processes."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from relier import preflight
+from relier.binding import Relier
+from relier.cli.doctor import load_app
+from relier.phoenix import Resurrector
+
+
+@click.command("run-resurrector")
+@click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
+              help="Celery app whose Relier binding to use, as module:attribute.")
+@click.option("--once", is_flag=True, help="Run a single pass and exit.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def run_resurrector(app_spec: str, once: bool, log_level: str) -> int:
+    """Find expired worker leases and re-queue (or dead-letter) their tasks, until stopped."""
+    logging.basicConfig(level=log_level.upper(),
+                        format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
+    relier = Relier.of(load_app(app_spec))
+    failures = [check for check in preflight.check_server(relier.store.client) if check.is_blocking]
+    if failures and not relier.settings.unsafe_skip_preflight:
+        sys.stderr.write(preflight.refusal_message(relier.settings.redis_url, failures) + "\n")
+        return 78
+    resurrector = Resurrector(relier.store, relier.settings,
+                              relier.broker_keys.queue_list(relier.settings.default_queue, 0))
+    if once:
+        result = resurrector.run_pass()
+        click.echo(f"processes expired {result.processes}, re-queued {result.requeued}, "
+                   f"dead-lettered {result.dead_lettered}, quiet {result.quiet}")
+        return 0
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    logging.getLogger("relier.resurrector").info(
+        "resurrector started against %s", preflight.redact_url(relier.settings.redis_url))
+    resurrector.run_forever(stop)
+    return 0

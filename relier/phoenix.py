@@ -1,0 +1,103 @@
+"""The resurrector: finds expired leases and re-queues (or dead-letters) their tasks.
+
+Any number of resurrectors may run; there is no leader. Each pass reads candidates, then each
+reap script re-validates everything on server time, so racing or killed resurrectors lose and
+duplicate nothing. Errors are logged and retried with backoff; a pass never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+from typing import cast
+
+import redis
+
+from relier.config import Settings
+from relier.store import Store
+
+logger = logging.getLogger("relier.resurrector")
+
+#: Most expired processes examined in one pass.
+PROCESSES_PER_PASS = 50
+_MAX_BACKOFF = 5.0
+
+
+@dataclass
+class PassResult:
+    quiet: bool = False
+    processes: int = 0
+    requeued: int = 0
+    dead_lettered: int = 0
+
+
+class Resurrector:
+    def __init__(self, store: Store, settings: Settings, default_front: str) -> None:
+        self._store = store
+        self._settings = settings
+        self._default_front = default_front
+        self.totals = PassResult()
+
+    @property
+    def _gap_ms(self) -> int:
+        return int(max(2.0, 4 * self._settings.resurrector_interval) * 1000)
+
+    def run_pass(self) -> PassResult:
+        """One pass over expired leases; raises `redis.RedisError` if Redis is unreachable."""
+        store, keys, settings = self._store, self._store.keys, self._settings
+        now, quiet_until = store.tick(self._gap_ms)
+        if now < quiet_until:
+            return PassResult(quiet=True)
+        cutoff = now - int((settings.lease_ttl + settings.lease_refresh_interval) * 1000)
+        expired = [
+            member.decode()
+            for member in cast(list[bytes], store.client.zrangebyscore(
+                keys.leases, "-inf", cutoff, start=0, num=PROCESSES_PER_PASS))
+        ]
+        random.shuffle(expired)
+        result = PassResult(processes=len(expired))
+        for process in expired:
+            task_ids = [
+                member.decode()
+                for member in cast(list[bytes], store.client.srandmember(
+                    keys.held(process), settings.reap_batch) or [])
+            ]
+            fronts = self._fronts(task_ids) if task_ids else []
+            tasks = [
+                (task_id, front.decode() if front else self._default_front)
+                for task_id, front in zip(task_ids, fronts, strict=True)
+            ]
+            status, requeued, buried = store.reap(process, tasks)
+            if status == "ok" and (requeued or buried):
+                logger.warning("process %s expired: re-queued %d, dead-lettered %d",
+                               process, requeued, buried)
+            result.requeued += requeued
+            result.dead_lettered += buried
+        self.totals.requeued += result.requeued
+        self.totals.dead_lettered += result.dead_lettered
+        return result
+
+    def _fronts(self, task_ids: list[str]) -> list[bytes | None]:
+        pipe = self._store.client.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hget(self._store.keys.record(task_id), "front")
+        return cast(list[bytes | None], pipe.execute())
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Pass after pass until `stop` is set, backing off while Redis is unreachable."""
+        backoff = self._settings.resurrector_interval
+        while not stop.is_set():
+            try:
+                self.run_pass()
+                backoff = self._settings.resurrector_interval
+            except redis.RedisError as exc:
+                logger.warning("resurrector pass failed (%s); retrying in %.1f s", exc, backoff)
+                stop.wait(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+                continue
+            except Exception:  # keep resurrecting whatever one pass tripped on
+                logger.exception("resurrector pass failed unexpectedly")
+            interval = self._settings.resurrector_interval
+            stop.wait(interval * random.uniform(0.8, 1.2))

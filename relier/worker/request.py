@@ -1,0 +1,52 @@
+"""The fast path: the pool parent re-queues a dead pool process's task within milliseconds.
+
+`RelierRequest.on_failure` runs in the worker's main process when billiard reports that the
+process running (or about to run) a request died: OOM kill, SIGKILL, segfault, ``os._exit``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from billiard.einfo import ExceptionWithTraceback
+from billiard.exceptions import WorkerLostError
+from celery.worker.request import Request
+
+from relier.worker.identity import worker_node
+
+logger = logging.getLogger("relier.worker")
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    inner = getattr(exc, "exc", None)
+    return inner if isinstance(exc, ExceptionWithTraceback) and inner is not None else exc
+
+
+class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type information
+    """Celery's request, plus relier's **lost** transition on a worker-lost failure."""
+
+    def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> Any:
+        exc = _unwrap(exc_info.exception)
+        cancelled = self._already_cancelled or self._already_revoked
+        if isinstance(exc, WorkerLostError | SystemExit | KeyboardInterrupt) and not cancelled:
+            self._requeue_lost(exc)
+        return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+    def _requeue_lost(self, exc: BaseException) -> None:
+        relier = self.task.relier
+        hostname = self.hostname or ""
+        node = worker_node(hostname)
+        process = f"{hostname}/{self.worker_pid}" if self.worker_pid else node
+        tag = str(self._message.delivery_tag)
+        queue = str((self.delivery_info or {}).get("routing_key") or self.task.spec.queue)
+        try:
+            outcome = relier.store.lost(
+                self.id, tag,
+                queue_list=relier.broker_keys.queue_list(queue, 0),
+                process=process, worker=node, cause=f"{type(exc).__name__}: {exc}",
+            )
+        except Exception:  # the resurrector recovers it once the dead process's lease expires
+            logger.exception("fast re-queue of %s failed; the resurrector will take it", self.id)
+            return
+        logger.warning("task %s lost its process %s: %s", self.id, process, outcome)

@@ -1,0 +1,136 @@
+"""Phoenix: processes really killed and paused; executions counted in Redis."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import redis
+
+from relier import DeadLetterReason, TaskFailedError
+from relier.keys import Keys
+from relier.testing import CeleryWorker, RedisServer, wait_until
+from tests.conftest import start_worker
+
+KEYS = Keys()
+FAST_LEASES = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
+               "RELIER_RESURRECTOR_INTERVAL": "0.2"}
+
+
+def executions(client: redis.Redis, task_id: str) -> int:
+    return int(client.get(f"test:exec:{task_id}") or 0)
+
+
+def running_pid(client: redis.Redis, task_id: str, attempt: int = 1) -> int:
+    raw = wait_until(lambda: client.get(f"test:pid:{task_id}:{attempt}"), timeout=30,
+                     message=f"attempt {attempt} of {task_id} never started")
+    return int(raw)
+
+
+@pytest.fixture
+def resurrector(redis_server: RedisServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = (tmp_path / "resurrector.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
+        env={**os.environ, **FAST_LEASES, "RELIER_REDIS_URL": redis_server.url},
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    yield process
+    process.terminate()
+    process.wait(15)
+    log.close()
+
+
+@pytest.fixture
+def fast_worker(redis_server: RedisServer, tmp_path: Path) -> Iterator[CeleryWorker]:
+    worker = start_worker(redis_server, tmp_path / "a", env=FAST_LEASES).wait_ready()
+    yield worker
+    worker.kill()
+
+
+def test_killed_pool_process_is_requeued_at_once(
+    basic_tasks: ModuleType, fast_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    for _ in range(3):
+        handle = basic_tasks.hold.push(60)
+        os.kill(running_pid(redis_client, handle.id), signal.SIGKILL)
+        result = handle.result(timeout=30)
+        assert result["attempt"] == 2
+        assert result["fence"] == 3  # start 1, lost bumps to 2, the new start to 3
+        assert executions(redis_client, handle.id) == 2
+        history = [entry["event"] for entry in basic_tasks.hold.relier.store.history(handle.id)]
+        assert history == ["started", "lost", "started", "completed"]
+        resurrected = redis_client.hget(KEYS.record(handle.id), "resurrections")
+        assert resurrected == b"1"
+
+
+def test_poison_pill_is_dead_lettered_after_the_cap(
+    basic_tasks: ModuleType, fast_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    handle = basic_tasks.poison.push()
+    with pytest.raises(TaskFailedError) as caught:
+        handle.result(timeout=60)
+    assert caught.value.reason == DeadLetterReason.MAX_RESURRECTIONS
+    assert executions(redis_client, handle.id) == 3
+    history = basic_tasks.poison.relier.store.history(handle.id)
+    assert [entry["event"] for entry in history].count("lost") == 3
+    assert basic_tasks.add.push(1, 1).result(timeout=30) == 2
+
+
+def test_whole_worker_killed_tasks_move_to_another_worker(
+    basic_tasks: ModuleType,
+    redis_server: RedisServer,
+    fast_worker: CeleryWorker,
+    resurrector: subprocess.Popen[bytes],
+    redis_client: redis.Redis,
+    tmp_path: Path,
+) -> None:
+    handles = [basic_tasks.hold.push(60) for _ in range(2)]
+    for handle in handles:
+        running_pid(redis_client, handle.id)
+    fast_worker.kill()
+    replacement = start_worker(redis_server, tmp_path / "b", env=FAST_LEASES).wait_ready()
+    try:
+        results = [handle.result(timeout=60) for handle in handles]
+    finally:
+        replacement.kill()
+    assert [result["attempt"] for result in results] == [2, 2]
+    assert [executions(redis_client, handle.id) for handle in handles] == [2, 2]
+
+
+def test_paused_worker_is_fenced_off_and_newer_attempt_wins(
+    basic_tasks: ModuleType,
+    redis_server: RedisServer,
+    fast_worker: CeleryWorker,
+    resurrector: subprocess.Popen[bytes],
+    redis_client: redis.Redis,
+    tmp_path: Path,
+) -> None:
+    handle = basic_tasks.hold.push(3)
+    running_pid(redis_client, handle.id)
+    os.killpg(fast_worker.pid, signal.SIGSTOP)
+    try:
+        replacement = start_worker(redis_server, tmp_path / "b", env=FAST_LEASES).wait_ready()
+        try:
+            result = handle.result(timeout=60)
+        finally:
+            os.killpg(fast_worker.pid, signal.SIGCONT)
+        # The paused attempt wakes up and tries to finish; it must not overwrite the result.
+        wait_until(
+            lambda: any(
+                fields.get(b"type") == b"rejected_write" and fields.get(b"id") == handle.id.encode()
+                for _, fields in redis_client.xrange(KEYS.events)
+            ) or b"was reaped" in fast_worker.log().encode(),
+            timeout=30,
+        )
+    finally:
+        replacement.kill()
+    assert result["attempt"] == 2
+    assert handle.result(timeout=5)["attempt"] == 2
+    assert redis_client.hget(KEYS.record(handle.id), "fence") == b"3"
