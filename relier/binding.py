@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 import sys
 import weakref
 from collections.abc import Callable
@@ -44,6 +46,15 @@ def _pool_name(worker: Any) -> str:
     return module.rsplit(".", 1)[-1]
 
 
+def _settings_for(app: Celery) -> Settings:
+    """Process settings; without RELIER_REDIS_URL, relier follows the app's Redis broker."""
+    settings = get_settings()
+    broker = str(app.conf.broker_url or "")
+    if "RELIER_REDIS_URL" not in os.environ and broker.startswith(("redis://", "rediss://")):
+        return dataclasses.replace(settings, redis_url=broker)
+    return settings
+
+
 class Relier:
     """relier bound to one Celery app: ``relier = Relier(app)``, then ``@relier.task(...)``.
 
@@ -53,7 +64,7 @@ class Relier:
 
     def __init__(self, app: Celery, *, settings: Settings | None = None) -> None:
         self.app = app
-        self.settings = settings or get_settings()
+        self.settings = settings or _settings_for(app)
         self.connections = Connections(self.settings)
         self.store = Store(self.connections, self.settings)
         self.keys: Keys = self.store.keys
@@ -159,7 +170,7 @@ class Relier:
 
     def preflight_checks(self, pool: str | None = None) -> list[preflight.Check]:
         checks = preflight.check_server(self.store.client)
-        checks += preflight.check_app(self.app, pool)
+        checks += preflight.check_app(self.app, pool, self.settings.redis_url)
         checks += preflight.check_settings(self.settings)
         return checks
 

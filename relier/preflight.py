@@ -115,8 +115,17 @@ def _check_notifications(client: redis.Redis) -> Check:
                  "CONFIG SET notify-keyspace-events Kghlzxt (optional)")
 
 
-def check_app(app: Any, pool: str | None = None) -> list[Check]:
-    """The Celery app accepts relier's content type and the pool is one relier supports."""
+def same_redis(first: str, second: str) -> bool:
+    """Whether two redis:// URLs name the same server and database."""
+    a, b = urlsplit(first), urlsplit(second)
+    return (
+        (a.hostname or "localhost", a.port or 6379, a.path.strip("/") or "0")
+        == (b.hostname or "localhost", b.port or 6379, b.path.strip("/") or "0")
+    )
+
+
+def check_app(app: Any, pool: str | None = None, redis_url: str | None = None) -> list[Check]:
+    """The app accepts relier's content type, uses relier's Redis as broker, and a known pool."""
     accepted = {str(item) for item in (app.conf.accept_content or ())}
     checks = [
         Check("content-type", Severity.OK, f"{CONTENT_TYPE} accepted")
@@ -127,6 +136,16 @@ def check_app(app: Any, pool: str | None = None) -> list[Check]:
               f"add {SERIALIZER_NAME!r} to accept_content, or create Relier(app) after "
               "configuring it")
     ]
+    broker = str(app.conf.broker_url or "")
+    if redis_url is not None and broker:
+        checks.append(
+            Check("broker", Severity.OK, "broker is relier's Redis")
+            if same_redis(broker, redis_url) else
+            Check("broker", Severity.ERROR,
+                  f"the app's broker {redact_url(broker)} is not relier's Redis "
+                  f"{redact_url(redis_url)}: re-queues must reach the broker lists",
+                  "point RELIER_REDIS_URL and broker_url at the same server and database")
+        )
     if pool is not None:
         checks.append(
             Check("pool", Severity.OK, f"pool {pool}")

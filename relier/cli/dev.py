@@ -37,12 +37,12 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def dev(port: int, directory: Path) -> int:
     """Run an embedded Valkey server with AOF and notifications on, until Ctrl-C."""
     server = _embedded_server(directory.resolve(), port)
+    stop = threading.Event()
+    _stop_on_signals(stop)  # before the server answers, so an early Ctrl-C still stops it cleanly
     try:
         server.start()
     except RuntimeError as exc:
         raise click.ClickException(f"server did not start on port {port}: {exc}") from None
-    stop = threading.Event()
-    _stop_on_signals(stop)
     click.echo(f"relier dev server: {server.url} (AOF on, data in {directory}/)")
     click.echo(f"  export RELIER_REDIS_URL={server.url}")
     click.echo("  Ctrl-C stops it.")
@@ -68,6 +68,8 @@ def demo(duration: float | None, rate: float, directory: Path) -> int:
     from relier.testing import CeleryWorker  # noqa: PLC0415 - keep `rl --help` fast
 
     directory = directory.resolve()
+    stop = threading.Event()
+    _stop_on_signals(stop)
     server = _embedded_server(directory / "server", free_port()).start()
     os.environ["RELIER_REDIS_URL"] = server.url
     from relier.config import reset_settings  # noqa: PLC0415 - settings follow the new URL
@@ -80,8 +82,6 @@ def demo(duration: float | None, rate: float, directory: Path) -> int:
                      log_path=directory / f"worker{n}.log", hostname=f"demo{n}@%h").start()
         for n in (1, 2)
     ]
-    stop = threading.Event()
-    _stop_on_signals(stop)
     try:
         for worker in workers:
             worker.wait_ready(timeout=60)

@@ -37,7 +37,7 @@ def doctor(app_spec: str, as_json: bool) -> int:
         checks: list[Check] = preflight.check_server(client)
     finally:
         client.close()
-    checks += preflight.check_app(load_app(app_spec))
+    checks += preflight.check_app(load_app(app_spec), redis_url=settings.redis_url)
     checks += preflight.check_settings(settings)
     failed = any(check.is_blocking for check in checks)
     if as_json:

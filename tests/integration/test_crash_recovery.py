@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -14,37 +13,23 @@ import pytest
 import redis
 
 from relier import DeadLetterReason, TaskFailedError
-from relier.keys import Keys
 from relier.testing import CeleryWorker, RedisServer, wait_until
 from tests.conftest import start_worker
-
-KEYS = Keys()
-FAST_LEASES = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
-               "RELIER_RESURRECTOR_INTERVAL": "0.2"}
-
-
-def executions(client: redis.Redis, task_id: str) -> int:
-    return int(client.get(f"test:exec:{task_id}") or 0)
-
-
-def running_pid(client: redis.Redis, task_id: str, attempt: int = 1) -> int:
-    raw = wait_until(lambda: client.get(f"test:pid:{task_id}:{attempt}"), timeout=30,
-                     message=f"attempt {attempt} of {task_id} never started")
-    return int(raw)
+from tests.support import (
+    FAST_LEASES,
+    KEYS,
+    executions,
+    running_pid,
+    start_resurrector,
+    stop_process,
+)
 
 
 @pytest.fixture
 def resurrector(redis_server: RedisServer, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "resurrector.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-        env={**os.environ, **FAST_LEASES, "RELIER_REDIS_URL": redis_server.url},
-        stdout=log, stderr=subprocess.STDOUT,
-    )
+    process = start_resurrector(redis_server.url, tmp_path / "resurrector.log")
     yield process
-    process.terminate()
-    process.wait(15)
-    log.close()
+    stop_process(process)
 
 
 @pytest.fixture

@@ -14,12 +14,9 @@ from relier.envelope import Envelope, seal
 from relier.keys import Keys
 from relier.message import build_message
 from relier.testing import CeleryWorker, wait_until
+from tests.support import executions
 
 KEYS = Keys()
-
-
-def executions(client: redis.Redis, task_id: str) -> int:
-    return int(client.get(f"test:exec:{task_id}") or 0)
 
 
 def test_exception_dead_letters_with_traceback(

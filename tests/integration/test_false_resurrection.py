@@ -1,10 +1,10 @@
-"""Things that look like death but are not: nothing may be resurrected, nothing runs twice."""
+"""Things that look like death but are not, and resurrectors racing or dying.
+
+Nothing may be resurrected that still runs, and nothing may run twice to completion.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,31 +13,17 @@ from types import ModuleType
 import pytest
 import redis
 
-from relier.keys import Keys
 from relier.testing import CeleryWorker, RedisServer, wait_until
 from tests.conftest import start_worker
-from tests.integration.test_crash_recovery import FAST_LEASES, executions, running_pid
-
-KEYS = Keys()
-
-
-def resurrection_events(client: redis.Redis, task_id: str) -> list[bytes]:
-    return [
-        fields[b"type"]
-        for _, fields in client.xrange(KEYS.events)
-        if fields.get(b"id") == task_id.encode() and fields[b"type"] in {b"resurrected", b"requeued"}
-    ]
-
-
-def start_resurrector(
-    url: str, log_path: Path, extra: dict[str, str] | None = None
-) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-            env={**os.environ, **FAST_LEASES, **(extra or {}), "RELIER_REDIS_URL": url},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
+from tests.support import (
+    FAST_LEASES,
+    busy_worker,
+    executions,
+    resurrection_events,
+    running_pid,
+    start_resurrector,
+    stop_process,
+)
 
 
 @pytest.fixture
@@ -47,8 +33,7 @@ def worker_and_resurrector(
     worker = start_worker(redis_server, tmp_path, env=FAST_LEASES).wait_ready()
     resurrector = start_resurrector(redis_server.url, tmp_path / "resurrector.log")
     yield worker
-    resurrector.terminate()
-    resurrector.wait(15)
+    stop_process(resurrector)
     worker.kill()
 
 
@@ -91,15 +76,9 @@ def test_redis_restart_with_aof_resurrects_nothing_running(
 
 
 def test_two_resurrectors_requeue_each_task_once(
-    basic_tasks: ModuleType,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-    tmp_path: Path,
+    basic_tasks: ModuleType, redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
-    doomed = start_worker(redis_server, tmp_path / "doomed", env=FAST_LEASES, concurrency=4).wait_ready()
-    handles = [basic_tasks.hold.push(60) for _ in range(4)]
-    for handle in handles:
-        running_pid(redis_client, handle.id)
+    doomed, handles = busy_worker(basic_tasks, redis_server, redis_client, tmp_path / "doomed", 4)
     resurrectors = [
         start_resurrector(redis_server.url, tmp_path / f"r{n}.log", {"RELIER_REAP_BATCH": "1"})
         for n in range(2)
@@ -111,23 +90,16 @@ def test_two_resurrectors_requeue_each_task_once(
     finally:
         replacement.kill()
         for process in resurrectors:
-            process.terminate()
-            process.wait(15)
+            stop_process(process)
     assert [result["attempt"] for result in results] == [2] * 4
     assert [executions(redis_client, handle.id) for handle in handles] == [2] * 4
-    assert [resurrection_events(redis_client, handle.id) for handle in handles] == [[b"resurrected"]] * 4
+    assert [resurrection_events(redis_client, h.id) for h in handles] == [[b"resurrected"]] * 4
 
 
 def test_resurrector_killed_mid_batch_loses_and_duplicates_nothing(
-    basic_tasks: ModuleType,
-    redis_server: RedisServer,
-    redis_client: redis.Redis,
-    tmp_path: Path,
+    basic_tasks: ModuleType, redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
-    doomed = start_worker(redis_server, tmp_path / "doomed", env=FAST_LEASES, concurrency=4).wait_ready()
-    handles = [basic_tasks.hold.push(60) for _ in range(4)]
-    for handle in handles:
-        running_pid(redis_client, handle.id)
+    doomed, handles = busy_worker(basic_tasks, redis_server, redis_client, tmp_path / "doomed", 4)
     doomed.kill()
     first = start_resurrector(redis_server.url, tmp_path / "r1.log", {"RELIER_REAP_BATCH": "1"})
     wait_until(lambda: any(resurrection_events(redis_client, h.id) for h in handles), timeout=30,
@@ -140,7 +112,6 @@ def test_resurrector_killed_mid_batch_loses_and_duplicates_nothing(
         results = [handle.result(timeout=60) for handle in handles]
     finally:
         replacement.kill()
-        second.terminate()
-        second.wait(15)
+        stop_process(second)
     assert [result["attempt"] for result in results] == [2] * 4
     assert [executions(redis_client, handle.id) for handle in handles] == [2] * 4

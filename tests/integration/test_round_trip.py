@@ -14,10 +14,7 @@ from relier import TaskHandle, TaskState
 from relier.dispatch import prepare_dispatch, push
 from relier.testing import CeleryWorker, RedisServer
 from tests.conftest import start_worker
-
-
-def executions(client: redis.Redis, task_id: str) -> int:
-    return int(client.get(f"test:exec:{task_id}") or 0)
+from tests.support import executions
 
 
 def test_sync_task_round_trip(
