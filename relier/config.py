@@ -80,7 +80,7 @@ def _secret_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("RELIER_REDIS_URL", "redis://127.0.0.1:6379/0", str,
-            "Redis for relier's state and the broker lists (one server, one db); Relier(app) defaults to its broker."),
+            "Redis for relier's state and the broker lists (one server, one db); default: the app's broker."),
     Setting("RELIER_SECRET_KEYS", "", _secret_keys,
             "Comma-separated `id:secret` signing keys; the first signs, all verify."),
     Setting("RELIER_ENV", "development", _environment,
