@@ -21,37 +21,53 @@ end
 
 local TERMINAL = {completed = true, failed = true, dead_lettered = true, cancelled = true}
 
+-- Push a new copy of a task's stored message to the front of its queue (its priority-0 list):
+-- rotate the ticket so every older copy is stale, and mark it queued (indexed for reconcile).
+-- `task` = {id, rec, hist, list}; `shared` = {dlq, events, maxlen, queued}.
+local function requeue_front(task, shared, now)
+  local ticket = redis.call('HINCRBY', task.rec, 'ticket', 1)
+  local message = redis.call('HMGET', task.rec, 'head', 'tail')
+  redis.call('RPUSH', task.list, message[1] .. ticket_tag(task.id, ticket) .. message[2])
+  redis.call('HINCRBY', task.rec, 'deliveries', 1)
+  redis.call('HDEL', task.rec, 'holder')
+  redis.call('HSET', task.rec, 'state', 'queued', 'list', task.list, 'updated', now,
+    'requeued', now)
+  redis.call('ZADD', shared.queued, now, task.id)
+  return ticket
+end
+
+-- Dead-letter a task that is not running (no attempt holds it any more).
+local function bury(task, shared, now, reason, error_text, from, attempt)
+  redis.call('HDEL', task.rec, 'holder')
+  redis.call('HSET', task.rec, 'state', 'dead_lettered', 'reason', reason, 'exc_type', '',
+    'error', error_text, 'traceback', '', 'ended', now, 'updated', now)
+  redis.call('ZREM', shared.queued, task.id)
+  redis.call('ZADD', shared.dlq, now, task.id)
+  emit(shared.events, shared.maxlen, 'dead_lettered', task.id, {'reason', reason,
+    'worker', from, 'attempt', attempt or '', 'ts', now})
+  return 'dead_lettered'
+end
+
 -- Take a task from a holder that died or was fenced off: bump the fence (so the old attempt's
--- writes are rejected), rotate the ticket (so every older copy is stale) and push the stored
--- message to the front of its queue; or dead-letter it once its resurrections are used up.
--- Only a running attempt counts as a resurrection; a reserved copy never started.
-local function resurrect(rec, hist, list, dlq, stream, maxlen, task_id, now, from, cause)
-  local running = redis.call('HGET', rec, 'state') == 'running'
-  local fence = redis.call('HINCRBY', rec, 'fence', 1)
-  local ticket = redis.call('HINCRBY', rec, 'ticket', 1)
-  local resurrections = tonumber(redis.call('HGET', rec, 'resurrections') or '0')
+-- writes are rejected) and re-queue it at the front, or dead-letter it once its resurrections
+-- are used up. Only a running attempt counts as a resurrection; a reserved copy never started.
+local function resurrect(task, shared, now, from, cause)
+  local running = redis.call('HGET', task.rec, 'state') == 'running'
+  local fence = redis.call('HINCRBY', task.rec, 'fence', 1)
+  local resurrections = tonumber(redis.call('HGET', task.rec, 'resurrections') or '0')
   if running then
-    resurrections = redis.call('HINCRBY', rec, 'resurrections', 1)
+    resurrections = redis.call('HINCRBY', task.rec, 'resurrections', 1)
   end
-  local cap = tonumber(redis.call('HGET', rec, 'max_resurrections') or '5')
-  local attempt = redis.call('HGET', rec, 'attempt')
-  redis.call('HDEL', rec, 'holder')
-  redis.call('RPUSH', hist, cjson.encode({event = running and 'lost' or 'returned',
+  local cap = tonumber(redis.call('HGET', task.rec, 'max_resurrections') or '5')
+  local attempt = redis.call('HGET', task.rec, 'attempt')
+  redis.call('RPUSH', task.hist, cjson.encode({event = running and 'lost' or 'returned',
     attempt = tonumber(attempt), worker = from, cause = cause, ts = now}))
   if running and resurrections > cap then
-    redis.call('HSET', rec, 'state', 'dead_lettered', 'reason', 'max_resurrections',
-      'exc_type', '', 'error', 'its process died ' .. resurrections .. ' times (cap ' .. cap .. ')',
-      'traceback', '', 'ended', now, 'updated', now)
-    redis.call('ZADD', dlq, now, task_id)
-    emit(stream, maxlen, 'dead_lettered', task_id, {'reason', 'max_resurrections',
-      'worker', from, 'attempt', attempt, 'ts', now})
-    return 'dead_lettered'
+    return bury(task, shared, now, 'max_resurrections',
+      'its process died ' .. resurrections .. ' times (cap ' .. cap .. ')', from, attempt)
   end
-  local message = redis.call('HMGET', rec, 'head', 'tail')
-  redis.call('RPUSH', list, message[1] .. ticket_tag(task_id, ticket) .. message[2])
-  redis.call('HINCRBY', rec, 'deliveries', 1)
-  redis.call('HSET', rec, 'state', 'queued', 'updated', now, 'requeued', now)
-  emit(stream, maxlen, running and 'resurrected' or 'requeued', task_id, {'worker', from,
-    'attempt', attempt, 'fence', fence, 'cause', cause, 'ts', now})
+  requeue_front(task, shared, now)
+  emit(shared.events, shared.maxlen, running and 'resurrected' or 'requeued', task.id,
+    {'worker', from, 'attempt', attempt, 'fence', fence, 'cause', cause, 'ts', now})
   return 'queued'
 end

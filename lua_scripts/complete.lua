@@ -4,13 +4,17 @@
 -- ARGV[1] fence of the attempt                    ARGV[2] encoded result (msgpack bytes)
 -- ARGV[3] result TTL in seconds                   ARGV[4] event stream cap
 -- ARGV[5] task id            ARGV[6] run time in ms (measured by the pool process)
--- Returns {'ok', ''} or {'stale', state} when this attempt no longer holds the current fence.
+-- Returns {'ok', ''} ({'ok', 'again'} for a retry that finds its own completion) or
+-- {'stale', state} when this attempt no longer holds the current fence.
 -- Guarantees: at most one completion per task; a fenced-off attempt's result is dropped.
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then
   return {'missing', ''}
 end
 local fence = redis.call('HGET', KEYS[1], 'fence')
+if state == 'completed' and fence == ARGV[1] then
+  return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
+end
 if state ~= 'running' or fence ~= ARGV[1] then
   emit(KEYS[3], ARGV[4], 'rejected_write', ARGV[5], {'fence', ARGV[1], 'write', 'complete'})
   return {'stale', state}

@@ -2,6 +2,7 @@
 -- KEYS[1] record hash        rl:t:<id>
 -- KEYS[2] broker list        the queue's kombu list for the task's priority
 -- KEYS[3] event stream       rl:events
+-- KEYS[4] queued index       rl:queued (id -> when it was queued, for reconciliation)
 -- ARGV[1] task id            ARGV[2] task name        ARGV[3] queue name
 -- ARGV[4] message head       ARGV[5] message tail     (the kombu message split around its tag)
 -- ARGV[6] event stream cap   ARGV[7] task version     ARGV[8] idempotency key ('' for none)
@@ -22,5 +23,6 @@ redis.call('HSET', KEYS[1],
   'idem', ARGV[8], 'front', ARGV[10],
   'created', now, 'updated', now)
 redis.call('LPUSH', KEYS[2], ARGV[4] .. ticket_tag(id, 1) .. ARGV[5])
+redis.call('ZADD', KEYS[4], now, id)
 emit(KEYS[3], ARGV[6], 'dispatched', id, {'task', ARGV[2], 'queue', ARGV[3], 'ts', now})
 return {'ok', 'queued'}

@@ -4,7 +4,8 @@
 -- ARGV[1] fence of the attempt   ARGV[2] reason         ARGV[3] exception type
 -- ARGV[4] exception message      ARGV[5] traceback      ARGV[6] event stream cap
 -- ARGV[7] task id                ARGV[8] run time in ms
--- Returns {'ok', 'dead_lettered'} or {'stale', state}.
+-- Returns {'ok', 'dead_lettered'} ({'ok', 'again'} for a retry that finds its own failure) or
+-- {'stale', state}.
 -- Guarantees: only the current fence can end the task; the dead letter keeps the message,
 -- the error and the attempt history.
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -12,6 +13,9 @@ if not state then
   return {'missing', ''}
 end
 local fence = redis.call('HGET', KEYS[1], 'fence')
+if state == 'dead_lettered' and fence == ARGV[1] then
+  return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
+end
 if state ~= 'running' or fence ~= ARGV[1] then
   emit(KEYS[4], ARGV[6], 'rejected_write', ARGV[7], {'fence', ARGV[1], 'write', 'fail'})
   return {'stale', state}

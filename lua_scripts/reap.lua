@@ -1,40 +1,50 @@
--- reap: the resurrector takes the tasks of one process whose lease expired.
--- KEYS[1] lease index        KEYS[2] held set of the expired process
+-- reap: the resurrector takes the tasks of one process whose lease expired; or, in mode
+-- 'reserved', a worker's consumer returns the reserved tasks Celery forgot when its broker
+-- connection closed (they never reached a pool process).
+-- KEYS[1] lease index        KEYS[2] held set of the process
 -- KEYS[3] event stream       KEYS[4] dead-letter index   KEYS[5] resurrector state hash
--- KEYS[6..] per task, in ARGV order: record hash, attempt history, queue's priority-0 list
--- ARGV[1] expired process id ARGV[2] lease TTL ms     ARGV[3] refresh interval ms
--- ARGV[4] event stream cap   ARGV[5..] task ids (a bounded batch of the held set)
+-- KEYS[6] queued index (rl:queued)
+-- KEYS[7..] per task, in ARGV order: record hash, attempt history, queue's priority-0 list
+-- ARGV[1] process id         ARGV[2] lease TTL ms     ARGV[3] refresh interval ms
+-- ARGV[4] event stream cap   ARGV[5] mode: 'expired' or 'reserved'
+-- ARGV[6..] task ids (a bounded batch of the held set)
 -- Returns {status, re-queued, dead-lettered}; status 'ok', 'alive' (lease was refreshed since
--- the caller looked) or 'quiet' (within a gap's grace period).
+-- the caller looked) or 'quiet' (within a gap's grace period). Mode 'reserved' skips the lease
+-- checks, takes only tasks still reserved by this holder and keeps the lease.
 -- Guarantees: everything re-validated here: the lease really expired on server time, each
 -- task is still held by this process; a resurrector killed between batches loses nothing, and
 -- two resurrectors racing on one process re-queue each task once.
 local now = now_ms()
-if now < tonumber(redis.call('HGET', KEYS[5], 'quiet_until') or '0') then
-  return {'quiet', 0, 0}
-end
-local last = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not last then
-  return {'alive', 0, 0}
-end
-if now <= tonumber(last) + tonumber(ARGV[2]) + tonumber(ARGV[3]) then
-  return {'alive', 0, 0}
-end
-local requeued, buried = 0, 0
-for i = 5, #ARGV do
-  local task_id = ARGV[i]
-  local base = 6 + (i - 5) * 3
-  local rec = KEYS[base]
-  if redis.call('SREM', KEYS[2], task_id) == 1 then
-    local state = redis.call('HGET', rec, 'state')
-    if (state == 'running' or state == 'reserved') and redis.call('HGET', rec, 'holder') == ARGV[1] then
-      local outcome = resurrect(rec, KEYS[base + 1], KEYS[base + 2], KEYS[4], KEYS[3], ARGV[4],
-        task_id, now, ARGV[1], 'lease expired')
-      if outcome == 'queued' then requeued = requeued + 1 else buried = buried + 1 end
-    end
+local expired_mode = ARGV[5] == 'expired'
+if expired_mode then
+  if now < tonumber(redis.call('HGET', KEYS[5], 'quiet_until') or '0') then
+    return {'quiet', 0, 0}
+  end
+  local last = redis.call('ZSCORE', KEYS[1], ARGV[1])
+  if not last or now <= tonumber(last) + tonumber(ARGV[2]) + tonumber(ARGV[3]) then
+    return {'alive', 0, 0}
   end
 end
-if redis.call('SCARD', KEYS[2]) == 0 then
+local cause = 'lease expired'
+if not expired_mode then
+  cause = 'consumer reconnected'
+end
+local shared = {dlq = KEYS[4], events = KEYS[3], maxlen = ARGV[4], queued = KEYS[6]}
+local requeued, buried = 0, 0
+for i = 6, #ARGV do
+  local base = 7 + (i - 6) * 3
+  local task = {id = ARGV[i], rec = KEYS[base], hist = KEYS[base + 1], list = KEYS[base + 2]}
+  local state = redis.call('HGET', task.rec, 'state')
+  local takeable = state == 'reserved' or (expired_mode and state == 'running')
+  if takeable and redis.call('HGET', task.rec, 'holder') == ARGV[1] then
+    redis.call('SREM', KEYS[2], task.id)
+    local outcome = resurrect(task, shared, now, ARGV[1], cause)
+    if outcome == 'queued' then requeued = requeued + 1 else buried = buried + 1 end
+  elseif expired_mode or (state ~= 'reserved' and state ~= 'running') then
+    redis.call('SREM', KEYS[2], task.id)  -- finished or taken elsewhere: stale membership
+  end
+end
+if expired_mode and redis.call('SCARD', KEYS[2]) == 0 then
   redis.call('ZREM', KEYS[1], ARGV[1])
 end
 return {'ok', requeued, buried}

@@ -2,10 +2,14 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
 -- KEYS[4] held set of this process   KEYS[5] lease index (rl:leases)
 -- KEYS[6] held set of the reserving consumer (rl:held:<record holder>; any key when queued)
+-- KEYS[7] queued index (rl:queued)
 -- ARGV[1] delivery tag of the copy being run     ARGV[2] worker node (node name/pid)
 -- ARGV[3] process id (node name/pid of the pool process)
 -- ARGV[4] event stream cap   ARGV[5] task id
--- Returns {'ok', fence, attempt} or {'stale', state} / {'missing', ''}.
+-- ARGV[6] start token: unique per start attempt by the caller, repeated on retries
+-- Returns {'ok', fence, attempt} or {'stale', state} / {'missing', ''}. A retry carrying the
+-- start token of the call that started this attempt gets the same grant back (its first reply
+-- was lost); any other caller is stale.
 -- Guarantees: succeeds at most once per ticket; every attempt, the first included, gets a
 -- new fence here, and only the holder of the current fence may complete or fail the task.
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -15,6 +19,11 @@ end
 local ticket = redis.call('HGET', KEYS[1], 'ticket')
 if ARGV[1] ~= ticket_tag(ARGV[5], ticket) then
   return {'stale', state}
+end
+if state == 'running' and redis.call('HGET', KEYS[1], 'start_token') == ARGV[6] then
+  -- a retry after a lost reply: this very process already holds this ticket's attempt
+  local grant = redis.call('HMGET', KEYS[1], 'fence', 'attempt')
+  return {'ok', tonumber(grant[1]), tonumber(grant[2])}
 end
 if state == 'reserved' then
   if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then
@@ -28,11 +37,12 @@ if state == 'reserved' then
   redis.call('SREM', KEYS[6], ARGV[5])
 end
 redis.call('SADD', KEYS[4], ARGV[5])
+redis.call('ZREM', KEYS[7], ARGV[5])
 redis.call('ZADD', KEYS[5], 'NX', now, ARGV[3])
 local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
 redis.call('HSET', KEYS[1], 'state', 'running', 'holder', ARGV[3], 'worker', ARGV[2],
-  'started', now, 'updated', now)
+  'started', now, 'updated', now, 'start_token', ARGV[6])
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'started', attempt = attempt, fence = fence,
   worker = ARGV[3], ts = now}))
 emit(KEYS[3], ARGV[4], 'started', ARGV[5],

@@ -25,6 +25,7 @@ from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import build_spec
 from relier.store import Store
 from relier.task import RelierTask
+from relier.worker.consumer import ReturnReserved
 from relier.worker.identity import mark_worker_main_process, worker_node
 from relier.worker.lease import LeaseKeeper
 from relier.worker.pipeline import Pipeline
@@ -95,6 +96,7 @@ class Relier:
             conf.accept_content = [*accepted, SERIALIZER_NAME]
         if "worker_disable_prefetch" not in conf.changes:
             conf.worker_disable_prefetch = True
+        self.app.steps["consumer"].add(ReturnReserved)
 
     def migrations_for(self, task_name: str) -> MigrationChain:
         chain = self._migrations.get(task_name)
@@ -229,6 +231,6 @@ class Relier:
         error = f"no task named {name!r} is registered on this worker"
         status = self.store.reject(
             decoded.id, str(message.delivery_tag), worker_node(sender.hostname),
-            DeadLetterReason.UNKNOWN_TASK, error,
+            DeadLetterReason.UNKNOWN_TASK, error, retry=False,
         )
         logger.error("relier task %s (%s): %s [%s]", decoded.id, name, error, status)

@@ -113,6 +113,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Most tasks one reap script takes from one expired process."),
     Setting("RELIER_RESURRECTOR_INTERVAL", "0.5", _positive_float,
             "Seconds between resurrector passes (jittered by up to 20%)."),
+    Setting("RELIER_RECONCILE_AFTER", "30", _positive_float,
+            "Seconds a task may stay queued before the resurrector checks its message is in its list."),
+    Setting("RELIER_RECONCILE_SCAN", "5000", _positive_int,
+            "Most list elements one reconcile check scans from the consuming end."),
+    Setting("RELIER_REDIS_RETRY_WINDOW", "30", _positive_float,
+            "Seconds a pool process retries start/complete/fail/reject through a Redis outage."),
 )
 
 _BY_ENV = {setting.env: setting for setting in SETTINGS}
@@ -139,6 +145,9 @@ class Settings:
     max_resurrections: int
     reap_batch: int
     resurrector_interval: float
+    reconcile_after: float
+    reconcile_scan: int
+    redis_retry_window: float
 
     @property
     def uses_development_key(self) -> bool:

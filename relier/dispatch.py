@@ -68,6 +68,7 @@ def prepare_dispatch(
             keys.record(task_id),
             relier.broker_keys.queue_list(target_queue, target_priority),
             keys.events,
+            keys.queued,
         ],
         args=[
             task_id,

@@ -16,3 +16,4 @@ class EventType(StrEnum):
     REJECTED_WRITE = "rejected_write"
     RESURRECTED = "resurrected"
     REQUEUED = "requeued"
+    RECONCILED = "reconciled"

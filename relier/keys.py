@@ -44,6 +44,11 @@ class Keys:
         """Sorted set: process id -> last lease refresh (Redis server time, ms)."""
         return f"{self.prefix}:leases"
 
+    @property
+    def queued(self) -> str:
+        """Sorted set: queued task ids -> when queued or last seen in their list (ms)."""
+        return f"{self.prefix}:queued"
+
     def held(self, process: str) -> str:
         """Set: ids of the tasks one process (consumer or pool process) holds."""
         return f"{self.prefix}:held:{process}"

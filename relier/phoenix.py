@@ -31,6 +31,7 @@ class PassResult:
     processes: int = 0
     requeued: int = 0
     dead_lettered: int = 0
+    reconciled: int = 0
 
 
 class Resurrector:
@@ -64,26 +65,48 @@ class Resurrector:
                 for member in cast(list[bytes], store.client.srandmember(
                     keys.held(process), settings.reap_batch) or [])
             ]
-            fronts = self._fronts(task_ids) if task_ids else []
-            tasks = [
-                (task_id, front.decode() if front else self._default_front)
-                for task_id, front in zip(task_ids, fronts, strict=True)
-            ]
+            tasks = store.fronts(task_ids, self._default_front)
             status, requeued, buried = store.reap(process, tasks)
             if status == "ok" and (requeued or buried):
                 logger.warning("process %s expired: re-queued %d, dead-lettered %d",
                                process, requeued, buried)
             result.requeued += requeued
             result.dead_lettered += buried
+        reconciled, buried = self._reconcile(now)
+        result.reconciled = reconciled
+        result.dead_lettered += buried
         self.totals.requeued += result.requeued
         self.totals.dead_lettered += result.dead_lettered
+        self.totals.reconciled += result.reconciled
         return result
 
-    def _fronts(self, task_ids: list[str]) -> list[bytes | None]:
-        pipe = self._store.client.pipeline(transaction=False)
-        for task_id in task_ids:
-            pipe.hget(self._store.keys.record(task_id), "front")
-        return cast(list[bytes | None], pipe.execute())
+    def _reconcile(self, now: int) -> tuple[int, int]:
+        """Check tasks queued longer than RELIER_RECONCILE_AFTER are still in their lists."""
+        store, settings = self._store, self._settings
+        cutoff = now - int(settings.reconcile_after * 1000)
+        candidates = [
+            member.decode()
+            for member in cast(list[bytes], store.client.zrangebyscore(
+                store.keys.queued, "-inf", cutoff, start=0, num=settings.reap_batch))
+        ]
+        if not candidates:
+            return 0, 0
+        pipe = store.client.pipeline(transaction=False)
+        for task_id in candidates:
+            pipe.hmget(store.keys.record(task_id), "list", "front")
+        requeued = buried = 0
+        for task_id, (current, front) in zip(candidates, pipe.execute(), strict=True):
+            if current is None:
+                store.client.zrem(store.keys.queued, task_id)
+                continue
+            outcome = store.reconcile(task_id, current.decode(),
+                                      front.decode() if front else self._default_front)
+            if outcome in {"requeued", "dead_lettered"}:
+                logger.warning("task %s left its broker list without reaching a worker: %s",
+                               task_id, outcome)
+            requeued += outcome == "requeued"
+            buried += outcome == "dead_lettered"
+        return requeued, buried
 
     def run_forever(self, stop: threading.Event) -> None:
         """Pass after pass until `stop` is set, backing off while Redis is unreachable."""

@@ -27,6 +27,7 @@ SCRIPT_NAMES = (
     "refresh",
     "tick",
     "reap",
+    "reconcile",
 )
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -12,6 +15,18 @@ from relier.config import Settings
 from relier.connection import Connections
 from relier.keys import Keys
 from relier.scripts import ScriptSet
+
+logger = logging.getLogger("relier.store")
+
+#: Errors a retried transition waits out: connection loss, timeouts, a replica that is not yet
+#: promoted, a server out of memory or busy running a slow script.
+_TRANSIENT = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.BusyLoadingError,
+)
 
 
 def _text(value: Any) -> str:
@@ -48,6 +63,24 @@ class Store:
     def client(self) -> redis.Redis:
         return self._connections.sync()
 
+    def run_script_retrying(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """`run_script` through connection errors and timeouts, for RELIER_REDIS_RETRY_WINDOW.
+
+        Only for scripts that recognise their own earlier write (start, complete, fail,
+        reject), since a timed-out call may have run.
+        """
+        deadline = time.monotonic() + self._settings.redis_retry_window
+        delay = 0.05
+        while True:
+            try:
+                return self.run_script(name, keys, args)
+            except _TRANSIENT as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("%s failed (%s); retrying in %.2f s", name, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
     def run_script(self, name: str, keys: list[str], args: list[Any]) -> Any:
         client = self.client
         if self._scripts is None or self._scripts_client is not client:
@@ -62,13 +95,19 @@ class Store:
     def receive(self, task_id: str, tag: str, holder: str, worker: str) -> str:
         reply = self.run_script(
             "receive",
-            [self.keys.record(task_id), self.keys.events, self.keys.held(holder), self.keys.leases],
+            [
+                self.keys.record(task_id),
+                self.keys.events,
+                self.keys.held(holder),
+                self.keys.leases,
+                self.keys.queued,
+            ],
             [tag, holder, worker, self._maxlen, task_id],
         )
         return _text(reply)
 
     def start(self, task_id: str, tag: str, worker: str, process: str) -> StartGrant | StartRefusal:
-        status, *rest = self.run_script(
+        status, *rest = self.run_script_retrying(
             "start",
             [
                 self.keys.record(task_id),
@@ -77,15 +116,16 @@ class Store:
                 self.keys.held(process),
                 self.keys.leases,
                 self.keys.held(worker),
+                self.keys.queued,
             ],
-            [tag, worker, process, self._maxlen, task_id],
+            [tag, worker, process, self._maxlen, task_id, uuid.uuid4().hex],
         )
         if _text(status) == "ok":
             return StartGrant(fence=int(rest[0]), attempt=int(rest[1]))
         return StartRefusal(status=_text(status), state=_text(rest[0]))
 
     def complete(self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int) -> str:
-        status, _ = self.run_script(
+        status, _ = self.run_script_retrying(
             "complete",
             [
                 self.keys.record(task_id),
@@ -109,7 +149,7 @@ class Store:
         traceback: str,
         runtime_ms: int,
     ) -> str:
-        status, _ = self.run_script(
+        status, _ = self.run_script_retrying(
             "fail",
             [
                 self.keys.record(task_id),
@@ -122,8 +162,13 @@ class Store:
         )
         return _text(status)
 
-    def reject(self, task_id: str, tag: str, worker: str, reason: str, error: str) -> str:
-        reply = self.run_script(
+    def reject(
+        self, task_id: str, tag: str, worker: str, reason: str, error: str, *, retry: bool = True
+    ) -> str:
+        """Dead-letter a copy before it starts; `retry=False` in the consumer, which must not
+        block on an outage (the copy stays queued and reconciliation finds it)."""
+        run = self.run_script_retrying if retry else self.run_script
+        reply = run(
             "reject",
             [
                 self.keys.record(task_id),
@@ -131,6 +176,7 @@ class Store:
                 self.keys.dead_letters,
                 self.keys.events,
                 self.keys.held(worker),
+                self.keys.queued,
             ],
             [tag, reason, error, self._maxlen, task_id],
         )
@@ -178,6 +224,7 @@ class Store:
                 self.keys.events,
                 self.keys.held(process),
                 self.keys.held(worker),
+                self.keys.queued,
             ],
             [tag, self._maxlen, task_id, process, cause[:500]],
         )
@@ -197,14 +244,18 @@ class Store:
         )
         return int(now), int(quiet)
 
-    def reap(self, process: str, tasks: list[tuple[str, str]]) -> tuple[str, int, int]:
-        """Take `tasks` ((id, priority-0 list) pairs) from `process` if its lease expired."""
+    def reap(
+        self, process: str, tasks: list[tuple[str, str]], *, mode: str = "expired"
+    ) -> tuple[str, int, int]:
+        """Take `tasks` ((id, priority-0 list) pairs) from `process` if its lease expired;
+        with ``mode="reserved"``, re-queue those it still holds reserved (consumer restart)."""
         keys = [
             self.keys.leases,
             self.keys.held(process),
             self.keys.events,
             self.keys.dead_letters,
             self.keys.resurrector,
+            self.keys.queued,
         ]
         for task_id, queue_list in tasks:
             keys += [self.keys.record(task_id), self.keys.history(task_id), queue_list]
@@ -216,10 +267,52 @@ class Store:
                 int(self._settings.lease_ttl * 1000),
                 int(self._settings.lease_refresh_interval * 1000),
                 self._maxlen,
+                mode,
                 *(task_id for task_id, _ in tasks),
             ],
         )
         return _text(status), int(requeued), int(buried)
+
+    def fronts(self, task_ids: list[str], default: str) -> list[tuple[str, str]]:
+        """(id, the queue's priority-0 list) for each task, read from the records."""
+        if not task_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hget(self.keys.record(task_id), "front")
+        fronts = cast(list[bytes | None], pipe.execute())
+        return [(task_id, front.decode() if front else default)
+                for task_id, front in zip(task_ids, fronts, strict=True)]
+
+    def return_reserved(self, holder: str, exclude: set[str], default_front: str) -> int:
+        """Re-queue the tasks `holder` reserved that are not in `exclude`; how many."""
+        members = cast(set[bytes], self.client.smembers(self.keys.held(holder)))
+        task_ids = sorted(member.decode() for member in members)
+        candidates = [task_id for task_id in task_ids if task_id not in exclude]
+        returned = 0
+        for start in range(0, len(candidates), self._settings.reap_batch):
+            batch = self.fronts(candidates[start:start + self._settings.reap_batch], default_front)
+            _, requeued, buried = self.reap(holder, batch, mode="reserved")
+            returned += requeued + buried
+        return returned
+
+    def reconcile(self, task_id: str, current_list: str, front: str) -> str:
+        """Check a long-queued task's message is in `current_list`; re-queue it if lost."""
+        reply = self.run_script(
+            "reconcile",
+            [
+                self.keys.record(task_id),
+                self.keys.history(task_id),
+                current_list,
+                front,
+                self.keys.dead_letters,
+                self.keys.events,
+                self.keys.queued,
+            ],
+            [task_id, self._maxlen, int(self._settings.reconcile_after * 1000),
+             self._settings.reconcile_scan],
+        )
+        return _text(reply)
 
     def record(self, task_id: str) -> dict[str, bytes]:
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.record(task_id)))

@@ -18,6 +18,11 @@ def mark_worker_main_process() -> None:
     _main_pid = os.getpid()
 
 
+def is_pool_process() -> bool:
+    """Whether this is a prefork pool process (not the worker's main process)."""
+    return _main_pid is not None and os.getpid() != _main_pid
+
+
 def worker_node(hostname: str) -> str:
     return f"{hostname}/{_main_pid if _main_pid is not None else os.getpid()}"
 

@@ -9,11 +9,13 @@ changing this sequence.
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+import redis
 from celery.exceptions import Ignore
 
 from relier.context import TaskContext, bind_context, unbind_context
@@ -23,7 +25,7 @@ from relier.reasons import DeadLetterReason
 from relier.schema import Arguments, MigrationChain, MigrationError, SchemaTooNewError
 from relier.spec import TaskSpec
 from relier.store import StartRefusal, Store
-from relier.worker.identity import process_id, worker_node
+from relier.worker.identity import is_pool_process, process_id, worker_node
 from relier.worker.loop import PROCESS_LOOP
 
 logger = logging.getLogger("relier.worker")
@@ -50,6 +52,30 @@ class BaseMiddleware:
 
     def on_failure(self, ctx: TaskContext, spec: TaskSpec, exc: BaseException) -> None:
         return None
+
+
+#: Exit status of a pool process that could not record a transition (EX_TEMPFAIL).
+EXIT_REDIS_UNREACHABLE = 75
+
+T = TypeVar("T")
+
+
+def _transition(record: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a store transition; if Redis stays unreachable, give the attempt up.
+
+    A pool process exits, so the pool parent's fast path (or the resurrector, once its lease
+    expires) re-queues the task: nothing stays ``running`` under a live process that can no
+    longer finish it. In solo and threads pools the error propagates instead.
+    """
+    try:
+        return record(*args, **kwargs)
+    except redis.RedisError as exc:
+        if not is_pool_process():
+            raise
+        logger.critical("cannot record %s in Redis (%s): pool process %d exits so its task is "
+                        "recovered", record.__name__, exc, os.getpid())
+        logging.shutdown()
+        os._exit(EXIT_REDIS_UNREACHABLE)
 
 
 def _elapsed_ms(since: float) -> int:
@@ -97,7 +123,7 @@ class Pipeline:
             reason, error = DeadLetterReason.SCHEMA_UNSUPPORTED, str(exc)
         except MigrationError as exc:
             reason, error = DeadLetterReason.MIGRATION_FAILED, str(exc)
-        status = self._store.reject(envelope.id, tag, worker, reason, error)
+        status = _transition(self._store.reject, envelope.id, tag, worker, reason, error)
         logger.error("task %s %s not run: %s (%s)", spec.name, envelope.id, error, status)
         raise Ignore
 
@@ -106,7 +132,7 @@ class Pipeline:
         worker = worker_node(hostname)
         arguments = self._migrate(spec, envelope, tag, worker)
         process = process_id(hostname)
-        grant = self._store.start(envelope.id, tag, worker, process)
+        grant = _transition(self._store.start, envelope.id, tag, worker, process)
         if isinstance(grant, StartRefusal):
             logger.info(
                 "task %s %s copy %s not started: %s (state %s)",
@@ -132,7 +158,9 @@ class Pipeline:
             self._record_failure(ctx, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
             raise
         encoded = self._encode_result(ctx, spec, result, began)
-        status = self._store.complete(ctx.task_id, ctx.worker, ctx.fence, encoded, _elapsed_ms(began))
+        status = _transition(
+            self._store.complete, ctx.task_id, ctx.worker, ctx.fence, encoded, _elapsed_ms(began)
+        )
         if status != "ok":
             logger.warning(
                 "task %s %s attempt %d: result rejected (%s), a newer attempt holds the fence",
@@ -166,7 +194,8 @@ class Pipeline:
     def _record_failure(
         self, ctx: TaskContext, exc: BaseException, reason: DeadLetterReason, began: float
     ) -> None:
-        status = self._store.fail(
+        status = _transition(
+            self._store.fail,
             ctx.task_id,
             ctx.worker,
             ctx.fence,

@@ -31,7 +31,8 @@ def worker_and_resurrector(
     redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[CeleryWorker]:
     worker = start_worker(redis_server, tmp_path, env=FAST_LEASES).wait_ready()
-    resurrector = start_resurrector(redis_server.url, tmp_path / "resurrector.log")
+    resurrector = start_resurrector(redis_server.url, tmp_path / "resurrector.log",
+                                    {"RELIER_RECONCILE_AFTER": "1"})
     yield worker
     stop_process(resurrector)
     worker.kill()
@@ -55,23 +56,24 @@ def test_redis_pause_shorter_than_the_lease_resurrects_nothing(
     assert resurrection_events(redis_client, handle.id) == []
 
 
-def test_redis_restart_with_aof_resurrects_nothing_running(
+def test_redis_restart_with_aof_loses_nothing_and_resurrects_nothing_running(
     basic_tasks: ModuleType,
     redis_server: RedisServer,
     worker_and_resurrector: CeleryWorker,
     redis_client: redis.Redis,
 ) -> None:
-    # Queued tasks that a consumer had reserved when its broker connection dropped are not yet
-    # recovered (consumer re-incarnation and reconciliation are open work in issue 3), so this
-    # test covers the running task only.
     running = basic_tasks.hold.push(6)
     running_pid(redis_client, running.id)
+    queued = [basic_tasks.add.push(i, i) for i in range(5)]
     redis_server.stop()
     downtime_started = time.monotonic()
     redis_server.start()
     assert time.monotonic() - downtime_started < 15
     assert running.result(timeout=60)["attempt"] == 1
+    # A message kombu popped as the connection dropped is found by reconciliation.
+    assert [handle.result(timeout=60) for handle in queued] == [2 * i for i in range(5)]
     assert executions(redis_client, running.id) == 1
+    assert [executions(redis_client, handle.id) for handle in queued] == [1] * 5
     assert resurrection_events(redis_client, running.id) == []
 
 

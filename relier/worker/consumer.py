@@ -1,0 +1,40 @@
+"""A consumer bootstep: after every (re)connection, return what Celery forgot.
+
+When a worker's broker connection closes, Celery clears the requests it had reserved but not
+yet handed to the pool ("they can't be acked anyway"). relier still has them as ``reserved`` by
+this worker, whose lease stays alive, so nothing else would ever re-queue them. Each time the
+consumer starts, this step re-queues (new ticket, front of the queue) every task the worker
+holds reserved that is not an active request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import bootsteps
+from celery.worker.state import active_requests
+
+from relier.worker.identity import worker_node
+
+logger = logging.getLogger("relier.worker")
+
+
+class ReturnReserved(bootsteps.StartStopStep):  # type: ignore[misc]  # celery ships no types
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def start(self, c: Any) -> None:
+        from relier.binding import Relier  # noqa: PLC0415 - binding imports this module
+
+        relier = Relier.of(c.app)
+        node = worker_node(c.hostname)
+        active = {request.id for request in tuple(active_requests)}
+        front = relier.broker_keys.queue_list(relier.settings.default_queue, 0)
+        try:
+            returned = relier.store.return_reserved(node, active, front)
+        except Exception:  # the next reconnect tries again; reconciliation logs what stays stuck
+            logger.exception("could not return the tasks this worker had reserved")
+            return
+        if returned:
+            logger.warning("consumer (re)started: returned %d reserved task(s) to their queues",
+                           returned)
