@@ -23,8 +23,13 @@ local TERMINAL = {completed = true, failed = true, dead_lettered = true, cancell
 
 -- Push a new copy of a task's stored message to the front of its queue (its priority-0 list):
 -- rotate the ticket so every older copy is stale, and mark it queued (indexed for reconcile).
--- `task` = {id, rec, hist, list}; `shared` = {dlq, events, maxlen, queued}.
+-- `task` = {id, rec, hist, list}; `shared` = {dlq, events, maxlen, queued, unacked,
+-- unacked_index}. kombu's unacked entry of the old copy (a reserved message that was never
+-- acked) is deleted, so kombu never restores that stale copy after its visibility timeout.
 local function requeue_front(task, shared, now)
+  local old = ticket_tag(task.id, redis.call('HGET', task.rec, 'ticket'))
+  redis.call('HDEL', shared.unacked, old)
+  redis.call('ZREM', shared.unacked_index, old)
   local ticket = redis.call('HINCRBY', task.rec, 'ticket', 1)
   local message = redis.call('HMGET', task.rec, 'head', 'tail')
   redis.call('RPUSH', task.list, message[1] .. ticket_tag(task.id, ticket) .. message[2])

@@ -3,7 +3,7 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] the queue's priority-0 list
 -- KEYS[4] dead-letter index  KEYS[5] event stream
 -- KEYS[6] held set of the dead process              KEYS[7] held set of the worker's consumer
--- KEYS[8] queued index (rl:queued)
+-- KEYS[8] queued index (rl:queued)   KEYS[9] kombu's unacked hash   KEYS[10] its index zset
 -- ARGV[1] delivery tag of the copy that was lost   ARGV[2] event stream cap
 -- ARGV[3] task id            ARGV[4] dead process id   ARGV[5] cause (e.g. WorkerLostError text)
 -- Returns 'queued', 'dead_lettered' or 'stale' (the copy is no longer live: already finished,
@@ -20,4 +20,5 @@ end
 redis.call('SREM', KEYS[6], ARGV[3])
 redis.call('SREM', KEYS[7], ARGV[3])
 return resurrect({id = ARGV[3], rec = KEYS[1], hist = KEYS[2], list = KEYS[3]},
-  {dlq = KEYS[4], events = KEYS[5], maxlen = ARGV[2], queued = KEYS[8]}, now_ms(), ARGV[4], ARGV[5])
+  {dlq = KEYS[4], events = KEYS[5], maxlen = ARGV[2], queued = KEYS[8],
+    unacked = KEYS[9], unacked_index = KEYS[10]}, now_ms(), ARGV[4], ARGV[5])

@@ -3,8 +3,8 @@
 -- connection closed (they never reached a pool process).
 -- KEYS[1] lease index        KEYS[2] held set of the process
 -- KEYS[3] event stream       KEYS[4] dead-letter index   KEYS[5] resurrector state hash
--- KEYS[6] queued index (rl:queued)
--- KEYS[7..] per task, in ARGV order: record hash, attempt history, queue's priority-0 list
+-- KEYS[6] queued index (rl:queued)   KEYS[7] kombu's unacked hash   KEYS[8] its index zset
+-- KEYS[9..] per task, in ARGV order: record hash, attempt history, queue's priority-0 list
 -- ARGV[1] process id         ARGV[2] lease TTL ms     ARGV[3] refresh interval ms
 -- ARGV[4] event stream cap   ARGV[5] mode: 'expired' or 'reserved'
 -- ARGV[6..] task ids (a bounded batch of the held set)
@@ -29,10 +29,11 @@ local cause = 'lease expired'
 if not expired_mode then
   cause = 'consumer reconnected'
 end
-local shared = {dlq = KEYS[4], events = KEYS[3], maxlen = ARGV[4], queued = KEYS[6]}
+local shared = {dlq = KEYS[4], events = KEYS[3], maxlen = ARGV[4], queued = KEYS[6],
+  unacked = KEYS[7], unacked_index = KEYS[8]}
 local requeued, buried = 0, 0
 for i = 6, #ARGV do
-  local base = 7 + (i - 6) * 3
+  local base = 9 + (i - 6) * 3
   local task = {id = ARGV[i], rec = KEYS[base], hist = KEYS[base + 1], list = KEYS[base + 2]}
   local state = redis.call('HGET', task.rec, 'state')
   local takeable = state == 'reserved' or (expired_mode and state == 'running')

@@ -39,12 +39,19 @@ EXIT_PREFLIGHT = 78
 _bound: weakref.WeakKeyDictionary[Celery, Relier] = weakref.WeakKeyDictionary()
 
 
-def _pool_name(worker: Any) -> str:
+#: Celery's pool modules (celery.concurrency.<module>) by the name `-P` takes.
+_POOL_MODULES = {"prefork": "prefork", "thread": "threads", "solo": "solo",
+                 "gevent": "gevent", "eventlet": "eventlet", "custom": "custom"}
+
+
+def pool_name(worker: Any) -> str:
+    """The `-P` name of a worker's pool (``threads`` for celery.concurrency.thread)."""
     pool_cls = getattr(worker, "pool_cls", None)
     if isinstance(pool_cls, str):
-        return pool_cls.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
-    module = getattr(pool_cls, "__module__", "") or ""
-    return module.rsplit(".", 1)[-1]
+        module = pool_cls.split(":", 1)[0].rsplit(".", 1)[-1].lower()
+    else:
+        module = (getattr(pool_cls, "__module__", "") or "").rsplit(".", 1)[-1]
+    return _POOL_MODULES.get(module, module)
 
 
 def _settings_for(app: Celery) -> Settings:
@@ -67,10 +74,14 @@ class Relier:
         self.app = app
         self.settings = settings or _settings_for(app)
         self.connections = Connections(self.settings)
-        self.store = Store(self.connections, self.settings)
-        self.keys: Keys = self.store.keys
         transport = app.conf.broker_transport_options or {}
-        self.broker_keys = BrokerKeys(global_prefix=str(transport.get("global_keyprefix", "")))
+        self.broker_keys = BrokerKeys(
+            global_prefix=str(transport.get("global_keyprefix", "")),
+            unacked=str(transport.get("unacked_key", "unacked")),
+            unacked_index=str(transport.get("unacked_index_key", "unacked_index")),
+        )
+        self.store = Store(self.connections, self.settings, self.broker_keys)
+        self.keys: Keys = self.store.keys
         self.tasks: dict[str, RelierTask] = {}
         self._migrations: dict[str, MigrationChain] = {}
         self.pipeline = Pipeline(self.store, self.migrations_for, self.settings.max_result_bytes)
@@ -199,7 +210,7 @@ class Relier:
         if getattr(sender, "app", None) is not self.app:
             return
         mark_worker_main_process()
-        checks = self.preflight_checks(_pool_name(sender))
+        checks = self.preflight_checks(pool_name(sender))
         for check in checks:
             if check.severity is preflight.Severity.WARNING:
                 logger.warning("relier preflight: %s (%s)", check.detail, check.fix)

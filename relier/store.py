@@ -13,7 +13,7 @@ import redis
 
 from relier.config import Settings
 from relier.connection import Connections
-from relier.keys import Keys
+from relier.keys import BrokerKeys, Keys
 from relier.scripts import ScriptSet
 
 logger = logging.getLogger("relier.store")
@@ -52,9 +52,12 @@ class StartRefusal:
 class Store:
     """Runs transition scripts and reads records through this process's sync client."""
 
-    def __init__(self, connections: Connections, settings: Settings) -> None:
+    def __init__(
+        self, connections: Connections, settings: Settings, broker: BrokerKeys | None = None
+    ) -> None:
         self._connections = connections
         self._settings = settings
+        self.broker = broker or BrokerKeys()
         self.keys = Keys(settings.key_prefix)
         self._scripts: ScriptSet | None = None
         self._scripts_client: redis.Redis | None = None
@@ -225,6 +228,8 @@ class Store:
                 self.keys.held(process),
                 self.keys.held(worker),
                 self.keys.queued,
+                self.broker.unacked_hash,
+                self.broker.unacked_index_zset,
             ],
             [tag, self._maxlen, task_id, process, cause[:500]],
         )
@@ -256,6 +261,8 @@ class Store:
             self.keys.dead_letters,
             self.keys.resurrector,
             self.keys.queued,
+            self.broker.unacked_hash,
+            self.broker.unacked_index_zset,
         ]
         for task_id, queue_list in tasks:
             keys += [self.keys.record(task_id), self.keys.history(task_id), queue_list]
@@ -308,6 +315,8 @@ class Store:
                 self.keys.dead_letters,
                 self.keys.events,
                 self.keys.queued,
+                self.broker.unacked_hash,
+                self.broker.unacked_index_zset,
             ],
             [task_id, self._maxlen, int(self._settings.reconcile_after * 1000),
              self._settings.reconcile_scan],

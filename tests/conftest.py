@@ -64,6 +64,7 @@ def start_worker(
     include: tuple[str, ...] = ("basic_tasks",),
     concurrency: int = 2,
     env: dict[str, str] | None = None,
+    pool: str = "prefork",
 ) -> CeleryWorker:
     worker = CeleryWorker(
         app,
@@ -72,6 +73,7 @@ def start_worker(
         queues=queues,
         include=include,
         concurrency=concurrency,
+        pool=pool,
         pythonpath=[str(APPS_DIR)],
         env=env,
     )

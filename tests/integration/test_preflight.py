@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -54,3 +55,16 @@ def test_skip_preflight_starts_with_a_loud_warning(
     finally:
         worker.stop()
     assert "RELIER_UNSAFE_SKIP_PREFLIGHT=1: starting despite failed checks" in worker.log()
+
+
+@pytest.mark.parametrize("pool", ["threads", "solo"])
+def test_threads_and_solo_pools_start_and_run_tasks(
+    pool: str, basic_tasks: ModuleType, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    worker = start_worker(redis_server, tmp_path, queues=(f"pool-{pool}",), pool=pool).wait_ready()
+    try:
+        assert basic_tasks.add.push_with((2, 3), queue=f"pool-{pool}").result(timeout=30) == 5
+        handle = basic_tasks.echo_async.push_with(("x",), queue=f"pool-{pool}")
+        assert handle.result(timeout=30)["echo"] == "x"
+    finally:
+        worker.stop()

@@ -30,7 +30,7 @@ from tests.support import (
 def resurrector_for(basic_tasks: ModuleType, reconcile_after: float) -> Resurrector:
     relier = basic_tasks.add.relier
     settings = dataclasses.replace(relier.settings, reconcile_after=reconcile_after)
-    return Resurrector(Store(relier.connections, settings), settings,
+    return Resurrector(Store(relier.connections, settings, relier.broker_keys), settings,
                        relier.broker_keys.queue_list("default", 0))
 
 
@@ -104,6 +104,8 @@ def test_consumer_killed_with_prefetched_tasks_loses_none(
         replacement.kill()
         worker.kill()
     assert attempts == [2, 1, 1, 1, 1]  # the running task ran again; reserved ones once
+    stale_tags = [f"{handle.id}.1" for handle in handles[1:]]
+    assert redis_client.hmget("unacked", stale_tags) == [None] * 4  # kombu will not restore them
     assert [executions(redis_client, h.id) for h in handles] == [2, 1, 1, 1, 1]
 
 

@@ -35,3 +35,18 @@ def test_unsupported_pool_and_missing_content_type() -> None:
 def test_redact_url_hides_only_the_password() -> None:
     assert redact_url("redis://user:secret@h:1/0") == "redis://user:***@h:1/0"
     assert redact_url("redis://h:1/0") == "redis://h:1/0"
+
+
+def test_pool_names_match_the_cli_names() -> None:
+    from types import SimpleNamespace
+
+    from celery.concurrency.prefork import TaskPool as PreforkPool
+    from celery.concurrency.solo import TaskPool as SoloPool
+    from celery.concurrency.thread import TaskPool as ThreadPool
+
+    from relier.binding import pool_name
+
+    assert pool_name(SimpleNamespace(pool_cls=PreforkPool)) == "prefork"
+    assert pool_name(SimpleNamespace(pool_cls=ThreadPool)) == "threads"
+    assert pool_name(SimpleNamespace(pool_cls=SoloPool)) == "solo"
+    assert pool_name(SimpleNamespace(pool_cls="celery.concurrency.gevent:TaskPool")) == "gevent"
