@@ -25,7 +25,7 @@ from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import build_spec
 from relier.store import Store
 from relier.task import RelierTask
-from relier.worker.consumer import ReturnReserved
+from relier.worker.consumer import ReturnReserved, WatchPoolProcesses
 from relier.worker.identity import mark_worker_main_process, worker_node
 from relier.worker.lease import LeaseKeeper
 from relier.worker.pipeline import Pipeline
@@ -107,7 +107,7 @@ class Relier:
             conf.accept_content = [*accepted, SERIALIZER_NAME]
         if "worker_disable_prefetch" not in conf.changes:
             conf.worker_disable_prefetch = True
-        self.app.steps["consumer"].add(ReturnReserved)
+        self.app.steps["consumer"].update({ReturnReserved, WatchPoolProcesses})
 
     def migrations_for(self, task_name: str) -> MigrationChain:
         chain = self._migrations.get(task_name)
