@@ -146,6 +146,15 @@ def check_app(app: Any, pool: str | None = None, redis_url: str | None = None) -
                   f"{redact_url(redis_url)}: re-queues must reach the broker lists",
                   "point RELIER_REDIS_URL and broker_url at the same server and database")
         )
+    visibility = float((app.conf.broker_transport_options or {}).get("visibility_timeout", 3600))
+    checks.append(
+        Check("visibility-timeout", Severity.OK, f"kombu visibility_timeout {visibility:g} s")
+        if visibility >= 3600 else
+        Check("visibility-timeout", Severity.WARNING,
+              f"kombu visibility_timeout is {visibility:g} s: kombu redelivers unacked copies that "
+              "often (relier drops them as stale, but each costs a delivery)",
+              "set broker_transport_options={'visibility_timeout': 43200} (12 h)")
+    )
     if pool is not None:
         checks.append(
             Check("pool", Severity.OK, f"pool {pool}")

@@ -101,3 +101,11 @@ def poison() -> None:
     """Kills its own process every time, like a task that always runs out of memory."""
     count_execution()
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@rl_task(name="tests.block_loop", queue="high_priority")
+async def block_loop(seconds: float) -> int:
+    """An async body that blocks its event loop (a sync call inside `async def`)."""
+    count_execution()
+    time.sleep(seconds)
+    return current_context().attempt

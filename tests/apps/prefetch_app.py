@@ -13,6 +13,10 @@ from relier import Relier, current_context
 app = Celery("prefetchapp", broker=os.environ["RELIER_REDIS_URL"])
 app.conf.worker_disable_prefetch = False
 app.conf.worker_prefetch_multiplier = 4
+# Settings that make vanilla Celery re-queue a killed task itself; relier's per-task settings
+# must win, or a killed task would run twice.
+app.conf.task_acks_late = True
+app.conf.task_reject_on_worker_lost = True
 relier = Relier(app)
 _client = redis.Redis.from_url(os.environ["RELIER_REDIS_URL"])
 

@@ -19,6 +19,7 @@ from tests.support import (
     FAST_LEASES,
     KEYS,
     executions,
+    resurrection_events,
     running_pid,
     start_resurrector,
     stop_process,
@@ -119,3 +120,34 @@ def test_paused_worker_is_fenced_off_and_newer_attempt_wins(
     assert result["attempt"] == 2
     assert handle.result(timeout=5)["attempt"] == 2
     assert redis_client.hget(KEYS.record(handle.id), "fence") == b"3"
+
+
+def test_async_body_blocking_its_loop_is_not_taken_for_dead(
+    basic_tasks: ModuleType,
+    fast_worker: CeleryWorker,
+    resurrector: subprocess.Popen[bytes],
+    redis_client: redis.Redis,
+) -> None:
+    handle = basic_tasks.block_loop.push(7.5)  # 3 x (TTL + refresh interval) of FAST_LEASES
+    assert handle.result(timeout=60) == 1
+    assert executions(redis_client, handle.id) == 1
+    assert resurrection_events(redis_client, handle.id) == []
+
+
+def test_celery_acks_late_settings_cannot_requeue_a_second_copy(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    import prefetch_app
+
+    worker = start_worker(redis_server, tmp_path, "prefetch_app.app", queues=("prefetch",),
+                          include=(), env=FAST_LEASES).wait_ready()
+    try:
+        handle = prefetch_app.hold.push(60)
+        os.kill(running_pid(redis_client, handle.id), signal.SIGKILL)
+        assert handle.result(timeout=30) == 2
+        assert executions(redis_client, handle.id) == 2
+    finally:
+        worker.stop()
+    # With acks_late + reject_on_worker_lost, Celery would push the old copy back itself.
+    assert f"dropping copy {handle.id}.1" not in worker.log()
+    assert redis_client.llen("prefetch") == 0

@@ -50,3 +50,13 @@ def test_pool_names_match_the_cli_names() -> None:
     assert pool_name(SimpleNamespace(pool_cls=ThreadPool)) == "threads"
     assert pool_name(SimpleNamespace(pool_cls=SoloPool)) == "solo"
     assert pool_name(SimpleNamespace(pool_cls="celery.concurrency.gevent:TaskPool")) == "gevent"
+
+
+def test_short_visibility_timeout_is_a_warning() -> None:
+    app = Celery("x", broker="redis://127.0.0.1:6379/0", set_as_current=False)
+    app.conf.accept_content = ["relier"]
+    app.conf.broker_transport_options = {"visibility_timeout": 60}
+    checks = {c.name: c for c in check_app(app)}
+    assert checks["visibility-timeout"].severity is Severity.WARNING
+    app.conf.broker_transport_options = {}
+    assert {c.name: c for c in check_app(app)}["visibility-timeout"].severity is Severity.OK
