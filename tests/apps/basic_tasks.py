@@ -109,3 +109,9 @@ async def block_loop(seconds: float) -> int:
     count_execution()
     time.sleep(seconds)
     return current_context().attempt
+
+
+@rl_task(name="tests.nap")
+def nap(seconds: float) -> None:
+    count_execution()
+    time.sleep(seconds)

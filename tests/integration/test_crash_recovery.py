@@ -151,3 +151,20 @@ def test_celery_acks_late_settings_cannot_requeue_a_second_copy(
     # With acks_late + reject_on_worker_lost, Celery would push the old copy back itself.
     assert f"dropping copy {handle.id}.1" not in worker.log()
     assert redis_client.llen("prefetch") == 0
+
+
+def test_recovered_task_goes_ahead_of_the_backlog(
+    basic_tasks: ModuleType, fast_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    handle = basic_tasks.hold.push(60)
+    pid = running_pid(redis_client, handle.id)
+    backlog = [basic_tasks.nap.push(0.3) for _ in range(10)]
+    os.kill(pid, signal.SIGKILL)
+    running_pid(redis_client, handle.id, attempt=2)
+    still_queued = sum(
+        redis_client.hget(KEYS.record(task.id), "state") == b"queued" for task in backlog
+    )
+    assert still_queued >= 5  # re-queued at the front: it did not wait behind the backlog
+    assert handle.result(timeout=30)["attempt"] == 2
+    for task in backlog:
+        task.result(timeout=30)
