@@ -7,7 +7,7 @@
 -- ARGV[3] process id (node name/pid of the pool process)
 -- ARGV[4] event stream cap   ARGV[5] task id
 -- ARGV[6] start token: unique per start attempt by the caller, repeated on retries
--- Returns {'ok', fence, attempt} or {'stale', state} / {'missing', ''}. A retry carrying the
+-- Returns {'ok', fence, attempt, checkpoint ('' when none)} or {'stale', state} / {'missing', ''}. A retry carrying the
 -- start token of the call that started this attempt gets the same grant back (its first reply
 -- was lost); any other caller is stale.
 -- Guarantees: succeeds at most once per ticket; every attempt, the first included, gets a
@@ -22,8 +22,8 @@ if ARGV[1] ~= ticket_tag(ARGV[5], ticket) then
 end
 if state == 'running' and redis.call('HGET', KEYS[1], 'start_token') == ARGV[6] then
   -- a retry after a lost reply: this very process already holds this ticket's attempt
-  local grant = redis.call('HMGET', KEYS[1], 'fence', 'attempt')
-  return {'ok', tonumber(grant[1]), tonumber(grant[2])}
+  local grant = redis.call('HMGET', KEYS[1], 'fence', 'attempt', 'partial')
+  return {'ok', tonumber(grant[1]), tonumber(grant[2]), grant[3] or ''}
 end
 if state == 'reserved' then
   if redis.call('HGET', KEYS[1], 'worker') ~= ARGV[2] then
@@ -47,4 +47,4 @@ redis.call('RPUSH', KEYS[2], cjson.encode({event = 'started', attempt = attempt,
   worker = ARGV[3], ts = now}))
 emit(KEYS[3], ARGV[4], 'started', ARGV[5],
   {'attempt', attempt, 'fence', fence, 'worker', ARGV[3], 'ts', now})
-return {'ok', fence, attempt}
+return {'ok', fence, attempt, redis.call('HGET', KEYS[1], 'partial') or ''}

@@ -8,7 +8,9 @@ from typing import Any, overload
 from relier.binding import Relier
 from relier.context import TaskContext, current_context
 from relier.errors import (
+    CheckpointTooLargeError,
     ConfigurationError,
+    FencedOffError,
     PreflightError,
     RelierError,
     ResultEncodingError,
@@ -24,8 +26,10 @@ from relier.task import RelierTask
 
 __all__ = [
     "Arguments",
+    "CheckpointTooLargeError",
     "ConfigurationError",
     "DeadLetterReason",
+    "FencedOffError",
     "PreflightError",
     "Relier",
     "RelierError",

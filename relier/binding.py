@@ -63,6 +63,12 @@ def _settings_for(app: Celery) -> Settings:
     return settings
 
 
+def _lead_own_process_group(**_: Any) -> None:
+    """Pool processes lead their own process group, so that billiard's hard-timeout kill also
+    ends any subprocess a body started."""
+    os.setpgrp()
+
+
 class Relier:
     """relier bound to one Celery app: ``relier = Relier(app)``, then ``@relier.task(...)``.
 
@@ -84,7 +90,10 @@ class Relier:
         self.keys: Keys = self.store.keys
         self.tasks: dict[str, RelierTask] = {}
         self._migrations: dict[str, MigrationChain] = {}
-        self.pipeline = Pipeline(self.store, self.migrations_for, self.settings.max_result_bytes)
+        self.pipeline = Pipeline(
+            self.store, self.migrations_for, self.settings.max_result_bytes,
+            max_checkpoint_bytes=self.settings.max_checkpoint_bytes,
+        )
         register_serializer()
         add_verification_keys(self.settings.signing_keys)
         self._lease_keeper: LeaseKeeper | None = None
@@ -131,6 +140,7 @@ class Relier:
         soft_timeout: float | None = None,
         hard_timeout: float | None = None,
         max_resurrections: int | None = None,
+        on_soft_timeout: Callable[..., Any] | None = None,
     ) -> Callable[[Callable[..., Any]], RelierTask]: ...
 
     def task(
@@ -145,6 +155,7 @@ class Relier:
         soft_timeout: float | None = None,
         hard_timeout: float | None = None,
         max_resurrections: int | None = None,
+        on_soft_timeout: Callable[..., Any] | None = None,
     ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
         """Declare a relier task; works bare (``@relier.task``) or with options."""
 
@@ -160,6 +171,7 @@ class Relier:
                 else self.settings.default_hard_timeout,
                 max_resurrections=max_resurrections if max_resurrections is not None
                 else self.settings.max_resurrections,
+                on_soft_timeout=on_soft_timeout,
             )
             chain = self.migrations_for(spec.name)
             chain.current = spec.version
@@ -191,6 +203,7 @@ class Relier:
         signals.worker_init.connect(self._on_worker_init, weak=False)
         signals.task_unknown.connect(self._on_task_unknown, weak=False)
         signals.worker_ready.connect(self._on_worker_ready, weak=False)
+        signals.worker_process_init.connect(_lead_own_process_group, weak=False)
         signals.worker_shutdown.connect(self._on_worker_shutdown, weak=False)
 
     def _on_worker_ready(self, sender: Any = None, **_: Any) -> None:
@@ -210,7 +223,14 @@ class Relier:
         if getattr(sender, "app", None) is not self.app:
             return
         mark_worker_main_process()
-        checks = self.preflight_checks(pool_name(sender))
+        pool = pool_name(sender)
+        if pool in {"threads", "solo"}:
+            logger.warning(
+                "relier: the %s pool cannot end a task body: at a hard timeout async bodies are "
+                "cancelled, sync bodies are fenced off and run on (use prefork to stop them)",
+                pool,
+            )
+        checks = self.preflight_checks(pool)
         for check in checks:
             if check.severity is preflight.Severity.WARNING:
                 logger.warning("relier preflight: %s (%s)", check.detail, check.fix)

@@ -103,6 +103,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Hard timeout in seconds for tasks that set none; empty means no limit."),
     Setting("RELIER_MAX_RESULT_BYTES", "1048576", _positive_int,
             "Largest encoded result a task may store; larger results fail the task."),
+    Setting("RELIER_MAX_CHECKPOINT_BYTES", "1048576", _positive_int,
+            "Largest encoded checkpoint `ctx.set_partial` may store."),
     Setting("RELIER_LEASE_TTL", "5", _positive_float,
             "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
     Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
@@ -140,6 +142,7 @@ class Settings:
     default_queue: str
     default_hard_timeout: float | None
     max_result_bytes: int
+    max_checkpoint_bytes: int
     lease_ttl: float
     lease_refresh_interval: float
     max_resurrections: int

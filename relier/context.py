@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,6 +15,7 @@ class TaskContext:
 
     ``fence`` grows with every attempt of the task; carry it to your own storage and reject
     writes with a lower value to make side effects safe against a paused or partitioned worker.
+    ``partial`` is the last checkpoint an earlier attempt saved with `set_partial`, or None.
     """
 
     task_id: str
@@ -20,6 +24,22 @@ class TaskContext:
     attempt: int
     fence: int
     worker: str
+    partial: Any = None
+    _save_partial: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
+
+    def set_partial(self, state: Any) -> None:
+        """Save a checkpoint for the next attempt (resurrection, handoff, dead-letter release).
+
+        Fenced: raises `relier.FencedOffError` if a newer attempt holds the task, and
+        `relier.CheckpointTooLargeError` over RELIER_MAX_CHECKPOINT_BYTES.
+        """
+        if self._save_partial is None:
+            raise RuntimeError("this context cannot save checkpoints")
+        self._save_partial(state)
+
+    async def aset_partial(self, state: Any) -> None:
+        """`set_partial` for async bodies, without blocking the event loop."""
+        await asyncio.to_thread(self.set_partial, state)
 
 
 _current: ContextVar[TaskContext | None] = ContextVar("relier_task_context", default=None)

@@ -38,3 +38,11 @@ class ResultEncodingError(RelierError):
 
 class UnsupportedCanvasError(RelierError):
     """Celery canvas features (links, chords, groups) that relier tasks do not support."""
+
+
+class FencedOffError(RelierError):
+    """This attempt no longer holds the task's fence: a newer attempt owns it."""
+
+
+class CheckpointTooLargeError(RelierError):
+    """A checkpoint larger than RELIER_MAX_CHECKPOINT_BYTES."""

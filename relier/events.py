@@ -17,3 +17,5 @@ class EventType(StrEnum):
     RESURRECTED = "resurrected"
     REQUEUED = "requeued"
     RECONCILED = "reconciled"
+    CHECKPOINTED = "checkpointed"
+    TIMED_OUT = "timed_out"

@@ -47,7 +47,7 @@ def build_message(
     body: bytes,
     queue: str,
     priority: int,
-    time_limits: tuple[float | None, float | None],
+    time_limits: tuple[float | None, float | None],  # (hard, soft), as Celery orders them
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
 ) -> SplitMessage:

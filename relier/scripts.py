@@ -28,6 +28,8 @@ SCRIPT_NAMES = (
     "tick",
     "reap",
     "reconcile",
+    "checkpoint",
+    "hard_timeout",
 )
 
 

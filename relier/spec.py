@@ -25,11 +25,12 @@ class TaskSpec:
     soft_timeout: float | None = None
     hard_timeout: float | None = None
     max_resurrections: int = 5
+    on_soft_timeout: Callable[..., Any] | None = None
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
-        """Celery's ``timelimit`` header: ``[soft, hard]`` in seconds."""
-        return (self.soft_timeout, self.hard_timeout)
+        """Celery's ``timelimit`` header: ``[hard, soft]`` in seconds (Celery's own order)."""
+        return (self.hard_timeout, self.soft_timeout)
 
 
 def task_name_for(func: Callable[..., Any]) -> str:
@@ -47,6 +48,7 @@ def build_spec(
     soft_timeout: float | None,
     hard_timeout: float | None,
     max_resurrections: int = 5,
+    on_soft_timeout: Callable[..., Any] | None = None,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     task_name = name or task_name_for(func)
@@ -72,6 +74,12 @@ def build_spec(
             f"{where}: soft_timeout ({soft_timeout}) must be below hard_timeout ({hard_timeout}) "
             "so the soft hook runs before the body is stopped"
         )
+    if on_soft_timeout is not None and soft_timeout is None:
+        raise ConfigurationError(
+            f"{where}: on_soft_timeout needs soft_timeout= (seconds after which it runs)"
+        )
+    if on_soft_timeout is not None and not callable(on_soft_timeout):
+        raise ConfigurationError(f"{where}: on_soft_timeout must be a function taking ctx")
     if not isinstance(max_resurrections, int) or max_resurrections < 0:
         raise ConfigurationError(f"{where}: max_resurrections must be a whole number >= 0")
     return TaskSpec(
@@ -84,4 +92,5 @@ def build_spec(
         soft_timeout=soft_timeout,
         hard_timeout=hard_timeout,
         max_resurrections=max_resurrections,
+        on_soft_timeout=on_soft_timeout,
     )

@@ -39,6 +39,7 @@ class StartGrant:
 
     fence: int
     attempt: int
+    checkpoint: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ class Store:
             [tag, worker, process, self._maxlen, task_id, uuid.uuid4().hex],
         )
         if _text(status) == "ok":
-            return StartGrant(fence=int(rest[0]), attempt=int(rest[1]))
+            return StartGrant(fence=int(rest[0]), attempt=int(rest[1]), checkpoint=rest[2] or None)
         return StartRefusal(status=_text(status), state=_text(rest[0]))
 
     def complete(self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int) -> str:
@@ -164,6 +165,29 @@ class Store:
             [fence, reason, exc_type, message, traceback, self._maxlen, task_id, runtime_ms],
         )
         return _text(status)
+
+    def checkpoint(self, task_id: str, fence: int, encoded: bytes) -> str:
+        reply = self.run_script_retrying(
+            "checkpoint",
+            [self.keys.record(task_id), self.keys.events],
+            [fence, encoded, self._maxlen, task_id],
+        )
+        return _text(reply)
+
+    def hard_timeout(self, task_id: str, tag: str, process: str, seconds: float) -> str:
+        """Dead-letter the running copy `tag` as ``hard_timeout``, fencing its body off."""
+        reply = self.run_script_retrying(
+            "hard_timeout",
+            [
+                self.keys.record(task_id),
+                self.keys.history(task_id),
+                self.keys.dead_letters,
+                self.keys.events,
+                self.keys.held(process),
+            ],
+            [tag, self._maxlen, task_id, f"{seconds:g}", process],
+        )
+        return _text(reply)
 
     def reject(
         self, task_id: str, tag: str, worker: str, reason: str, error: str, *, retry: bool = True

@@ -8,6 +8,9 @@ changing this sequence.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import functools
 import logging
 import os
 import time
@@ -19,14 +22,15 @@ import redis
 from celery.exceptions import Ignore
 
 from relier.context import TaskContext, bind_context, unbind_context
-from relier.envelope import Envelope, encode_value
-from relier.errors import ResultEncodingError
+from relier.envelope import Envelope, decode_value, encode_value
+from relier.errors import CheckpointTooLargeError, FencedOffError, ResultEncodingError
 from relier.reasons import DeadLetterReason
 from relier.schema import Arguments, MigrationChain, MigrationError, SchemaTooNewError
 from relier.spec import TaskSpec
 from relier.store import StartRefusal, Store
 from relier.worker.identity import is_pool_process, process_id, worker_node
 from relier.worker.loop import PROCESS_LOOP
+from relier.worker.timeouts import AttemptTimers
 
 logger = logging.getLogger("relier.worker")
 
@@ -82,7 +86,7 @@ def _elapsed_ms(since: float) -> int:
     return int((time.monotonic() - since) * 1000)
 
 
-def _run_body(spec: TaskSpec, arguments: Arguments, ctx: TaskContext) -> Any:
+def _run_body(spec: TaskSpec, arguments: Arguments, ctx: TaskContext, timers: AttemptTimers) -> Any:
     if not spec.is_async:
         token = bind_context(ctx)
         try:
@@ -97,7 +101,8 @@ def _run_body(spec: TaskSpec, arguments: Arguments, ctx: TaskContext) -> Any:
         finally:
             unbind_context(token)
 
-    return PROCESS_LOOP.run(with_context())
+    timers.future = asyncio.run_coroutine_threadsafe(with_context(), PROCESS_LOOP.loop())
+    return timers.future.result()
 
 
 class Pipeline:
@@ -109,10 +114,12 @@ class Pipeline:
         migrations: Callable[[str], MigrationChain],
         max_result_bytes: int,
         middlewares: Sequence[Middleware] = (),
+        max_checkpoint_bytes: int = 1 << 20,
     ) -> None:
         self._store = store
         self._migrations = migrations
         self._max_result_bytes = max_result_bytes
+        self._max_checkpoint_bytes = max_checkpoint_bytes
         self.middlewares: list[Middleware] = list(middlewares)
 
     def _migrate(self, spec: TaskSpec, envelope: Envelope, tag: str, worker: str) -> Arguments:
@@ -146,13 +153,26 @@ class Pipeline:
             attempt=grant.attempt,
             fence=grant.fence,
             worker=process,
+            partial=decode_value(grant.checkpoint) if grant.checkpoint else None,
+            _save_partial=functools.partial(self._save_checkpoint, envelope.id, grant.fence),
         )
         for middleware in self.middlewares:
             middleware.before_run(ctx, spec)
         began = time.monotonic()
+        timers = AttemptTimers(
+            spec, ctx, celery_enforces=is_pool_process(),
+            on_hard=functools.partial(self._hard_timeout, spec, ctx, tag),
+        )
         try:
-            result = _run_body(spec, arguments, ctx)
+            with timers:
+                result = _run_body(spec, arguments, ctx, timers)
+        except (asyncio.CancelledError, concurrent.futures.CancelledError):
+            if timers.hard_fired.is_set():
+                raise Ignore from None
+            raise
         except Exception as exc:
+            if timers.hard_fired.is_set():
+                raise Ignore from None  # already dead-lettered as hard_timeout
             for middleware in self.middlewares:
                 middleware.on_failure(ctx, spec, exc)
             self._record_failure(ctx, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
@@ -170,6 +190,32 @@ class Pipeline:
         for middleware in self.middlewares:
             middleware.after_run(ctx, spec, result)
         return result
+
+    def _save_checkpoint(self, task_id: str, fence: int, state: Any) -> None:
+        encoded = encode_value(state)
+        if len(encoded) > self._max_checkpoint_bytes:
+            raise CheckpointTooLargeError(
+                f"checkpoint of {len(encoded)} bytes is over RELIER_MAX_CHECKPOINT_BYTES "
+                f"({self._max_checkpoint_bytes})"
+            )
+        if _transition(self._store.checkpoint, task_id, fence, encoded) != "ok":
+            raise FencedOffError(
+                f"task {task_id}: checkpoint rejected, fence {fence} is no longer current"
+            )
+
+    def _hard_timeout(self, spec: TaskSpec, ctx: TaskContext, tag: str) -> None:
+        """Threads and solo pools: record the hard timeout from a timer thread."""
+        seconds = spec.hard_timeout or 0.0
+        status = self._store.hard_timeout(ctx.task_id, tag, ctx.worker, seconds)
+        if spec.is_async:
+            logger.error("task %s %s hit its hard timeout (%g s): cancelled, dead-lettered (%s)",
+                         spec.name, ctx.task_id, seconds, status)
+        else:
+            logger.error(
+                "task %s %s hit its hard timeout (%g s): dead-lettered (%s); this pool cannot "
+                "stop a sync body, so it runs on fenced off (its writes are rejected)",
+                spec.name, ctx.task_id, seconds, status,
+            )
 
     def _encode_result(self, ctx: TaskContext, spec: TaskSpec, result: Any, began: float) -> bytes:
         try:

@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from billiard.einfo import ExceptionWithTraceback
-from billiard.exceptions import WorkerLostError
+from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.worker.request import Request
 
 from relier.worker.identity import worker_node
@@ -29,9 +29,26 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
     def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> Any:
         exc = _unwrap(exc_info.exception)
         cancelled = self._already_cancelled or self._already_revoked
-        if isinstance(exc, WorkerLostError | SystemExit | KeyboardInterrupt) and not cancelled:
+        if isinstance(exc, TimeLimitExceeded):
+            self._dead_letter_hard_timeout()
+        elif isinstance(exc, WorkerLostError | SystemExit | KeyboardInterrupt) and not cancelled:
             self._requeue_lost(exc)
         return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+    def _dead_letter_hard_timeout(self) -> None:
+        """Runs before billiard ends the pool process: fence the body off, dead-letter it."""
+        relier = self.task.relier
+        hostname = self.hostname or ""
+        process = f"{hostname}/{self.worker_pid}" if self.worker_pid else worker_node(hostname)
+        seconds = self.task.spec.hard_timeout or 0.0
+        try:
+            outcome = relier.store.hard_timeout(
+                self.id, str(self._message.delivery_tag), process, seconds
+            )
+        except Exception:  # its lease expires with the killed process; the resurrector takes it
+            logger.exception("could not record the hard timeout of %s", self.id)
+            return
+        logger.error("task %s hit its hard timeout (%g s): %s", self.id, seconds, outcome)
 
     def _requeue_lost(self, exc: BaseException) -> None:
         relier = self.task.relier

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from typing import Any
 
 import redis
 
-from relier import Arguments, current_context, rl_task
+from relier import Arguments, FencedOffError, TaskContext, current_context, rl_task
 
 _client: redis.Redis | None = None
 
@@ -115,3 +116,90 @@ async def block_loop(seconds: float) -> int:
 def nap(seconds: float) -> None:
     count_execution()
     time.sleep(seconds)
+
+
+def record_pid() -> None:
+    ctx = current_context()
+    client().set(f"test:pid:{ctx.task_id}:{ctx.attempt}", os.getpid())
+
+
+@rl_task(name="tests.hang_async", hard_timeout=1.5)
+async def hang_async() -> None:
+    count_execution()
+    record_pid()
+    await asyncio.sleep(3600)
+
+
+@rl_task(name="tests.stuck_sleep", hard_timeout=1.5)
+def stuck_sleep() -> None:
+    count_execution()
+    record_pid()
+    time.sleep(3600)
+
+
+@rl_task(name="tests.busy_loop", hard_timeout=1.5)
+def busy_loop() -> None:
+    count_execution()
+    record_pid()
+    while True:
+        pass
+
+
+@rl_task(name="tests.spawner", hard_timeout=1.5)
+def spawner() -> None:
+    """Starts a grandchild process that would outlive a killed pool process."""
+    count_execution()
+    child = subprocess.Popen(["sleep", "1000"])
+    client().set(f"test:grandchild:{current_context().task_id}", child.pid)
+    time.sleep(3600)
+
+
+def save_progress(ctx: TaskContext) -> None:
+    ctx.set_partial({"done": 41, "attempt": ctx.attempt})
+
+
+@rl_task(name="tests.soft_then_hard", soft_timeout=0.5, hard_timeout=2.5,
+         on_soft_timeout=save_progress)
+def soft_then_hard() -> None:
+    count_execution()
+    time.sleep(3600)
+
+
+@rl_task(name="tests.soft_then_killed", soft_timeout=0.5, hard_timeout=120,
+         on_soft_timeout=save_progress)
+def soft_then_killed() -> Any:
+    count_execution()
+    record_pid()
+    ctx = current_context()
+    if ctx.attempt == 1:
+        time.sleep(3600)
+    return ctx.partial
+
+
+async def save_progress_async(ctx: TaskContext) -> None:
+    await ctx.aset_partial({"async": True})
+
+
+@rl_task(name="tests.async_soft_then_hard", soft_timeout=0.5, hard_timeout=2.5,
+         on_soft_timeout=save_progress_async)
+async def async_soft_then_hard() -> None:
+    count_execution()
+    await asyncio.sleep(3600)
+
+
+@rl_task(name="tests.zombie_checkpoint", hard_timeout=1.0)
+def zombie_checkpoint() -> str:
+    """Outlives its hard timeout in a pool that cannot stop it, then tries to write."""
+    count_execution()
+    time.sleep(2.5)
+    try:
+        current_context().set_partial("late")
+    except FencedOffError:
+        client().set(f"test:fenced:{current_context().task_id}", 1)
+    return "late"
+
+
+@rl_task(name="tests.own_timeout")
+def own_timeout() -> None:
+    count_execution()
+    raise TimeoutError("the card API timed out")

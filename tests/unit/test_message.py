@@ -13,7 +13,7 @@ from relier.message import CONTENT_TYPE, build_message
 
 def _relier_document(tag: str = "abc.1") -> dict[str, object]:
     message = build_message(task_name="t.noop", task_id="abc", body=b"\x01\x02", queue="qq",
-                            priority=0, time_limits=(8.0, 10.0), args=(1,), kwargs={"k": 2})
+                            priority=0, time_limits=(10, 8), args=(1,), kwargs={"k": 2})
     document: dict[str, object] = json.loads(message.with_tag(tag))
     return document
 
@@ -33,7 +33,7 @@ def test_headers_and_properties_match_celery_protocol_2() -> None:
     headers = document["headers"]
     assert isinstance(headers, dict)
     assert set(headers) == set(celery_message.headers)
-    assert headers["timelimit"] == [8.0, 10.0]
+    assert headers["timelimit"] == list(celery_message.headers["timelimit"])
     assert headers["task"] == "t.noop"
     assert headers["id"] == headers["root_id"] == "abc"
     properties = document["properties"]

@@ -8,8 +8,10 @@ import relier
 def test_all_is_the_intended_surface() -> None:
     assert sorted(relier.__all__) == [
         "Arguments",
+        "CheckpointTooLargeError",
         "ConfigurationError",
         "DeadLetterReason",
+        "FencedOffError",
         "PreflightError",
         "Relier",
         "RelierError",
