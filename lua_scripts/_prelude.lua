@@ -23,7 +23,7 @@ local TERMINAL = {completed = true, failed = true, dead_lettered = true, cancell
 
 -- Push a new copy of a task's stored message to the front of its queue (its priority-0 list):
 -- rotate the ticket so every older copy is stale, and mark it queued (indexed for reconcile).
--- `task` = {id, rec, hist, list}; `shared` = {dlq, events, maxlen, queued, unacked,
+-- `task` = {id, rec, hist, list, idem}; `shared` = {dlq, events, maxlen, queued, unacked,
 -- unacked_index}. kombu's unacked entry of the old copy (a reserved message that was never
 -- acked) is deleted, so kombu never restores that stale copy after its visibility timeout.
 local function requeue_front(task, shared, now)
@@ -41,6 +41,15 @@ local function requeue_front(task, shared, now)
   return ticket
 end
 
+-- Give up a task's idempotency claim when it ends without a result (a completed claim stays,
+-- so the same call returns its result until the key's TTL). `idem` may be a key never used.
+local function release_claim(idem, task_id)
+  if redis.call('HGET', idem, 'task') == task_id
+      and redis.call('HGET', idem, 'state') ~= 'completed' then
+    redis.call('DEL', idem)
+  end
+end
+
 -- Dead-letter a task that is not running (no attempt holds it any more).
 local function bury(task, shared, now, reason, error_text, from, attempt)
   redis.call('HDEL', task.rec, 'holder')
@@ -48,6 +57,7 @@ local function bury(task, shared, now, reason, error_text, from, attempt)
     'error', error_text, 'traceback', '', 'ended', now, 'updated', now)
   redis.call('ZREM', shared.queued, task.id)
   redis.call('ZADD', shared.dlq, now, task.id)
+  release_claim(task.idem, task.id)
   emit(shared.events, shared.maxlen, 'dead_lettered', task.id, {'reason', reason,
     'worker', from, 'attempt', attempt or '', 'ts', now})
   return 'dead_lettered'

@@ -1,9 +1,11 @@
 -- complete: the body returned and its result is stored (running -> completed).
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
 -- KEYS[4] held set of the process that ran the attempt
+-- KEYS[5] idempotency key (any unused key when the task is not idempotent)
 -- ARGV[1] fence of the attempt                    ARGV[2] encoded result (msgpack bytes)
 -- ARGV[3] result TTL in seconds                   ARGV[4] event stream cap
 -- ARGV[5] task id            ARGV[6] run time in ms (measured by the pool process)
+-- ARGV[7] TTL in seconds of a completed idempotency key ('' when not idempotent)
 -- Returns {'ok', ''} ({'ok', 'again'} for a retry that finds its own completion) or
 -- {'stale', state} when this attempt no longer holds the current fence.
 -- Guarantees: at most one completion per task; a fenced-off attempt's result is dropped.
@@ -29,6 +31,10 @@ redis.call('RPUSH', KEYS[2], cjson.encode({event = 'completed', attempt = tonumb
   fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[6])}))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+if ARGV[7] ~= '' and redis.call('HGET', KEYS[5], 'task') == ARGV[5] then
+  redis.call('HSET', KEYS[5], 'state', 'completed', 'result', ARGV[2])
+  redis.call('EXPIRE', KEYS[5], ARGV[7])
+end
 emit(KEYS[3], ARGV[4], 'completed', ARGV[5],
   {'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now})
 return {'ok', ''}

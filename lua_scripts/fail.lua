@@ -1,6 +1,7 @@
 -- fail: the body raised, or its result could not be stored (running -> dead_lettered).
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
 -- KEYS[4] event stream      KEYS[5] held set of the process that ran the attempt
+-- KEYS[6] idempotency key (released; any unused key when the task is not idempotent)
 -- ARGV[1] fence of the attempt   ARGV[2] reason         ARGV[3] exception type
 -- ARGV[4] exception message      ARGV[5] traceback      ARGV[6] event stream cap
 -- ARGV[7] task id                ARGV[8] run time in ms
@@ -30,6 +31,7 @@ redis.call('RPUSH', KEYS[2], cjson.encode({event = 'failed', attempt = tonumber(
   fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[8]), reason = ARGV[2],
   exc_type = ARGV[3], error = ARGV[4]}))
 redis.call('ZADD', KEYS[3], now, ARGV[7])
+release_claim(KEYS[6], ARGV[7])
 emit(KEYS[4], ARGV[6], 'failed', ARGV[7],
   {'attempt', attempt, 'fence', fence, 'exc_type', ARGV[3], 'ts', now})
 emit(KEYS[4], ARGV[6], 'dead_lettered', ARGV[7], {'reason', ARGV[2], 'ts', now})

@@ -3,6 +3,7 @@
 -- process), or in-process by threads and solo pools, which cannot end a body.
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
 -- KEYS[4] event stream       KEYS[5] held set of the process running the attempt
+-- KEYS[6] idempotency key (released; any unused key when the task is not idempotent)
 -- ARGV[1] delivery tag of the copy   ARGV[2] event stream cap   ARGV[3] task id
 -- ARGV[4] the hard timeout in seconds (for the error text)      ARGV[5] process id
 -- Returns 'ok', or 'stale' (the copy is not the running one any more).
@@ -23,6 +24,7 @@ redis.call('HSET', KEYS[1], 'state', 'dead_lettered', 'reason', 'hard_timeout', 
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'hard_timeout', attempt = tonumber(attempt),
   worker = ARGV[5], ts = now}))
 redis.call('ZADD', KEYS[3], now, ARGV[3])
+release_claim(KEYS[6], ARGV[3])
 emit(KEYS[4], ARGV[2], 'timed_out', ARGV[3], {'attempt', attempt, 'fence', fence,
   'worker', ARGV[5], 'ts', now})
 emit(KEYS[4], ARGV[2], 'dead_lettered', ARGV[3], {'reason', 'hard_timeout', 'ts', now})

@@ -5,6 +5,7 @@
 -- KEYS[4] the queue's priority-0 list (where a new copy goes)
 -- KEYS[5] dead-letter index  KEYS[6] event stream      KEYS[7] queued index (rl:queued)
 -- KEYS[8] kombu's unacked hash                     KEYS[9] its index zset
+-- KEYS[10] idempotency key (released if the task is dead-lettered; any unused key if none)
 -- ARGV[1] task id            ARGV[2] event stream cap
 -- ARGV[3] reconcile_after in ms: only tasks queued at least this long are examined
 -- ARGV[4] most list elements to scan from the consuming end (LPOS MAXLEN)
@@ -32,7 +33,7 @@ if redis.call('LLEN', KEYS[3]) > tonumber(ARGV[4]) then
   redis.call('ZADD', KEYS[7], now, ARGV[1])
   return 'unknown'
 end
-local task = {id = ARGV[1], rec = KEYS[1], hist = KEYS[2], list = KEYS[4]}
+local task = {id = ARGV[1], rec = KEYS[1], hist = KEYS[2], list = KEYS[4], idem = KEYS[10]}
 local shared = {dlq = KEYS[5], events = KEYS[6], maxlen = ARGV[2], queued = KEYS[7],
   unacked = KEYS[8], unacked_index = KEYS[9]}
 local lost = redis.call('HINCRBY', KEYS[1], 'lost_in_broker', 1)

@@ -3,7 +3,7 @@
 -- or no worker knows its task name.
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
 -- KEYS[4] event stream      KEYS[5] held set of the worker's consumer (rl:held:<node>)
--- KEYS[6] queued index (rl:queued)
+-- KEYS[6] queued index (rl:queued)   KEYS[7] idempotency key (released; any unused key if none)
 -- ARGV[1] delivery tag of the copy   ARGV[2] reason    ARGV[3] error text
 -- ARGV[4] event stream cap           ARGV[5] task id
 -- Returns 'ok' (also for a retry that finds its own rejection), 'stale' (not the live copy, or
@@ -29,5 +29,6 @@ redis.call('ZREM', KEYS[6], ARGV[5])
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'rejected', ts = now, reason = ARGV[2],
   error = ARGV[3]}))
 redis.call('ZADD', KEYS[3], now, ARGV[5])
+release_claim(KEYS[7], ARGV[5])
 emit(KEYS[4], ARGV[4], 'dead_lettered', ARGV[5], {'reason', ARGV[2], 'ts', now})
 return 'ok'

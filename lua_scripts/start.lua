@@ -2,11 +2,17 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
 -- KEYS[4] held set of this process   KEYS[5] lease index (rl:leases)
 -- KEYS[6] held set of the reserving consumer (rl:held:<record holder>; any key when queued)
--- KEYS[7] queued index (rl:queued)
+-- KEYS[7] queued index (rl:queued)      KEYS[8] idempotency key (any unused key when none)
+-- KEYS[9] delayed set (rl:delayed: id -> due, server ms)
 -- ARGV[1] delivery tag of the copy being run     ARGV[2] worker node (node name/pid)
 -- ARGV[3] process id (node name/pid of the pool process)
 -- ARGV[4] event stream cap   ARGV[5] task id
 -- ARGV[6] start token: unique per start attempt by the caller, repeated on retries
+-- ARGV[7] '1' when the task is idempotent     ARGV[8] delay in ms before a deferred copy
+-- ARGV[9] TTL in seconds of a record completed from another task's stored result
+-- Idempotent tasks: if another task already completed the same key, this one completes with
+-- that result without running ({'done', ''}); if another holds the key in flight, this copy is
+-- deferred through the delayed set ({'deferred', owner}); else this attempt takes the claim.
 -- Returns {'ok', fence, attempt, checkpoint ('' when none)} or {'stale', state} / {'missing', ''}. A retry carrying the
 -- start token of the call that started this attempt gets the same grant back (its first reply
 -- was lost); any other caller is stale.
@@ -36,11 +42,38 @@ local now = now_ms()
 if state == 'reserved' then
   redis.call('SREM', KEYS[6], ARGV[5])
 end
+if ARGV[7] == '1' then
+  local owner = redis.call('HGET', KEYS[8], 'task')
+  if owner and owner ~= ARGV[5] then
+    redis.call('ZREM', KEYS[7], ARGV[5])
+    redis.call('HDEL', KEYS[1], 'holder')
+    if redis.call('HGET', KEYS[8], 'state') == 'completed' then
+      redis.call('HSET', KEYS[1], 'state', 'completed', 'result',
+        redis.call('HGET', KEYS[8], 'result'), 'deduplicated', owner, 'ended', now,
+        'updated', now)
+      redis.call('EXPIRE', KEYS[1], ARGV[9])
+      redis.call('RPUSH', KEYS[2], cjson.encode({event = 'deduplicated', from = owner, ts = now}))
+      emit(KEYS[3], ARGV[4], 'completed', ARGV[5], {'deduplicated', owner, 'ts', now})
+      return {'done', owner}
+    end
+    local due = now + tonumber(ARGV[8])
+    redis.call('HINCRBY', KEYS[1], 'ticket', 1)
+    redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', due, 'updated', now)
+    redis.call('ZADD', KEYS[9], due, ARGV[5])
+    redis.call('RPUSH', KEYS[2], cjson.encode({event = 'deferred', waiting_for = owner, ts = now}))
+    emit(KEYS[3], ARGV[4], 'deferred', ARGV[5], {'waiting_for', owner, 'due', due, 'ts', now})
+    return {'deferred', owner}
+  end
+end
 redis.call('SADD', KEYS[4], ARGV[5])
 redis.call('ZREM', KEYS[7], ARGV[5])
 redis.call('ZADD', KEYS[5], 'NX', now, ARGV[3])
 local fence = redis.call('HINCRBY', KEYS[1], 'fence', 1)
 local attempt = redis.call('HINCRBY', KEYS[1], 'attempt', 1)
+if ARGV[7] == '1' then
+  -- take the claim, or take it over from this task's earlier (dead or fenced-off) attempt
+  redis.call('HSET', KEYS[8], 'task', ARGV[5], 'state', 'running', 'fence', fence)
+end
 redis.call('HSET', KEYS[1], 'state', 'running', 'holder', ARGV[3], 'worker', ARGV[2],
   'started', now, 'updated', now, 'start_token', ARGV[6])
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'started', attempt = attempt, fence = fence,

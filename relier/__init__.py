@@ -11,6 +11,8 @@ from relier.errors import (
     CheckpointTooLargeError,
     ConfigurationError,
     FencedOffError,
+    IdempotencyLockHeldError,
+    IdempotencyLockLostError,
     PreflightError,
     RelierError,
     ResultEncodingError,
@@ -19,6 +21,7 @@ from relier.errors import (
     UnsupportedCanvasError,
 )
 from relier.handle import TaskHandle
+from relier.idempotency import IdempotencyLock
 from relier.reasons import DeadLetterReason
 from relier.schema import Arguments
 from relier.states import TaskState
@@ -30,6 +33,9 @@ __all__ = [
     "ConfigurationError",
     "DeadLetterReason",
     "FencedOffError",
+    "IdempotencyLock",
+    "IdempotencyLockHeldError",
+    "IdempotencyLockLostError",
     "PreflightError",
     "Relier",
     "RelierError",
@@ -42,6 +48,7 @@ __all__ = [
     "TaskState",
     "UnsupportedCanvasError",
     "current_context",
+    "idempotency_lock",
     "rl_task",
 ]
 
@@ -63,3 +70,10 @@ def rl_task(
     from relier.tasks import relier  # noqa: PLC0415 - create the default app only when used
 
     return relier.task(func, **options) if func is not None else relier.task(**options)
+
+
+def idempotency_lock(key: str, ttl: float = 60.0) -> IdempotencyLock:
+    """A manual once-only section on the ready app's Redis; see `relier.idempotency`."""
+    from relier.tasks import relier  # noqa: PLC0415 - create the default app only when used
+
+    return relier.idempotency_lock(key, ttl)

@@ -17,6 +17,7 @@ from relier.config import Settings, get_settings
 from relier.connection import Connections
 from relier.envelope import DecodeFailure, open_sealed
 from relier.errors import ConfigurationError
+from relier.idempotency import IdempotencyLock
 from relier.keys import BrokerKeys, Keys
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
 from relier.reasons import DeadLetterReason
@@ -141,6 +142,9 @@ class Relier:
         hard_timeout: float | None = None,
         max_resurrections: int | None = None,
         on_soft_timeout: Callable[..., Any] | None = None,
+        idempotent: bool = False,
+        idempotency_key: Callable[..., Any] | None = None,
+        idempotency_ttl: float | None = None,
     ) -> Callable[[Callable[..., Any]], RelierTask]: ...
 
     def task(
@@ -156,6 +160,9 @@ class Relier:
         hard_timeout: float | None = None,
         max_resurrections: int | None = None,
         on_soft_timeout: Callable[..., Any] | None = None,
+        idempotent: bool = False,
+        idempotency_key: Callable[..., Any] | None = None,
+        idempotency_ttl: float | None = None,
     ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
         """Declare a relier task; works bare (``@relier.task``) or with options."""
 
@@ -172,6 +179,10 @@ class Relier:
                 max_resurrections=max_resurrections if max_resurrections is not None
                 else self.settings.max_resurrections,
                 on_soft_timeout=on_soft_timeout,
+                idempotent=idempotent,
+                idempotency_key=idempotency_key,
+                idempotency_ttl=idempotency_ttl if idempotency_ttl is not None
+                else (self.settings.idempotency_ttl if idempotent or idempotency_key else None),
             )
             chain = self.migrations_for(spec.name)
             chain.current = spec.version
@@ -192,6 +203,10 @@ class Relier:
             return task
 
         return declare(func) if func is not None else declare
+
+    def idempotency_lock(self, key: str, ttl: float = 60.0) -> IdempotencyLock:
+        """A manual once-only section keyed by `key`; see `relier.idempotency`."""
+        return IdempotencyLock(self, key, ttl)
 
     def preflight_checks(self, pool: str | None = None) -> list[preflight.Check]:
         checks = preflight.check_server(self.store.client)

@@ -105,6 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest encoded result a task may store; larger results fail the task."),
     Setting("RELIER_MAX_CHECKPOINT_BYTES", "1048576", _positive_int,
             "Largest encoded checkpoint `ctx.set_partial` may store."),
+    Setting("RELIER_IDEMPOTENCY_TTL", "86400", _positive_float,
+            "Seconds a completed idempotency key (and its result) is remembered."),
+    Setting("RELIER_DEFER_DELAY", "1", _positive_float,
+            "Seconds a copy waits before re-checking an idempotency key held by another task."),
     Setting("RELIER_LEASE_TTL", "5", _positive_float,
             "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
     Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
@@ -143,6 +147,8 @@ class Settings:
     default_hard_timeout: float | None
     max_result_bytes: int
     max_checkpoint_bytes: int
+    idempotency_ttl: float
+    defer_delay: float
     lease_ttl: float
     lease_refresh_interval: float
     max_resurrections: int

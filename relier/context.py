@@ -16,6 +16,8 @@ class TaskContext:
     ``fence`` grows with every attempt of the task; carry it to your own storage and reject
     writes with a lower value to make side effects safe against a paused or partitioned worker.
     ``partial`` is the last checkpoint an earlier attempt saved with `set_partial`, or None.
+    ``idempotency_key`` (idempotent tasks) is the call's key: use it to key side effects at
+    their resource (an order id, a payment's idempotency key) so they land once.
     """
 
     task_id: str
@@ -25,6 +27,7 @@ class TaskContext:
     fence: int
     worker: str
     partial: Any = None
+    idempotency_key: str | None = None
     _save_partial: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
     def set_partial(self, state: Any) -> None:

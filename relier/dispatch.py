@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from relier.envelope import Envelope, seal
 from relier.handle import TaskHandle
 from relier.message import build_message
-from relier.spec import MAX_PRIORITY, TaskSpec
+from relier.spec import MAX_PRIORITY, TaskSpec, idempotency_digest
 
 if TYPE_CHECKING:
     from relier.binding import Relier
@@ -42,12 +42,14 @@ def prepare_dispatch(
     target_priority = spec.priority if priority is None else priority
     if not 0 <= target_priority <= MAX_PRIORITY:
         raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}, got {target_priority}")
+    digest = idempotency_digest(spec, args, kwargs)
     envelope = Envelope(
         task=spec.name,
         id=task_id,
         args=tuple(args),
         kwargs=dict(kwargs),
         version=spec.version,
+        idempotency_key=digest or None,
         created_ms=time.time_ns() // 1_000_000,
     )
     kid, secret = relier.settings.signing_keys[0]
@@ -69,6 +71,7 @@ def prepare_dispatch(
             relier.broker_keys.queue_list(target_queue, target_priority),
             keys.events,
             keys.queued,
+            keys.idempotency(digest),
         ],
         args=[
             task_id,
@@ -78,7 +81,7 @@ def prepare_dispatch(
             message.tail,
             relier.settings.events_maxlen,
             spec.version,
-            "",
+            digest,
             spec.max_resurrections,
             relier.broker_keys.queue_list(target_queue, 0),
         ],
@@ -86,7 +89,8 @@ def prepare_dispatch(
 
 
 def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[bytes]) -> TaskHandle:
-    return TaskHandle(prepared.task_id, relier, existing=reply[0] == b"exists")
+    """A handle on the new task, or on the task already holding this id or idempotency key."""
+    return TaskHandle(reply[1].decode(), relier, existing=reply[0] == b"exists")
 
 
 def push(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:

@@ -46,3 +46,11 @@ class FencedOffError(RelierError):
 
 class CheckpointTooLargeError(RelierError):
     """A checkpoint larger than RELIER_MAX_CHECKPOINT_BYTES."""
+
+
+class IdempotencyLockHeldError(RelierError):
+    """Another caller holds this idempotency lock; try again later."""
+
+
+class IdempotencyLockLostError(RelierError):
+    """The lock expired (or passed to another caller) before the block finished."""

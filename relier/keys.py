@@ -49,6 +49,22 @@ class Keys:
         """Sorted set: queued task ids -> when queued or last seen in their list (ms)."""
         return f"{self.prefix}:queued"
 
+    @property
+    def delayed(self) -> str:
+        """Sorted set: scheduled (deferred) task ids -> when they are due (server ms)."""
+        return f"{self.prefix}:delayed"
+
+    def idempotency(self, digest: str) -> str:
+        """Hash: the task holding an idempotency key, its claim state and, once done, result.
+
+        With an empty digest, a key name that is never written (for tasks without a key).
+        """
+        return f"{self.prefix}:idem:{digest or '-'}"
+
+    def lock(self, digest: str) -> str:
+        """Hash: a manual `idempotency_lock` (state, token, result)."""
+        return f"{self.prefix}:lock:{digest}"
+
     def held(self, process: str) -> str:
         """Set: ids of the tasks one process (consumer or pool process) holds."""
         return f"{self.prefix}:held:{process}"

@@ -32,6 +32,7 @@ class PassResult:
     requeued: int = 0
     dead_lettered: int = 0
     reconciled: int = 0
+    promoted: int = 0
 
 
 class Resurrector:
@@ -65,13 +66,14 @@ class Resurrector:
                 for member in cast(list[bytes], store.client.srandmember(
                     keys.held(process), settings.reap_batch) or [])
             ]
-            tasks = store.fronts(task_ids, self._default_front)
+            tasks = store.placements(task_ids, self._default_front)
             status, requeued, buried = store.reap(process, tasks)
             if status == "ok" and (requeued or buried):
                 logger.warning("process %s expired: re-queued %d, dead-lettered %d",
                                process, requeued, buried)
             result.requeued += requeued
             result.dead_lettered += buried
+        result.promoted = self._promote(now)
         reconciled, buried = self._reconcile(now)
         result.reconciled = reconciled
         result.dead_lettered += buried
@@ -79,6 +81,27 @@ class Resurrector:
         self.totals.dead_lettered += result.dead_lettered
         self.totals.reconciled += result.reconciled
         return result
+
+    def _promote(self, now: int) -> int:
+        """Push deferred tasks that are due back to their lists."""
+        store = self._store
+        due = [
+            member.decode()
+            for member in cast(list[bytes], store.client.zrangebyscore(
+                store.keys.delayed, "-inf", now, start=0, num=self._settings.reap_batch))
+        ]
+        if not due:
+            return 0
+        pipe = store.client.pipeline(transaction=False)
+        for task_id in due:
+            pipe.hget(store.keys.record(task_id), "list")
+        promoted = 0
+        for task_id, target in zip(due, pipe.execute(), strict=True):
+            if target is None:
+                store.client.zrem(store.keys.delayed, task_id)
+                continue
+            promoted += store.promote(task_id, target.decode()) == "queued"
+        return promoted
 
     def _reconcile(self, now: int) -> tuple[int, int]:
         """Check tasks queued longer than RELIER_RECONCILE_AFTER are still in their lists."""
@@ -93,14 +116,15 @@ class Resurrector:
             return 0, 0
         pipe = store.client.pipeline(transaction=False)
         for task_id in candidates:
-            pipe.hmget(store.keys.record(task_id), "list", "front")
+            pipe.hmget(store.keys.record(task_id), "list", "front", "idem")
         requeued = buried = 0
-        for task_id, (current, front) in zip(candidates, pipe.execute(), strict=True):
+        for task_id, (current, front, idem) in zip(candidates, pipe.execute(), strict=True):
             if current is None:
                 store.client.zrem(store.keys.queued, task_id)
                 continue
             outcome = store.reconcile(task_id, current.decode(),
-                                      front.decode() if front else self._default_front)
+                                      front.decode() if front else self._default_front,
+                                      idem.decode() if idem else "")
             if outcome in {"requeued", "dead_lettered"}:
                 logger.warning("task %s left its broker list without reaching a worker: %s",
                                task_id, outcome)

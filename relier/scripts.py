@@ -30,6 +30,8 @@ SCRIPT_NAMES = (
     "reconcile",
     "checkpoint",
     "hard_timeout",
+    "promote",
+    "lock",
 )
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,28 @@ class TaskSpec:
     hard_timeout: float | None = None
     max_resurrections: int = 5
     on_soft_timeout: Callable[..., Any] | None = None
+    idempotent: bool = False
+    idempotency_key: Callable[..., Any] | None = None
+    idempotency_ttl: float | None = None
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
         """Celery's ``timelimit`` header: ``[hard, soft]`` in seconds (Celery's own order)."""
         return (self.hard_timeout, self.soft_timeout)
+
+
+def idempotency_digest(spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """The task's idempotency key for one call: SHA-256 of its name and canonical arguments,
+    or of its name and the user's `idempotency_key(*args, **kwargs)`. Empty when not idempotent."""
+    if not spec.idempotent:
+        return ""
+    from relier.envelope import canonical_arguments  # noqa: PLC0415 - keep spec import-light
+
+    if spec.idempotency_key is not None:
+        material = b"key\x00" + canonical_arguments((spec.idempotency_key(*args, **kwargs),), {})
+    else:
+        material = b"args\x00" + canonical_arguments(args, kwargs)
+    return hashlib.sha256(spec.name.encode() + b"\x00" + material).hexdigest()
 
 
 def task_name_for(func: Callable[..., Any]) -> str:
@@ -49,41 +67,15 @@ def build_spec(
     hard_timeout: float | None,
     max_resurrections: int = 5,
     on_soft_timeout: Callable[..., Any] | None = None,
+    idempotent: bool = False,
+    idempotency_key: Callable[..., Any] | None = None,
+    idempotency_ttl: float | None = None,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
-    task_name = name or task_name_for(func)
-    where = f"@rl_task on {task_name}"
     if not callable(func):
-        raise ConfigurationError(f"{where}: expected a function, got {type(func).__name__}")
-    if "<locals>" in task_name and name is None:
-        raise ConfigurationError(
-            f"{where}: functions defined inside another function need an explicit name= "
-            "so that workers can find them"
-        )
-    if not queue:
-        raise ConfigurationError(f"{where}: queue must be a non-empty name")
-    if not isinstance(version, int) or version < 1:
-        raise ConfigurationError(f"{where}: version must be a whole number >= 1, got {version!r}")
-    if not 0 <= priority <= MAX_PRIORITY:
-        raise ConfigurationError(f"{where}: priority must be between 0 and {MAX_PRIORITY}")
-    for label, value in (("soft_timeout", soft_timeout), ("hard_timeout", hard_timeout)):
-        if value is not None and value <= 0:
-            raise ConfigurationError(f"{where}: {label} must be positive seconds, got {value!r}")
-    if soft_timeout is not None and hard_timeout is not None and soft_timeout >= hard_timeout:
-        raise ConfigurationError(
-            f"{where}: soft_timeout ({soft_timeout}) must be below hard_timeout ({hard_timeout}) "
-            "so the soft hook runs before the body is stopped"
-        )
-    if on_soft_timeout is not None and soft_timeout is None:
-        raise ConfigurationError(
-            f"{where}: on_soft_timeout needs soft_timeout= (seconds after which it runs)"
-        )
-    if on_soft_timeout is not None and not callable(on_soft_timeout):
-        raise ConfigurationError(f"{where}: on_soft_timeout must be a function taking ctx")
-    if not isinstance(max_resurrections, int) or max_resurrections < 0:
-        raise ConfigurationError(f"{where}: max_resurrections must be a whole number >= 0")
-    return TaskSpec(
-        name=task_name,
+        raise ConfigurationError(f"@rl_task: expected a function, got {type(func).__name__}")
+    spec = TaskSpec(
+        name=name or task_name_for(func),
         queue=queue,
         func=func,
         is_async=inspect.iscoroutinefunction(func),
@@ -93,4 +85,59 @@ def build_spec(
         hard_timeout=hard_timeout,
         max_resurrections=max_resurrections,
         on_soft_timeout=on_soft_timeout,
+        idempotent=idempotent or idempotency_key is not None,
+        idempotency_key=idempotency_key,
+        idempotency_ttl=idempotency_ttl,
     )
+    where = f"@rl_task on {spec.name}"
+    _check_identity(spec, where, has_explicit_name=name is not None)
+    _check_timeouts(spec, where)
+    _check_idempotency(spec, where)
+    return spec
+
+
+def _check_identity(spec: TaskSpec, where: str, *, has_explicit_name: bool) -> None:
+    if "<locals>" in spec.name and not has_explicit_name:
+        raise ConfigurationError(
+            f"{where}: functions defined inside another function need an explicit name= "
+            "so that workers can find them"
+        )
+    if not spec.queue:
+        raise ConfigurationError(f"{where}: queue must be a non-empty name")
+    if not isinstance(spec.version, int) or spec.version < 1:
+        raise ConfigurationError(f"{where}: version must be a whole number >= 1, got {spec.version!r}")
+    if not 0 <= spec.priority <= MAX_PRIORITY:
+        raise ConfigurationError(f"{where}: priority must be between 0 and {MAX_PRIORITY}")
+    if not isinstance(spec.max_resurrections, int) or spec.max_resurrections < 0:
+        raise ConfigurationError(f"{where}: max_resurrections must be a whole number >= 0")
+
+
+def _check_timeouts(spec: TaskSpec, where: str) -> None:
+    soft, hard = spec.soft_timeout, spec.hard_timeout
+    for label, value in (("soft_timeout", soft), ("hard_timeout", hard)):
+        if value is not None and value <= 0:
+            raise ConfigurationError(f"{where}: {label} must be positive seconds, got {value!r}")
+    if soft is not None and hard is not None and soft >= hard:
+        raise ConfigurationError(
+            f"{where}: soft_timeout ({soft}) must be below hard_timeout ({hard}) "
+            "so the soft hook runs before the body is stopped"
+        )
+    if spec.on_soft_timeout is not None and soft is None:
+        raise ConfigurationError(
+            f"{where}: on_soft_timeout needs soft_timeout= (seconds after which it runs)"
+        )
+    if spec.on_soft_timeout is not None and not callable(spec.on_soft_timeout):
+        raise ConfigurationError(f"{where}: on_soft_timeout must be a function taking ctx")
+
+
+def _check_idempotency(spec: TaskSpec, where: str) -> None:
+    ttl = spec.idempotency_ttl
+    if spec.idempotency_key is not None and not callable(spec.idempotency_key):
+        raise ConfigurationError(f"{where}: idempotency_key must be a function of the task's arguments")
+    if ttl is not None and ttl <= 0:
+        raise ConfigurationError(f"{where}: idempotency_ttl must be positive seconds")
+    if ttl is not None and spec.hard_timeout is not None and ttl <= spec.hard_timeout:
+        raise ConfigurationError(
+            f"{where}: idempotency_ttl ({ttl}) must outlive hard_timeout "
+            f"({spec.hard_timeout}), or the key could be forgotten while its result is computed"
+        )

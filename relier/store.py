@@ -43,6 +43,15 @@ class StartGrant:
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """A task to re-queue: its id, the list its new copy goes to, its idempotency digest."""
+
+    task_id: str
+    front: str
+    idem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class StartRefusal:
     """Why a copy may not start: ``stale`` or ``missing``, with the record's state."""
 
@@ -110,7 +119,11 @@ class Store:
         )
         return _text(reply)
 
-    def start(self, task_id: str, tag: str, worker: str, process: str) -> StartGrant | StartRefusal:
+    def start(
+        self, task_id: str, tag: str, worker: str, process: str, *, idem: str = ""
+    ) -> StartGrant | StartRefusal:
+        """Start the copy `tag`; refusals: ``stale``, ``missing``, and for idempotent tasks
+        ``done`` (completed from another task's result) or ``deferred`` (key busy)."""
         status, *rest = self.run_script_retrying(
             "start",
             [
@@ -121,14 +134,22 @@ class Store:
                 self.keys.leases,
                 self.keys.held(worker),
                 self.keys.queued,
+                self.keys.idempotency(idem),
+                self.keys.delayed,
             ],
-            [tag, worker, process, self._maxlen, task_id, uuid.uuid4().hex],
+            [tag, worker, process, self._maxlen, task_id, uuid.uuid4().hex, "1" if idem else "",
+             int(self._settings.defer_delay * 1000), int(self._settings.result_ttl)],
         )
         if _text(status) == "ok":
             return StartGrant(fence=int(rest[0]), attempt=int(rest[1]), checkpoint=rest[2] or None)
         return StartRefusal(status=_text(status), state=_text(rest[0]))
 
-    def complete(self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int) -> str:
+    def complete(
+        self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int, *,
+        idem: str = "", idem_ttl: float | None = None,
+    ) -> str:
+        """Store the result; an idempotent task's key keeps it for `idem_ttl` seconds."""
+        ttl = int(max(self._settings.result_ttl, idem_ttl or 0))
         status, _ = self.run_script_retrying(
             "complete",
             [
@@ -136,8 +157,10 @@ class Store:
                 self.keys.history(task_id),
                 self.keys.events,
                 self.keys.held(process),
+                self.keys.idempotency(idem),
             ],
-            [fence, result, self._settings.result_ttl, self._maxlen, task_id, runtime_ms],
+            [fence, result, ttl, self._maxlen, task_id, runtime_ms,
+             int(idem_ttl or self._settings.idempotency_ttl) if idem else ""],
         )
         return _text(status)
 
@@ -152,6 +175,7 @@ class Store:
         message: str,
         traceback: str,
         runtime_ms: int,
+        idem: str = "",
     ) -> str:
         status, _ = self.run_script_retrying(
             "fail",
@@ -161,6 +185,7 @@ class Store:
                 self.keys.dead_letters,
                 self.keys.events,
                 self.keys.held(process),
+                self.keys.idempotency(idem),
             ],
             [fence, reason, exc_type, message, traceback, self._maxlen, task_id, runtime_ms],
         )
@@ -174,7 +199,9 @@ class Store:
         )
         return _text(reply)
 
-    def hard_timeout(self, task_id: str, tag: str, process: str, seconds: float) -> str:
+    def hard_timeout(
+        self, task_id: str, tag: str, process: str, seconds: float, *, idem: str = ""
+    ) -> str:
         """Dead-letter the running copy `tag` as ``hard_timeout``, fencing its body off."""
         reply = self.run_script_retrying(
             "hard_timeout",
@@ -184,13 +211,15 @@ class Store:
                 self.keys.dead_letters,
                 self.keys.events,
                 self.keys.held(process),
+                self.keys.idempotency(idem),
             ],
             [tag, self._maxlen, task_id, f"{seconds:g}", process],
         )
         return _text(reply)
 
     def reject(
-        self, task_id: str, tag: str, worker: str, reason: str, error: str, *, retry: bool = True
+        self, task_id: str, tag: str, worker: str, reason: str, error: str, *,
+        retry: bool = True, idem: str = "",
     ) -> str:
         """Dead-letter a copy before it starts; `retry=False` in the consumer, which must not
         block on an outage (the copy stays queued and reconciliation finds it)."""
@@ -204,6 +233,7 @@ class Store:
                 self.keys.events,
                 self.keys.held(worker),
                 self.keys.queued,
+                self.keys.idempotency(idem),
             ],
             [tag, reason, error, self._maxlen, task_id],
         )
@@ -239,7 +269,7 @@ class Store:
         return _text(reply)
 
     def lost(self, task_id: str, tag: str, *, queue_list: str, process: str, worker: str,
-             cause: str) -> str:
+             cause: str, idem: str = "") -> str:
         """Fast path: the copy `tag` lost its process; re-queue it at the front or bury it."""
         reply = self.run_script(
             "lost",
@@ -254,6 +284,7 @@ class Store:
                 self.keys.queued,
                 self.broker.unacked_hash,
                 self.broker.unacked_index_zset,
+                self.keys.idempotency(idem),
             ],
             [tag, self._maxlen, task_id, process, cause[:500]],
         )
@@ -274,9 +305,9 @@ class Store:
         return int(now), int(quiet)
 
     def reap(
-        self, process: str, tasks: list[tuple[str, str]], *, mode: str = "expired"
+        self, process: str, tasks: list[Placement], *, mode: str = "expired"
     ) -> tuple[str, int, int]:
-        """Take `tasks` ((id, priority-0 list) pairs) from `process` if its lease expired;
+        """Take `tasks` from `process` if its lease expired;
         with ``mode="reserved"``, re-queue those it still holds reserved (consumer restart)."""
         keys = [
             self.keys.leases,
@@ -288,8 +319,9 @@ class Store:
             self.broker.unacked_hash,
             self.broker.unacked_index_zset,
         ]
-        for task_id, queue_list in tasks:
-            keys += [self.keys.record(task_id), self.keys.history(task_id), queue_list]
+        for task in tasks:
+            keys += [self.keys.record(task.task_id), self.keys.history(task.task_id), task.front,
+                     self.keys.idempotency(task.idem)]
         status, requeued, buried = self.run_script(
             "reap",
             keys,
@@ -299,21 +331,24 @@ class Store:
                 int(self._settings.lease_refresh_interval * 1000),
                 self._maxlen,
                 mode,
-                *(task_id for task_id, _ in tasks),
+                *(task.task_id for task in tasks),
             ],
         )
         return _text(status), int(requeued), int(buried)
 
-    def fronts(self, task_ids: list[str], default: str) -> list[tuple[str, str]]:
-        """(id, the queue's priority-0 list) for each task, read from the records."""
+    def placements(self, task_ids: list[str], default_front: str) -> list[Placement]:
+        """Where each task's recovered copy goes, and its idempotency key, from its record."""
         if not task_ids:
             return []
         pipe = self.client.pipeline(transaction=False)
         for task_id in task_ids:
-            pipe.hget(self.keys.record(task_id), "front")
-        fronts = cast(list[bytes | None], pipe.execute())
-        return [(task_id, front.decode() if front else default)
-                for task_id, front in zip(task_ids, fronts, strict=True)]
+            pipe.hmget(self.keys.record(task_id), "front", "idem")
+        rows = cast(list[list[bytes | None]], pipe.execute())
+        return [
+            Placement(task_id, front.decode() if front else default_front,
+                      idem.decode() if idem else "")
+            for task_id, (front, idem) in zip(task_ids, rows, strict=True)
+        ]
 
     def return_reserved(self, holder: str, exclude: set[str], default_front: str) -> int:
         """Re-queue the tasks `holder` reserved that are not in `exclude`; how many."""
@@ -322,12 +357,13 @@ class Store:
         candidates = [task_id for task_id in task_ids if task_id not in exclude]
         returned = 0
         for start in range(0, len(candidates), self._settings.reap_batch):
-            batch = self.fronts(candidates[start:start + self._settings.reap_batch], default_front)
+            batch = self.placements(candidates[start:start + self._settings.reap_batch],
+                                    default_front)
             _, requeued, buried = self.reap(holder, batch, mode="reserved")
             returned += requeued + buried
         return returned
 
-    def reconcile(self, task_id: str, current_list: str, front: str) -> str:
+    def reconcile(self, task_id: str, current_list: str, front: str, idem: str = "") -> str:
         """Check a long-queued task's message is in `current_list`; re-queue it if lost."""
         reply = self.run_script(
             "reconcile",
@@ -341,9 +377,20 @@ class Store:
                 self.keys.queued,
                 self.broker.unacked_hash,
                 self.broker.unacked_index_zset,
+                self.keys.idempotency(idem),
             ],
             [task_id, self._maxlen, int(self._settings.reconcile_after * 1000),
              self._settings.reconcile_scan],
+        )
+        return _text(reply)
+
+    def promote(self, task_id: str, target_list: str) -> str:
+        """Push a due deferred task to its list again."""
+        reply = self.run_script(
+            "promote",
+            [self.keys.record(task_id), target_list, self.keys.delayed, self.keys.queued,
+             self.keys.events],
+            [task_id, self._maxlen],
         )
         return _text(reply)
 

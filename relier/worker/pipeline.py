@@ -130,7 +130,8 @@ class Pipeline:
             reason, error = DeadLetterReason.SCHEMA_UNSUPPORTED, str(exc)
         except MigrationError as exc:
             reason, error = DeadLetterReason.MIGRATION_FAILED, str(exc)
-        status = _transition(self._store.reject, envelope.id, tag, worker, reason, error)
+        status = _transition(self._store.reject, envelope.id, tag, worker, reason, error,
+                             idem=envelope.idempotency_key or "")
         logger.error("task %s %s not run: %s (%s)", spec.name, envelope.id, error, status)
         raise Ignore
 
@@ -139,7 +140,8 @@ class Pipeline:
         worker = worker_node(hostname)
         arguments = self._migrate(spec, envelope, tag, worker)
         process = process_id(hostname)
-        grant = _transition(self._store.start, envelope.id, tag, worker, process)
+        idem = envelope.idempotency_key or ""
+        grant = _transition(self._store.start, envelope.id, tag, worker, process, idem=idem)
         if isinstance(grant, StartRefusal):
             logger.info(
                 "task %s %s copy %s not started: %s (state %s)",
@@ -154,6 +156,7 @@ class Pipeline:
             fence=grant.fence,
             worker=process,
             partial=decode_value(grant.checkpoint) if grant.checkpoint else None,
+            idempotency_key=envelope.idempotency_key,
             _save_partial=functools.partial(self._save_checkpoint, envelope.id, grant.fence),
         )
         for middleware in self.middlewares:
@@ -179,7 +182,8 @@ class Pipeline:
             raise
         encoded = self._encode_result(ctx, spec, result, began)
         status = _transition(
-            self._store.complete, ctx.task_id, ctx.worker, ctx.fence, encoded, _elapsed_ms(began)
+            self._store.complete, ctx.task_id, ctx.worker, ctx.fence, encoded, _elapsed_ms(began),
+            idem=idem, idem_ttl=spec.idempotency_ttl,
         )
         if status != "ok":
             logger.warning(
@@ -206,7 +210,9 @@ class Pipeline:
     def _hard_timeout(self, spec: TaskSpec, ctx: TaskContext, tag: str) -> None:
         """Threads and solo pools: record the hard timeout from a timer thread."""
         seconds = spec.hard_timeout or 0.0
-        status = self._store.hard_timeout(ctx.task_id, tag, ctx.worker, seconds)
+        status = self._store.hard_timeout(
+            ctx.task_id, tag, ctx.worker, seconds, idem=ctx.idempotency_key or ""
+        )
         if spec.is_async:
             logger.error("task %s %s hit its hard timeout (%g s): cancelled, dead-lettered (%s)",
                          spec.name, ctx.task_id, seconds, status)
@@ -250,6 +256,7 @@ class Pipeline:
             message=str(exc),
             traceback="".join(traceback.format_exception(exc)),
             runtime_ms=_elapsed_ms(began),
+            idem=ctx.idempotency_key or "",
         )
         if status != "ok":
             logger.warning(

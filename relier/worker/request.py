@@ -13,9 +13,16 @@ from billiard.einfo import ExceptionWithTraceback
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.worker.request import Request
 
+from relier.envelope import Envelope
 from relier.worker.identity import worker_node
 
 logger = logging.getLogger("relier.worker")
+
+
+def _idempotency_digest(request: Request) -> str:
+    args = request.args or ()
+    envelope = args[0] if args else None
+    return envelope.idempotency_key or "" if isinstance(envelope, Envelope) else ""
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -43,7 +50,8 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
         seconds = self.task.spec.hard_timeout or 0.0
         try:
             outcome = relier.store.hard_timeout(
-                self.id, str(self._message.delivery_tag), process, seconds
+                self.id, str(self._message.delivery_tag), process, seconds,
+                idem=_idempotency_digest(self),
             )
         except Exception:  # its lease expires with the killed process; the resurrector takes it
             logger.exception("could not record the hard timeout of %s", self.id)
@@ -62,6 +70,7 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
                 self.id, tag,
                 queue_list=relier.broker_keys.queue_list(queue, 0),
                 process=process, worker=node, cause=f"{type(exc).__name__}: {exc}",
+                idem=_idempotency_digest(self),
             )
         except Exception:  # the resurrector recovers it once the dead process's lease expires
             logger.exception("fast re-queue of %s failed; the resurrector will take it", self.id)

@@ -203,3 +203,43 @@ def zombie_checkpoint() -> str:
 def own_timeout() -> None:
     count_execution()
     raise TimeoutError("the card API timed out")
+
+
+@rl_task(name="tests.charge", idempotent=True)
+def charge(customer: str, amount: int) -> dict[str, Any]:
+    count_execution()
+    time.sleep(0.3)
+    return {"customer": customer, "charged": amount}
+
+
+@rl_task(name="tests.charge_by_order",
+         idempotency_key=lambda customer, amount, order: order)
+def charge_by_order(customer: str, amount: int, order: str) -> str:
+    count_execution()
+    return f"{customer}:{amount}"
+
+
+@rl_task(name="tests.charge_once", idempotent=True)
+def charge_once(order: str, amount: int) -> int:
+    """Its side effect is keyed at the resource by the call's idempotency key."""
+    ctx = current_context()
+    count_execution()
+    if client().set(f"test:ledger:{ctx.idempotency_key}", amount, nx=True):
+        client().incr(f"test:charged:{order}")
+    record_pid()
+    if ctx.attempt == 1:
+        time.sleep(60)
+    return amount
+
+
+@rl_task(name="tests.slow_idem", idempotent=True)
+def slow_idem(value: int) -> int:
+    count_execution()
+    time.sleep(2)
+    return value * 10
+
+
+@rl_task(name="tests.fail_idem", idempotent=True)
+def fail_idem(value: int) -> None:
+    count_execution()
+    raise RuntimeError(f"declined {value}")

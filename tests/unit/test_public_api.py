@@ -12,6 +12,9 @@ def test_all_is_the_intended_surface() -> None:
         "ConfigurationError",
         "DeadLetterReason",
         "FencedOffError",
+        "IdempotencyLock",
+        "IdempotencyLockHeldError",
+        "IdempotencyLockLostError",
         "PreflightError",
         "Relier",
         "RelierError",
@@ -24,6 +27,7 @@ def test_all_is_the_intended_surface() -> None:
         "TaskState",
         "UnsupportedCanvasError",
         "current_context",
+        "idempotency_lock",
         "rl_task",
     ]
     for name in relier.__all__:

@@ -1,0 +1,107 @@
+"""`idempotency_lock`: manual once-only sections, for work that is not a whole task.
+
+    with relier.idempotency_lock(f"refund:{order_id}", ttl=60) as lock:
+        if lock.already_done:
+            return lock.result
+        refund = payments.refund(order_id)
+        lock.set_result(refund.id)
+
+The result is committed when the block exits cleanly and remembered for
+RELIER_IDEMPOTENCY_TTL; an exception releases the lock so a later call can try again.
+A lock held by someone else raises `IdempotencyLockHeldError` with how long it has left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from relier.envelope import decode_value, encode_value
+from relier.errors import IdempotencyLockHeldError, IdempotencyLockLostError
+
+if TYPE_CHECKING:
+    from relier.binding import Relier
+
+_UNSET = object()
+
+
+class IdempotencyLock:
+    """Sync and async context manager; see the module docstring."""
+
+    def __init__(self, relier: Relier, key: str, ttl: float) -> None:
+        if ttl <= 0:
+            raise ValueError("ttl must be positive seconds")
+        self._relier = relier
+        self.key = key
+        self._ttl_ms = int(ttl * 1000)
+        self._lock_key = relier.keys.lock(hashlib.sha256(key.encode()).hexdigest())
+        self._token = uuid.uuid4().hex
+        self.already_done = False
+        self.result: Any = None
+        self._pending: Any = _UNSET
+
+    def set_result(self, value: Any) -> None:
+        """The value to store when the block exits cleanly (must be msgspec-encodable)."""
+        encode_value(value)
+        self._pending = value
+
+    def _args(self, op: str, ttl_ms: int = 0, result: bytes = b"") -> list[Any]:
+        return [op, self._token, ttl_ms, result, self._relier.settings.events_maxlen, self.key]
+
+    @property
+    def _keys(self) -> list[str]:
+        return [self._lock_key, self._relier.keys.events]
+
+    def _acquired(self, reply: list[Any]) -> IdempotencyLock:
+        status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        if status == "done":
+            self.already_done = True
+            self.result = decode_value(reply[1]) if reply[1] else None
+        elif status == "held":
+            raise IdempotencyLockHeldError(
+                f"idempotency lock {self.key!r} is held by another caller for {int(reply[1])} ms more"
+            )
+        return self
+
+    def _finish_args(self, exc_type: type[BaseException] | None) -> list[Any] | None:
+        if self.already_done:
+            return None
+        if exc_type is not None:
+            return self._args("release")
+        value = None if self._pending is _UNSET else self._pending
+        keep_ms = int(self._relier.settings.idempotency_ttl * 1000)
+        return self._args("commit", keep_ms, encode_value(value))
+
+    def _check_finished(self, reply: list[Any], exc_type: type[BaseException] | None) -> None:
+        status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
+        if status == "lost" and exc_type is None:
+            raise IdempotencyLockLostError(
+                f"idempotency lock {self.key!r} expired before the block finished; its result "
+                "was not stored (raise its ttl)"
+            )
+        if exc_type is None:
+            self.result = None if self._pending is _UNSET else self._pending
+
+    def __enter__(self) -> IdempotencyLock:
+        return self._acquired(self._relier.store.run_script("lock", self._keys,
+                                                           self._args("acquire", self._ttl_ms)))
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        args = self._finish_args(exc_type)
+        if args is not None:
+            self._check_finished(self._relier.store.run_script("lock", self._keys, args), exc_type)
+
+    async def __aenter__(self) -> IdempotencyLock:
+        scripts = self._relier.connections.scripts_for_running_loop()
+        return self._acquired(await scripts.run("lock", self._keys,
+                                                self._args("acquire", self._ttl_ms)))
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        args = self._finish_args(exc_type)
+        if args is not None:
+            scripts = self._relier.connections.scripts_for_running_loop()
+            self._check_finished(await scripts.run("lock", self._keys, args), exc_type)
