@@ -243,3 +243,8 @@ def slow_idem(value: int) -> int:
 def fail_idem(value: int) -> None:
     count_execution()
     raise RuntimeError(f"declined {value}")
+
+
+@rl_task(name="tests.big_checkpoint")
+def big_checkpoint() -> None:
+    current_context().set_partial("x" * (2 << 20))

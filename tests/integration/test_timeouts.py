@@ -117,3 +117,12 @@ def test_pools_without_process_kill_cancel_async_and_fence_sync(
     finally:
         worker.stop()
     assert "cannot end a task body" in worker.log()
+
+
+def test_oversized_checkpoint_is_a_clear_error(
+    basic_tasks: ModuleType, default_worker: CeleryWorker
+) -> None:
+    with pytest.raises(TaskFailedError) as caught:
+        basic_tasks.big_checkpoint.push().result(timeout=30)
+    assert caught.value.exc_type == "relier.errors.CheckpointTooLargeError"
+    assert "RELIER_MAX_CHECKPOINT_BYTES" in caught.value.message

@@ -56,3 +56,46 @@ def test_nested_function_needs_a_name() -> None:
     with pytest.raises(ConfigurationError, match="explicit name="):
         build_spec(inner, name=None, queue="q", version=1, priority=0,
                    soft_timeout=None, hard_timeout=None)
+
+
+def test_soft_hook_needs_a_soft_timeout() -> None:
+    with pytest.raises(ConfigurationError, match="on_soft_timeout needs soft_timeout"):
+        spec(on_soft_timeout=lambda ctx: None)
+
+
+def test_idempotency_ttl_must_outlive_the_hard_timeout() -> None:
+    with pytest.raises(ConfigurationError, match="must outlive hard_timeout"):
+        spec(idempotent=True, idempotency_ttl=5, hard_timeout=10)
+
+
+def test_an_idempotency_key_function_implies_idempotent() -> None:
+    assert spec(idempotency_key=lambda x: x).idempotent
+
+
+def test_idempotency_digest_is_stable_and_argument_sensitive() -> None:
+    from relier.spec import idempotency_digest
+
+    keyed = spec(idempotent=True)
+    assert idempotency_digest(keyed, (1,), {}) == idempotency_digest(keyed, (1,), {})
+    assert idempotency_digest(keyed, (1,), {}) != idempotency_digest(keyed, (2,), {})
+    assert len(idempotency_digest(keyed, (1,), {})) == 64
+    assert idempotency_digest(spec(), (1,), {}) == ""
+    by_order = spec(idempotency_key=lambda x: "order-1")
+    assert idempotency_digest(by_order, (1,), {}) == idempotency_digest(by_order, (2,), {})
+
+
+def test_default_hard_timeout_applies_to_tasks_without_one() -> None:
+    from celery import Celery
+
+    from relier import Relier
+    from relier.config import Settings
+
+    settings = Settings.from_env({"RELIER_DEFAULT_HARD_TIMEOUT": "30"})
+    bound = Relier(Celery("defaults", broker="redis://127.0.0.1:1/0", set_as_current=False),
+                   settings=settings)
+    plain = bound.task(name="t.default_hard")(body)
+    own = bound.task(name="t.own_hard", hard_timeout=5)(body)
+    assert plain.spec.hard_timeout == 30
+    assert own.spec.hard_timeout == 5
+    assert Relier(Celery("nocap", broker="redis://127.0.0.1:1/0", set_as_current=False),
+                  settings=Settings.from_env({})).task(name="t.nocap")(body).spec.hard_timeout is None
