@@ -21,6 +21,7 @@ from relier.idempotency import IdempotencyLock
 from relier.keys import BrokerKeys, Keys
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
 from relier.reasons import DeadLetterReason
+from relier.retry import RetryPolicy
 from relier.schema import MigrationChain
 from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import build_spec
@@ -145,6 +146,10 @@ class Relier:
         idempotent: bool = False,
         idempotency_key: Callable[..., Any] | None = None,
         idempotency_ttl: float | None = None,
+        retries: int = 0,
+        retry_backoff: float = 1.0,
+        retry_backoff_max: float = 600.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
     ) -> Callable[[Callable[..., Any]], RelierTask]: ...
 
     def task(
@@ -163,6 +168,10 @@ class Relier:
         idempotent: bool = False,
         idempotency_key: Callable[..., Any] | None = None,
         idempotency_ttl: float | None = None,
+        retries: int = 0,
+        retry_backoff: float = 1.0,
+        retry_backoff_max: float = 600.0,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
     ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
         """Declare a relier task; works bare (``@relier.task``) or with options."""
 
@@ -183,6 +192,7 @@ class Relier:
                 idempotency_key=idempotency_key,
                 idempotency_ttl=idempotency_ttl if idempotency_ttl is not None
                 else (self.settings.idempotency_ttl if idempotent or idempotency_key else None),
+                retry=RetryPolicy(retries, retry_backoff, retry_backoff_max, tuple(retry_on)),
             )
             chain = self.migrations_for(spec.name)
             chain.current = spec.version

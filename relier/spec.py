@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from relier.errors import ConfigurationError
+from relier.retry import RetryPolicy
 
 MAX_PRIORITY = 9
 
@@ -30,6 +31,7 @@ class TaskSpec:
     idempotent: bool = False
     idempotency_key: Callable[..., Any] | None = None
     idempotency_ttl: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
@@ -70,6 +72,7 @@ def build_spec(
     idempotent: bool = False,
     idempotency_key: Callable[..., Any] | None = None,
     idempotency_ttl: float | None = None,
+    retry: RetryPolicy | None = None,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     if not callable(func):
@@ -88,12 +91,27 @@ def build_spec(
         idempotent=idempotent or idempotency_key is not None,
         idempotency_key=idempotency_key,
         idempotency_ttl=idempotency_ttl,
+        retry=retry or RetryPolicy(),
     )
     where = f"@rl_task on {spec.name}"
     _check_identity(spec, where, has_explicit_name=name is not None)
     _check_timeouts(spec, where)
     _check_idempotency(spec, where)
+    _check_retry(spec.retry, where)
     return spec
+
+
+def _check_retry(policy: RetryPolicy, where: str) -> None:
+    if not isinstance(policy.retries, int) or policy.retries < 0:
+        raise ConfigurationError(f"{where}: retries must be a whole number >= 0")
+    if policy.backoff <= 0 or policy.backoff_max < policy.backoff:
+        raise ConfigurationError(
+            f"{where}: retry_backoff must be positive and at most retry_backoff_max"
+        )
+    if not policy.retry_on or not all(
+        isinstance(kind, type) and issubclass(kind, BaseException) for kind in policy.retry_on
+    ):
+        raise ConfigurationError(f"{where}: retry_on must be a tuple of exception classes")
 
 
 def _check_identity(spec: TaskSpec, where: str, *, has_explicit_name: bool) -> None:

@@ -176,8 +176,12 @@ class Store:
         traceback: str,
         runtime_ms: int,
         idem: str = "",
+        retries: int = 0,
+        retry_delay: float = 0.0,
     ) -> str:
-        status, _ = self.run_script_retrying(
+        """Record a failure: ``scheduled`` (a retry) while fewer than `retries` failures, else
+        ``dead_lettered``; ``stale`` when a newer attempt holds the fence."""
+        status, outcome = self.run_script_retrying(
             "fail",
             [
                 self.keys.record(task_id),
@@ -186,10 +190,12 @@ class Store:
                 self.keys.events,
                 self.keys.held(process),
                 self.keys.idempotency(idem),
+                self.keys.delayed,
             ],
-            [fence, reason, exc_type, message, traceback, self._maxlen, task_id, runtime_ms],
+            [fence, reason, exc_type, message, traceback, self._maxlen, task_id, runtime_ms,
+             retries, int(retry_delay * 1000)],
         )
-        return _text(status)
+        return _text(outcome) if _text(status) == "ok" else _text(status)
 
     def checkpoint(self, task_id: str, fence: int, encoded: bytes) -> str:
         reply = self.run_script_retrying(

@@ -178,7 +178,7 @@ class Pipeline:
                 raise Ignore from None  # already dead-lettered as hard_timeout
             for middleware in self.middlewares:
                 middleware.on_failure(ctx, spec, exc)
-            self._record_failure(ctx, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
+            self._record_failure(ctx, spec, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
             raise
         encoded = self._encode_result(ctx, spec, result, began)
         status = _transition(
@@ -240,12 +240,15 @@ class Pipeline:
             )
         for middleware in self.middlewares:
             middleware.on_failure(ctx, spec, error)
-        self._record_failure(ctx, error, DeadLetterReason.RESULT_UNENCODABLE, began)
+        self._record_failure(ctx, spec, error, DeadLetterReason.RESULT_UNENCODABLE, began)
         raise error
 
     def _record_failure(
-        self, ctx: TaskContext, exc: BaseException, reason: DeadLetterReason, began: float
+        self, ctx: TaskContext, spec: TaskSpec, exc: BaseException, reason: DeadLetterReason,
+        began: float,
     ) -> None:
+        policy = spec.retry
+        retryable = reason is DeadLetterReason.RETRIES_EXHAUSTED and policy.allows(exc)
         status = _transition(
             self._store.fail,
             ctx.task_id,
@@ -257,8 +260,13 @@ class Pipeline:
             traceback="".join(traceback.format_exception(exc)),
             runtime_ms=_elapsed_ms(began),
             idem=ctx.idempotency_key or "",
+            retries=policy.retries if retryable else 0,
+            retry_delay=policy.delay(ctx.attempt) if retryable else 0.0,
         )
-        if status != "ok":
+        if status == "scheduled":
+            logger.warning("task %s %s attempt %d failed (%s); retry scheduled",
+                           spec.name, ctx.task_id, ctx.attempt, type(exc).__name__)
+        elif status not in {"dead_lettered", "again"}:
             logger.warning(
                 "task %s attempt %d: failure not recorded (%s), a newer attempt holds the fence",
                 ctx.task_id, ctx.attempt, status,

@@ -248,3 +248,19 @@ def fail_idem(value: int) -> None:
 @rl_task(name="tests.big_checkpoint")
 def big_checkpoint() -> None:
     current_context().set_partial("x" * (2 << 20))
+
+
+@rl_task(name="tests.flaky", retries=3, retry_backoff=0.1, retry_on=(ConnectionError,))
+def flaky(failures: int) -> int:
+    """Fails its first `failures` attempts with a retryable error."""
+    count_execution()
+    attempt = current_context().attempt
+    if attempt <= failures:
+        raise ConnectionError(f"upstream refused attempt {attempt}")
+    return attempt
+
+
+@rl_task(name="tests.not_retryable", retries=3, retry_backoff=0.1, retry_on=(ConnectionError,))
+def not_retryable() -> None:
+    count_execution()
+    raise ValueError("bad input is not worth retrying")
