@@ -6,10 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import Benchmark, dispatch, leases, recovery
+from bench import Benchmark, dispatch, idempotency, leases, recovery
 
 #: Every benchmark, in the order ``python -m bench`` (no subcommand) runs them.
-REGISTRY: tuple[Benchmark, ...] = (dispatch.BENCHMARK, recovery.BENCHMARK, leases.BENCHMARK)
+REGISTRY: tuple[Benchmark, ...] = (dispatch.BENCHMARK, recovery.BENCHMARK, leases.BENCHMARK,
+                                   idempotency.BENCHMARK)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

@@ -285,8 +285,8 @@ class Relier:
             dead_letter_message(self, message, decoded)
             return
         error = f"no task named {name!r} is registered on this worker"
-        status = self.store.reject(
+        status = self.store.bounce(
             decoded.id, str(message.delivery_tag), worker_node(sender.hostname),
-            DeadLetterReason.UNKNOWN_TASK, error, retry=False,
+            DeadLetterReason.UNKNOWN_TASK, error, idem=decoded.idempotency_key or "", retry=False,
         )
         logger.error("relier task %s (%s): %s [%s]", decoded.id, name, error, status)

@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a completed idempotency key (and its result) is remembered."),
     Setting("RELIER_DEFER_DELAY", "1", _positive_float,
             "Seconds a copy waits before re-checking an idempotency key held by another task."),
+    Setting("RELIER_BOUNCE_DELAY", "5", _positive_float,
+            "Seconds before a copy a worker could not run (newer version, unknown name) is retried."),
+    Setting("RELIER_MAX_BOUNCES", "60", _positive_int,
+            "Bounces before such a copy is dead-lettered (schema_unsupported / unknown_task)."),
     Setting("RELIER_LEASE_TTL", "5", _positive_float,
             "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
     Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
@@ -149,6 +153,8 @@ class Settings:
     max_checkpoint_bytes: int
     idempotency_ttl: float
     defer_delay: float
+    bounce_delay: float
+    max_bounces: int
     lease_ttl: float
     lease_refresh_interval: float
     max_resurrections: int

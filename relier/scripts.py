@@ -32,6 +32,7 @@ SCRIPT_NAMES = (
     "hard_timeout",
     "promote",
     "lock",
+    "bounce",
 )
 
 

@@ -390,6 +390,20 @@ class Store:
         )
         return _text(reply)
 
+    def bounce(self, task_id: str, tag: str, worker: str, reason: str, error: str, *,
+               idem: str = "", retry: bool = True) -> str:
+        """Send a copy this worker cannot run back through the delayed set (or to the DLQ)."""
+        run = self.run_script_retrying if retry else self.run_script
+        reply = run(
+            "bounce",
+            [self.keys.record(task_id), self.keys.history(task_id), self.keys.delayed,
+             self.keys.queued, self.keys.dead_letters, self.keys.events, self.keys.held(worker),
+             self.keys.idempotency(idem)],
+            [tag, reason, error, int(self._settings.bounce_delay * 1000),
+             self._settings.max_bounces, self._maxlen, task_id, worker],
+        )
+        return _text(reply)
+
     def promote(self, task_id: str, target_list: str) -> str:
         """Push a due deferred task to its list again."""
         reply = self.run_script(

@@ -127,7 +127,12 @@ class Pipeline:
         try:
             return chain.upgrade(envelope.version, Arguments(envelope.args, envelope.kwargs))
         except SchemaTooNewError as exc:
-            reason, error = DeadLetterReason.SCHEMA_UNSUPPORTED, str(exc)
+            status = _transition(self._store.bounce, envelope.id, tag, worker,
+                                 DeadLetterReason.SCHEMA_UNSUPPORTED, str(exc),
+                                 idem=envelope.idempotency_key or "")
+            logger.warning("task %s %s bounced for a newer worker: %s (%s)",
+                           spec.name, envelope.id, exc, status)
+            raise Ignore from None
         except MigrationError as exc:
             reason, error = DeadLetterReason.MIGRATION_FAILED, str(exc)
         status = _transition(self._store.reject, envelope.id, tag, worker, reason, error,

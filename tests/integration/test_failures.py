@@ -132,20 +132,3 @@ def test_bad_messages_become_dead_letters_and_worker_keeps_serving(
     assert not redis_client.exists(f"test:exec:{task_id}")
     assert basic_tasks.add.push(20, 22).result(timeout=30) == 42
     assert "Can't decode message body" not in default_worker.log()
-
-
-def test_unknown_task_name_is_dead_lettered_not_dropped(
-    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
-) -> None:
-    import dataclasses
-
-    from relier.dispatch import prepare_dispatch, push
-
-    ghost = dataclasses.replace(basic_tasks.add.spec, name="tests.never_registered")
-    relier = basic_tasks.add.relier
-    handle = push(relier, prepare_dispatch(relier, ghost, (1, 2), {}))
-    with pytest.raises(TaskFailedError) as caught:
-        handle.result(timeout=30)
-    assert caught.value.reason == DeadLetterReason.UNKNOWN_TASK
-    assert "tests.never_registered" in caught.value.message
-    assert basic_tasks.add.push(2, 2).result(timeout=30) == 4
