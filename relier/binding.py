@@ -15,6 +15,7 @@ from celery import Celery, signals
 from relier import preflight
 from relier.config import Settings, get_settings
 from relier.connection import Connections
+from relier.dlq import DeadLetters
 from relier.envelope import DecodeFailure, open_sealed
 from relier.errors import ConfigurationError
 from relier.idempotency import IdempotencyLock
@@ -213,6 +214,11 @@ class Relier:
             return task
 
         return declare(func) if func is not None else declare
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        """Dead-letter operations (list, show, release, retry-all, purge, export)."""
+        return DeadLetters(self.store, self.broker_keys.queue_list(self.settings.default_queue, 0))
 
     def idempotency_lock(self, key: str, ttl: float = 60.0) -> IdempotencyLock:
         """A manual once-only section keyed by `key`; see `relier.idempotency`."""

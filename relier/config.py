@@ -113,6 +113,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds before a copy a worker could not run (newer version, unknown name) is retried."),
     Setting("RELIER_MAX_BOUNCES", "60", _positive_int,
             "Bounces before such a copy is dead-lettered (schema_unsupported / unknown_task)."),
+    Setting("RELIER_DLQ_MAX_ENTRIES", "100000", _positive_int,
+            "Most dead letters kept; the resurrector deletes the oldest beyond it."),
+    Setting("RELIER_DLQ_MAX_AGE", "2592000", _positive_float,
+            "Seconds a dead letter is kept (default 30 days)."),
     Setting("RELIER_LEASE_TTL", "5", _positive_float,
             "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
     Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
@@ -154,6 +158,8 @@ class Settings:
     idempotency_ttl: float
     defer_delay: float
     bounce_delay: float
+    dlq_max_entries: int
+    dlq_max_age: float
     max_bounces: int
     lease_ttl: float
     lease_refresh_interval: float

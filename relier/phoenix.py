@@ -10,16 +10,20 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass
 from typing import cast
 
 import redis
 
 from relier.config import Settings
+from relier.dlq import DeadLetters
 from relier.store import Store
 
 logger = logging.getLogger("relier.resurrector")
 
+#: Seconds between dead-letter retention sweeps.
+RETENTION_INTERVAL = 60.0
 #: Most expired processes examined in one pass.
 PROCESSES_PER_PASS = 50
 _MAX_BACKOFF = 5.0
@@ -33,6 +37,7 @@ class PassResult:
     dead_lettered: int = 0
     reconciled: int = 0
     promoted: int = 0
+    trimmed: int = 0
 
 
 class Resurrector:
@@ -40,6 +45,8 @@ class Resurrector:
         self._store = store
         self._settings = settings
         self._default_front = default_front
+        self._dead_letters = DeadLetters(store, default_front)
+        self._next_retention = 0.0
         self.totals = PassResult()
 
     @property
@@ -75,6 +82,10 @@ class Resurrector:
             result.dead_lettered += buried
         result.promoted = self._promote(now)
         reconciled, buried = self._reconcile(now)
+        if time.monotonic() >= self._next_retention:
+            self._next_retention = time.monotonic() + RETENTION_INTERVAL
+            result.trimmed = self._dead_letters.enforce_retention(
+                max_entries=settings.dlq_max_entries, max_age=settings.dlq_max_age)
         result.reconciled = reconciled
         result.dead_lettered += buried
         self.totals.requeued += result.requeued

@@ -33,6 +33,8 @@ SCRIPT_NAMES = (
     "promote",
     "lock",
     "bounce",
+    "release",
+    "purge",
 )
 
 

@@ -73,6 +73,10 @@ class Store:
         self._scripts_client: redis.Redis | None = None
 
     @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
     def client(self) -> redis.Redis:
         return self._connections.sync()
 

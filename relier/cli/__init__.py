@@ -7,6 +7,7 @@ import sys
 import click
 
 from relier.cli.dev import demo, dev
+from relier.cli.dlq import dlq
 from relier.cli.doctor import doctor
 from relier.cli.resurrector import run_resurrector
 from relier.errors import ConfigurationError
@@ -24,6 +25,7 @@ cli.add_command(doctor)
 cli.add_command(dev)
 cli.add_command(demo)
 cli.add_command(run_resurrector)
+cli.add_command(dlq)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -264,3 +264,12 @@ def flaky(failures: int) -> int:
 def not_retryable() -> None:
     count_execution()
     raise ValueError("bad input is not worth retrying")
+
+
+@rl_task(name="tests.fail_until_fixed")
+def fail_until_fixed(key: str) -> str:
+    """Fails until the test "deploys a fix" by setting test:fixed:<key>."""
+    count_execution()
+    if not client().exists(f"test:fixed:{key}"):
+        raise RuntimeError(f"bug {key} not fixed yet")
+    return f"fixed {key}"
