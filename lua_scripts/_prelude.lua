@@ -86,3 +86,44 @@ local function resurrect(task, shared, now, from, cause)
     {'worker', from, 'attempt', attempt, 'fence', fence, 'cause', cause, 'ts', now})
   return 'queued'
 end
+
+-- Admission: a GCRA bucket (rate per second, `burst` pushes at once) and a maximum depth.
+-- Limits stored in `limits_key` (an operator's live override) win over the declared ones.
+-- Returns a verdict: {rejected, why, retry_ms} or {tat_key, tat, ttl_ms} to commit.
+local function admission_check(limits_key, tat_key, rate, burst, max_depth, lists, now)
+  local live = redis.call('HMGET', limits_key, 'rate', 'burst', 'max_depth')
+  rate = tonumber(live[1] or rate) or 0
+  burst = math.max(tonumber(live[2] or burst) or 1, 1)
+  max_depth = tonumber(live[3] or max_depth) or 0
+  if max_depth > 0 and #lists > 0 then
+    local depth = 0
+    for _, list in ipairs(lists) do
+      depth = depth + redis.call('LLEN', list)
+    end
+    if depth >= max_depth then
+      local wait = 1000
+      if rate > 0 then
+        wait = math.ceil(1000 / rate)
+      end
+      return {rejected = true, why = 'max_depth', retry_ms = wait}
+    end
+  end
+  if rate <= 0 then
+    return {}
+  end
+  local interval = 1000 / rate
+  local tolerance = interval * burst
+  local tat = math.max(tonumber(redis.call('GET', tat_key) or now), now)
+  local new_tat = tat + interval
+  if new_tat - now > tolerance then
+    return {rejected = true, why = 'rate', retry_ms = math.ceil(new_tat - now - tolerance)}
+  end
+  return {tat_key = tat_key, tat = new_tat, ttl_ms = math.ceil(new_tat - now) + 1000}
+end
+
+local function admission_commit(verdict)
+  if verdict.tat_key then
+    redis.call('SET', verdict.tat_key, string.format('%.3f', verdict.tat), 'PX', verdict.ttl_ms)
+  end
+end
+

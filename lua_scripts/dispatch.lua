@@ -9,11 +9,19 @@
 -- ARGV[6] event stream cap   ARGV[7] task version     ARGV[8] idempotency key ('' for none)
 -- ARGV[9] max resurrections before the task is dead-lettered
 -- ARGV[10] the queue's priority-0 list, where recovered copies go (front of the queue)
+-- Admission (checked before any write; limits in Redis override the declared ones):
+-- KEYS[6] queue limits hash rl:adm:q:<queue>     KEYS[7] queue GCRA state rl:adm:q:<queue>:tat
+-- KEYS[8] task limits hash rl:adm:t:<name>       KEYS[9] task GCRA state rl:adm:t:<name>:tat
+-- KEYS[10..13] the queue's four priority lists (their total length is the queue's depth)
+-- ARGV[11..13] declared queue rate (per s), burst, max depth; ARGV[14..16] the same for the
+-- task (0 means no limit)
 -- Returns {'ok', task id} for a new task, or {'exists', task id} when the id already has a
 -- record or the idempotency key is claimed by a task that is pending, running or completed
--- (then that task's id).
+-- (then that task's id), or {'rejected', retry after ms, scope, why} when admission refuses.
 -- Guarantees: record and message are written together; an existing id is never pushed twice,
--- and one idempotency key has at most one live task.
+-- and one idempotency key has at most one live task; the GCRA buckets are exact under any
+-- concurrency (one script at a time), and nothing is written for a rejected push but its
+-- event.
 local existing = redis.call('HGET', KEYS[1], 'state')
 if existing then
   return {'exists', ARGV[1]}
@@ -23,9 +31,24 @@ if ARGV[8] ~= '' then
   if owner then
     return {'exists', owner}
   end
-  redis.call('HSET', KEYS[5], 'task', ARGV[1], 'state', 'pending')
 end
 local now = now_ms()
+local queue_bucket = admission_check(KEYS[6], KEYS[7], ARGV[11], ARGV[12], ARGV[13],
+  {KEYS[10], KEYS[11], KEYS[12], KEYS[13]}, now)
+local task_bucket = admission_check(KEYS[8], KEYS[9], ARGV[14], ARGV[15], ARGV[16], {}, now)
+for _, verdict in ipairs({{'queue', queue_bucket}, {'task', task_bucket}}) do
+  if verdict[2].rejected then
+    emit(KEYS[3], ARGV[6], 'admission_rejected', ARGV[1], {'task', ARGV[2], 'queue', ARGV[3],
+      'scope', verdict[1], 'why', verdict[2].why, 'retry_after_ms', verdict[2].retry_ms,
+      'ts', now})
+    return {'rejected', verdict[2].retry_ms, verdict[1], verdict[2].why}
+  end
+end
+admission_commit(queue_bucket)
+admission_commit(task_bucket)
+if ARGV[8] ~= '' then
+  redis.call('HSET', KEYS[5], 'task', ARGV[1], 'state', 'pending')
+end
 local id = ARGV[1]
 redis.call('HSET', KEYS[1],
   'state', 'queued', 'name', ARGV[2], 'queue', ARGV[3], 'list', KEYS[2],

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, overload
 
+from relier.admission import Admission
 from relier.binding import Relier
 from relier.context import TaskContext, current_context
 from relier.errors import (
+    AdmissionRejectedError,
     CheckpointTooLargeError,
     ConfigurationError,
     FencedOffError,
@@ -28,6 +30,8 @@ from relier.states import TaskState
 from relier.task import RelierTask
 
 __all__ = [
+    "Admission",
+    "AdmissionRejectedError",
     "Arguments",
     "CheckpointTooLargeError",
     "ConfigurationError",

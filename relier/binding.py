@@ -7,12 +7,13 @@ import logging
 import os
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, overload
 
 from celery import Celery, signals
 
 from relier import preflight
+from relier.admission import Admission
 from relier.config import Settings, get_settings
 from relier.connection import Connections
 from relier.dlq import DeadLetters
@@ -79,8 +80,16 @@ class Relier:
     ``worker_disable_prefetch`` unless the app set it, and checks Redis when a worker starts.
     """
 
-    def __init__(self, app: Celery, *, settings: Settings | None = None) -> None:
+    def __init__(
+        self,
+        app: Celery,
+        *,
+        settings: Settings | None = None,
+        admission: Mapping[str, Admission] | None = None,
+    ) -> None:
         self.app = app
+        #: Declared admission limits per queue name (live limits in Redis override them).
+        self.queue_admission: dict[str, Admission] = dict(admission or {})
         self.settings = settings or _settings_for(app)
         self.connections = Connections(self.settings)
         transport = app.conf.broker_transport_options or {}
@@ -151,6 +160,7 @@ class Relier:
         retry_backoff: float = 1.0,
         retry_backoff_max: float = 600.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        admission: Admission | None = None,
     ) -> Callable[[Callable[..., Any]], RelierTask]: ...
 
     def task(
@@ -173,6 +183,7 @@ class Relier:
         retry_backoff: float = 1.0,
         retry_backoff_max: float = 600.0,
         retry_on: tuple[type[BaseException], ...] = (Exception,),
+        admission: Admission | None = None,
     ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
         """Declare a relier task; works bare (``@relier.task``) or with options."""
 
@@ -194,6 +205,7 @@ class Relier:
                 idempotency_ttl=idempotency_ttl if idempotency_ttl is not None
                 else (self.settings.idempotency_ttl if idempotent or idempotency_key else None),
                 retry=RetryPolicy(retries, retry_backoff, retry_backoff_max, tuple(retry_on)),
+                admission=admission,
             )
             chain = self.migrations_for(spec.name)
             chain.current = spec.version

@@ -8,8 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from relier.admission import NO_LIMIT
 from relier.envelope import Envelope, seal
+from relier.errors import AdmissionRejectedError
 from relier.handle import TaskHandle
+from relier.keys import PRIORITY_STEPS
 from relier.message import build_message
 from relier.spec import MAX_PRIORITY, TaskSpec, idempotency_digest
 
@@ -22,6 +25,7 @@ class PreparedDispatch:
     """The dispatch script's KEYS and ARGV for one call."""
 
     task_id: str
+    task_name: str
     keys: list[str]
     args: list[Any]
 
@@ -66,12 +70,18 @@ def prepare_dispatch(
     keys = relier.keys
     return PreparedDispatch(
         task_id=task_id,
+        task_name=spec.name,
         keys=[
             keys.record(task_id),
             relier.broker_keys.queue_list(target_queue, target_priority),
             keys.events,
             keys.queued,
             keys.idempotency(digest),
+            keys.admission_limits("queue", target_queue),
+            keys.admission_state("queue", target_queue),
+            keys.admission_limits("task", spec.name),
+            keys.admission_state("task", spec.name),
+            *(relier.broker_keys.queue_list(target_queue, step) for step in PRIORITY_STEPS),
         ],
         args=[
             task_id,
@@ -84,12 +94,19 @@ def prepare_dispatch(
             digest,
             spec.max_resurrections,
             relier.broker_keys.queue_list(target_queue, 0),
+            *relier.queue_admission.get(target_queue, NO_LIMIT).as_args(),
+            *(spec.admission or NO_LIMIT).as_args(),
         ],
     )
 
 
-def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[bytes]) -> TaskHandle:
-    """A handle on the new task, or on the task already holding this id or idempotency key."""
+def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
+    """A handle on the new task, or on the task already holding this id or idempotency key;
+    raises `AdmissionRejectedError` when admission refused the push."""
+    if reply[0] == b"rejected":
+        raise AdmissionRejectedError(
+            prepared.task_name, reply[2].decode(), reply[3].decode(), int(reply[1]) / 1000
+        )
     return TaskHandle(reply[1].decode(), relier, existing=reply[0] == b"exists")
 
 

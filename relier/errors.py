@@ -54,3 +54,17 @@ class IdempotencyLockHeldError(RelierError):
 
 class IdempotencyLockLostError(RelierError):
     """The lock expired (or passed to another caller) before the block finished."""
+
+
+class AdmissionRejectedError(RelierError):
+    """Admission control refused the push; try again after `retry_after` seconds."""
+
+    def __init__(self, task: str, scope: str, reason: str, retry_after: float) -> None:
+        self.task = task
+        self.scope = scope
+        self.reason = reason
+        self.retry_after = retry_after
+        super().__init__(
+            f"push of {task} rejected by the {scope} {reason} limit; retry after "
+            f"{retry_after:.3f} s"
+        )

@@ -61,6 +61,14 @@ class Keys:
         """
         return f"{self.prefix}:idem:{digest or '-'}"
 
+    def admission_limits(self, scope: str, name: str) -> str:
+        """Hash: live admission limits (rate, burst, max_depth) of a queue or a task."""
+        return f"{self.prefix}:adm:{'q' if scope == 'queue' else 't'}:{name}"
+
+    def admission_state(self, scope: str, name: str) -> str:
+        """String: the GCRA theoretical arrival time (ms) of a queue's or a task's bucket."""
+        return f"{self.admission_limits(scope, name)}:tat"
+
     def lock(self, digest: str) -> str:
         """Hash: a manual `idempotency_lock` (state, token, result)."""
         return f"{self.prefix}:lock:{digest}"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from relier.admission import Admission
 from relier.errors import ConfigurationError
 from relier.retry import RetryPolicy
 
@@ -32,6 +33,7 @@ class TaskSpec:
     idempotency_key: Callable[..., Any] | None = None
     idempotency_ttl: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    admission: Admission | None = None
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
@@ -73,6 +75,7 @@ def build_spec(
     idempotency_key: Callable[..., Any] | None = None,
     idempotency_ttl: float | None = None,
     retry: RetryPolicy | None = None,
+    admission: Admission | None = None,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     if not callable(func):
@@ -92,6 +95,7 @@ def build_spec(
         idempotency_key=idempotency_key,
         idempotency_ttl=idempotency_ttl,
         retry=retry or RetryPolicy(),
+        admission=admission,
     )
     where = f"@rl_task on {spec.name}"
     _check_identity(spec, where, has_explicit_name=name is not None)

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from relier.cli.admission import admission
 from relier.cli.dev import demo, dev
 from relier.cli.dlq import dlq
 from relier.cli.doctor import doctor
@@ -26,6 +27,7 @@ cli.add_command(dev)
 cli.add_command(demo)
 cli.add_command(run_resurrector)
 cli.add_command(dlq)
+cli.add_command(admission)
 
 
 def main(argv: list[str] | None = None) -> None:

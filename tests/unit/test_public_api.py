@@ -7,6 +7,8 @@ import relier
 
 def test_all_is_the_intended_surface() -> None:
     assert sorted(relier.__all__) == [
+        "Admission",
+        "AdmissionRejectedError",
         "Arguments",
         "CheckpointTooLargeError",
         "ConfigurationError",

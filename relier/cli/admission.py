@@ -1,0 +1,88 @@
+"""``rl admission``: see and change admission limits live."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from relier.admission import Scope, clear_limits, live_limits, set_limits
+from relier.binding import Relier
+from relier.cli.doctor import load_app
+
+app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
+                          help="Celery app whose Relier binding to use, as module:attribute.")
+
+
+def _scope(task: bool) -> Scope:
+    return "task" if task else "queue"
+
+
+@click.group()
+def admission() -> None:
+    """Admission limits: rate (GCRA with burst) and maximum queue depth, per queue or task."""
+
+
+@admission.command("set")
+@click.argument("name")
+@click.option("--task", "is_task", is_flag=True, help="NAME is a task name, not a queue.")
+@click.option("--rate", type=click.FloatRange(min=0), help="Pushes per second (0: no limit).")
+@click.option("--burst", type=click.IntRange(min=1), help="Pushes allowed at once.")
+@click.option("--max-depth", type=click.IntRange(min=0), help="Most waiting messages (0: none).")
+@app_option
+def set_command(name: str, is_task: bool, rate: float | None, burst: int | None,  # noqa: PLR0917 - click passes options by name
+                max_depth: int | None, app_spec: str) -> int:
+    """Override the limits of queue NAME (or task NAME) now; the next push uses them."""
+    if rate is None and burst is None and max_depth is None:
+        raise click.UsageError("give at least one of --rate, --burst, --max-depth")
+    relier = Relier.of(load_app(app_spec))
+    set_limits(relier.store, _scope(is_task), name, rate=rate, burst=burst, max_depth=max_depth)
+    click.echo(f"{_scope(is_task)} {name}: limits set")
+    return 0
+
+
+@admission.command()
+@click.argument("name")
+@click.option("--task", "is_task", is_flag=True, help="NAME is a task name, not a queue.")
+@app_option
+def clear(name: str, is_task: bool, app_spec: str) -> int:
+    """Drop the live override of NAME; its declared limits apply again."""
+    relier = Relier.of(load_app(app_spec))
+    existed = clear_limits(relier.store, _scope(is_task), name)
+    click.echo(f"{_scope(is_task)} {name}: {'override cleared' if existed else 'no override'}")
+    return 0
+
+
+@admission.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@app_option
+def status(as_json: bool, app_spec: str) -> int:
+    """Live overrides and declared limits."""
+    relier = Relier.of(load_app(app_spec))
+    live = live_limits(relier.store)
+    declared: list[dict[str, Any]] = [
+        {"scope": "queue", "name": queue, "rate": limits.rate, "burst": limits.burst,
+         "max_depth": limits.max_depth}
+        for queue, limits in sorted(relier.queue_admission.items())
+    ] + [
+        {"scope": "task", "name": task.name, "rate": task.spec.admission.rate,
+         "burst": task.spec.admission.burst, "max_depth": task.spec.admission.max_depth}
+        for task in relier.tasks.values() if task.spec.admission is not None
+    ]
+    if as_json:
+        click.echo(json.dumps({
+            "live": [{"scope": item.scope, "name": item.name, "rate": item.rate,
+                      "burst": item.burst, "max_depth": item.max_depth} for item in live],
+            "declared": declared,
+        }, indent=2))
+        return 0
+    click.echo("live overrides:" if live else "live overrides: none")
+    for item in live:
+        click.echo(f"  {item.scope:<6} {item.name:<30} rate={item.rate} burst={item.burst} "
+                   f"max_depth={item.max_depth}")
+    click.echo("declared in code:" if declared else "declared in code: none")
+    for row in declared:
+        click.echo(f"  {row['scope']:<6} {row['name']:<30} rate={row['rate']} burst={row['burst']} "
+                   f"max_depth={row['max_depth']}")
+    return 0

@@ -1,0 +1,1 @@
+"""Glue for web frameworks (optional dependencies, imported only when used)."""
