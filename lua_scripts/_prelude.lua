@@ -66,10 +66,21 @@ end
 -- Take a task from a holder that died or was fenced off: bump the fence (so the old attempt's
 -- writes are rejected) and re-queue it at the front, or dead-letter it once its resurrections
 -- are used up. Only a running attempt counts as a resurrection; a reserved copy never started.
-local function resurrect(task, shared, now, from, cause)
+local function resurrect(task, shared, now, from, cause, handoff)
   local running = redis.call('HGET', task.rec, 'state') == 'running'
   local fence = redis.call('HINCRBY', task.rec, 'fence', 1)
   local resurrections = tonumber(redis.call('HGET', task.rec, 'resurrections') or '0')
+  redis.call('HDEL', task.rec, 'handoff_ticket')
+  if handoff then
+    -- a graceful handoff: the worker stopped the attempt itself; not a death, not counted
+    local attempt = redis.call('HGET', task.rec, 'attempt')
+    redis.call('RPUSH', task.hist, cjson.encode({event = 'handoff', attempt = tonumber(attempt),
+      worker = from, ts = now}))
+    requeue_front(task, shared, now)
+    emit(shared.events, shared.maxlen, 'handed_off', task.id, {'worker', from,
+      'attempt', attempt, 'fence', fence, 'ts', now})
+    return 'queued'
+  end
   if running then
     resurrections = redis.call('HINCRBY', task.rec, 'resurrections', 1)
   end

@@ -30,6 +30,7 @@ from relier.spec import build_spec
 from relier.store import Store
 from relier.task import RelierTask
 from relier.worker.consumer import ReturnReserved, WatchPoolProcesses
+from relier.worker.drain import Drainer
 from relier.worker.identity import mark_worker_main_process, worker_node
 from relier.worker.lease import LeaseKeeper
 from relier.worker.pipeline import Pipeline
@@ -109,6 +110,7 @@ class Relier:
         register_serializer()
         add_verification_keys(self.settings.signing_keys)
         self._lease_keeper: LeaseKeeper | None = None
+        self._drainer: Drainer | None = None
         self._configure_app()
         self._connect_worker_signals()
         _bound[app] = self
@@ -248,6 +250,7 @@ class Relier:
         signals.worker_ready.connect(self._on_worker_ready, weak=False)
         signals.worker_process_init.connect(_lead_own_process_group, weak=False)
         signals.worker_shutdown.connect(self._on_worker_shutdown, weak=False)
+        signals.worker_shutting_down.connect(self._on_worker_shutting_down, weak=False)
 
     def _on_worker_ready(self, sender: Any = None, **_: Any) -> None:
         if getattr(sender, "app", None) is not self.app:
@@ -256,6 +259,14 @@ class Relier:
             self.store, sender.hostname, sender.pool, self.settings.lease_refresh_interval
         )
         self._lease_keeper.start()
+
+    def _on_worker_shutting_down(self, sender: Any = None, how: str = "", **_: Any) -> None:
+        """In the signal handler of a warm shutdown: bound the drain, then hand tasks off."""
+        if how != "Warm" or self._lease_keeper is None or self._drainer is not None:
+            return
+        self._drainer = Drainer(self.store, str(sender), self.settings.drain_timeout,
+                                self.settings.handoff_hook_timeout)
+        self._drainer.start()
 
     def _on_worker_shutdown(self, sender: Any = None, **_: Any) -> None:
         if self._lease_keeper is not None:

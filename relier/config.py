@@ -117,6 +117,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Most dead letters kept; the resurrector deletes the oldest beyond it."),
     Setting("RELIER_DLQ_MAX_AGE", "2592000", _positive_float,
             "Seconds a dead letter is kept (default 30 days)."),
+    Setting("RELIER_DRAIN_TIMEOUT", "20", _positive_float,
+            "Seconds running tasks may finish after SIGTERM before they are handed off."),
+    Setting("RELIER_HANDOFF_HOOK_TIMEOUT", "3", _positive_float,
+            "Seconds a handed-off task's soft hook gets to checkpoint before its process is killed."),
     Setting("RELIER_LEASE_TTL", "5", _positive_float,
             "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
     Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
@@ -160,6 +164,8 @@ class Settings:
     bounce_delay: float
     dlq_max_entries: int
     dlq_max_age: float
+    drain_timeout: float
+    handoff_hook_timeout: float
     max_bounces: int
     lease_ttl: float
     lease_refresh_interval: float

@@ -35,6 +35,7 @@ SCRIPT_NAMES = (
     "bounce",
     "release",
     "purge",
+    "mark_handoff",
 )
 
 

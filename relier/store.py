@@ -408,6 +408,11 @@ class Store:
         )
         return _text(reply)
 
+    def mark_handoff(self, task_id: str, tag: str, worker: str) -> str:
+        reply = self.run_script("mark_handoff", [self.keys.record(task_id), self.keys.events],
+                                [tag, task_id, self._maxlen, worker])
+        return _text(reply)
+
     def promote(self, task_id: str, target_list: str) -> str:
         """Push a due deferred task to its list again."""
         reply = self.run_script(

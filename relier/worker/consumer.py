@@ -39,6 +39,10 @@ class ReturnReserved(bootsteps.StartStopStep):  # type: ignore[misc]  # celery s
             logger.warning("consumer (re)started: returned %d reserved task(s) to their queues",
                            returned)
 
+    def shutdown(self, c: Any) -> None:
+        """Warm shutdown: prefetched tasks that never started go back to their queues now."""
+        self.start(c)
+
 
 #: Seconds between checks for exited pool processes (Celery's own timer runs every 5 s).
 POOL_CHECK_INTERVAL = 0.1

@@ -273,3 +273,23 @@ def fail_until_fixed(key: str) -> str:
     if not client().exists(f"test:fixed:{key}"):
         raise RuntimeError(f"bug {key} not fixed yet")
     return f"fixed {key}"
+
+
+PROGRESS: dict[str, int] = {}
+
+
+def checkpoint_progress(ctx: TaskContext) -> None:
+    ctx.set_partial({"step": PROGRESS.get(ctx.task_id, 0)})
+
+
+@rl_task(name="tests.long_checkpointed", soft_timeout=3600, on_soft_timeout=checkpoint_progress)
+def long_checkpointed(steps: int) -> dict[str, int]:
+    """Works through `steps` steps of 50 ms, resuming from the last checkpoint."""
+    ctx = current_context()
+    count_execution()
+    record_pid()
+    start = (ctx.partial or {}).get("step", 0)
+    for step in range(start, steps):
+        PROGRESS[ctx.task_id] = step
+        time.sleep(0.05)
+    return {"resumed_from": start, "attempt": ctx.attempt}
