@@ -6,11 +6,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bench import Benchmark, dispatch, idempotency, leases, recovery
+from bench import Benchmark, admission, dispatch, idempotency, leases, recovery, shutdown
 
 #: Every benchmark, in the order ``python -m bench`` (no subcommand) runs them.
 REGISTRY: tuple[Benchmark, ...] = (dispatch.BENCHMARK, recovery.BENCHMARK, leases.BENCHMARK,
-                                   idempotency.BENCHMARK)
+                                   idempotency.BENCHMARK, admission.BENCHMARK,
+                                   shutdown.BENCHMARK)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:

