@@ -121,3 +121,28 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     pushed, completed, dead = int(fields[2]), int(fields[4]), int(fields[6])
     assert pushed >= 10
     assert completed + dead == pushed
+
+
+def test_dev_server_does_not_outlive_a_killed_rl_dev(tmp_path: Path) -> None:
+    import redis
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relier.cli", "dev", "--port", str(port), "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port, socket_timeout=2)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    try:
+        wait_until(answers, timeout=30)
+        process.kill()
+        process.wait(10)
+        wait_until(lambda: not answers(), timeout=15, message="the server outlived rl dev")
+    finally:
+        client.close()
