@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, overload
+from typing import Any, Unpack, overload
 
 from relier.admission import Admission
 from relier.binding import Relier
@@ -26,6 +26,7 @@ from relier.handle import TaskHandle
 from relier.idempotency import IdempotencyLock
 from relier.reasons import DeadLetterReason
 from relier.schema import Arguments
+from relier.spec import TaskOptions
 from relier.states import TaskState
 from relier.task import RelierTask
 
@@ -58,17 +59,17 @@ __all__ = [
 
 
 @overload
-def rl_task(func: Callable[..., Any], /) -> RelierTask: ...
+def rl_task(func: Callable[..., Any], /, **options: Unpack[TaskOptions]) -> RelierTask: ...
 
 
 @overload
 def rl_task(
-    func: None = None, /, **options: Any
+    func: None = None, /, **options: Unpack[TaskOptions]
 ) -> Callable[[Callable[..., Any]], RelierTask]: ...
 
 
 def rl_task(
-    func: Callable[..., Any] | None = None, /, **options: Any
+    func: Callable[..., Any] | None = None, /, **options: Unpack[TaskOptions]
 ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
     """Declare a task on the ready app `relier.tasks.app` (see `Relier.task` for options)."""
     from relier.tasks import relier  # noqa: PLC0415 - create the default app only when used

@@ -8,7 +8,7 @@ import os
 import sys
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, overload
+from typing import Any, Unpack, overload
 
 from celery import Celery, signals
 
@@ -26,7 +26,7 @@ from relier.reasons import DeadLetterReason
 from relier.retry import RetryPolicy
 from relier.schema import MigrationChain
 from relier.serializer import add_verification_keys, register_serializer
-from relier.spec import build_spec
+from relier.spec import TaskOptions, TaskSpec, build_spec
 from relier.store import Store
 from relier.task import RelierTask
 from relier.worker.consumer import ReturnReserved, WatchPoolProcesses
@@ -139,76 +139,20 @@ class Relier:
         return chain
 
     @overload
-    def task(self, func: Callable[..., Any], /) -> RelierTask: ...
+    def task(self, func: Callable[..., Any], /, **options: Unpack[TaskOptions]) -> RelierTask: ...
 
     @overload
     def task(
-        self,
-        func: None = None,
-        /,
-        *,
-        name: str | None = None,
-        queue: str | None = None,
-        version: int = 1,
-        priority: int = 0,
-        soft_timeout: float | None = None,
-        hard_timeout: float | None = None,
-        max_resurrections: int | None = None,
-        on_soft_timeout: Callable[..., Any] | None = None,
-        idempotent: bool = False,
-        idempotency_key: Callable[..., Any] | None = None,
-        idempotency_ttl: float | None = None,
-        retries: int = 0,
-        retry_backoff: float = 1.0,
-        retry_backoff_max: float = 600.0,
-        retry_on: tuple[type[BaseException], ...] = (Exception,),
-        admission: Admission | None = None,
+        self, func: None = None, /, **options: Unpack[TaskOptions]
     ) -> Callable[[Callable[..., Any]], RelierTask]: ...
 
     def task(
-        self,
-        func: Callable[..., Any] | None = None,
-        /,
-        *,
-        name: str | None = None,
-        queue: str | None = None,
-        version: int = 1,
-        priority: int = 0,
-        soft_timeout: float | None = None,
-        hard_timeout: float | None = None,
-        max_resurrections: int | None = None,
-        on_soft_timeout: Callable[..., Any] | None = None,
-        idempotent: bool = False,
-        idempotency_key: Callable[..., Any] | None = None,
-        idempotency_ttl: float | None = None,
-        retries: int = 0,
-        retry_backoff: float = 1.0,
-        retry_backoff_max: float = 600.0,
-        retry_on: tuple[type[BaseException], ...] = (Exception,),
-        admission: Admission | None = None,
+        self, func: Callable[..., Any] | None = None, /, **options: Unpack[TaskOptions]
     ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
-        """Declare a relier task; works bare (``@relier.task``) or with options."""
+        """Declare a relier task; works bare (``@relier.task``) or with options (`TaskOptions`)."""
 
         def declare(target: Callable[..., Any]) -> RelierTask:
-            spec = build_spec(
-                target,
-                name=name,
-                queue=queue or self.settings.default_queue,
-                version=version,
-                priority=priority,
-                soft_timeout=soft_timeout,
-                hard_timeout=hard_timeout if hard_timeout is not None
-                else self.settings.default_hard_timeout,
-                max_resurrections=max_resurrections if max_resurrections is not None
-                else self.settings.max_resurrections,
-                on_soft_timeout=on_soft_timeout,
-                idempotent=idempotent,
-                idempotency_key=idempotency_key,
-                idempotency_ttl=idempotency_ttl if idempotency_ttl is not None
-                else (self.settings.idempotency_ttl if idempotent or idempotency_key else None),
-                retry=RetryPolicy(retries, retry_backoff, retry_backoff_max, tuple(retry_on)),
-                admission=admission,
-            )
+            spec = self._spec(target, options)
             chain = self.migrations_for(spec.name)
             chain.current = spec.version
             task_class = type(
@@ -228,6 +172,34 @@ class Relier:
             return task
 
         return declare(func) if func is not None else declare
+
+    def _spec(self, target: Callable[..., Any], options: TaskOptions) -> TaskSpec:
+        """Options as given, with this relier's settings for the ones left out."""
+        settings = self.settings
+        idempotent = options.get("idempotent", False) or "idempotency_key" in options
+        return build_spec(
+            target,
+            name=options.get("name"),
+            queue=options.get("queue") or settings.default_queue,
+            version=options.get("version", 1),
+            priority=options.get("priority", 0),
+            soft_timeout=options.get("soft_timeout"),
+            hard_timeout=options.get("hard_timeout", settings.default_hard_timeout),
+            max_resurrections=options.get("max_resurrections", settings.max_resurrections),
+            on_soft_timeout=options.get("on_soft_timeout"),
+            idempotent=idempotent,
+            idempotency_key=options.get("idempotency_key"),
+            idempotency_ttl=options.get(
+                "idempotency_ttl", settings.idempotency_ttl if idempotent else None
+            ),
+            retry=RetryPolicy(
+                options.get("retries", 0),
+                options.get("retry_backoff", 1.0),
+                options.get("retry_backoff_max", 600.0),
+                tuple(options.get("retry_on", (Exception,))),
+            ),
+            admission=options.get("admission"),
+        )
 
     @property
     def dead_letters(self) -> DeadLetters:

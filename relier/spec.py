@@ -6,7 +6,7 @@ import hashlib
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from relier.admission import Admission
 from relier.errors import ConfigurationError
@@ -39,6 +39,37 @@ class TaskSpec:
     def time_limits(self) -> tuple[float | None, float | None]:
         """Celery's ``timelimit`` header: ``[hard, soft]`` in seconds (Celery's own order)."""
         return (self.hard_timeout, self.soft_timeout)
+
+
+class TaskOptions(TypedDict, total=False):
+    """Every option of `@rl_task(...)` / `Relier.task(...)`.
+
+    name: registered name (default: module and qualified name). queue: default
+    RELIER_DEFAULT_QUEUE. version: argument schema version (with `task.migration`). priority:
+    0-9 (kombu's Redis steps). soft_timeout, hard_timeout: seconds (hard default
+    RELIER_DEFAULT_HARD_TIMEOUT). on_soft_timeout: hook(ctx), sync or async.
+    max_resurrections: process deaths before the dead letters (default
+    RELIER_MAX_RESURRECTIONS). idempotent, idempotency_key(*args, **kwargs), idempotency_ttl:
+    see docs/architecture.md "Idempotency". retries, retry_backoff, retry_backoff_max,
+    retry_on: the retry policy. admission: `Admission` limits for this task.
+    """
+
+    name: str
+    queue: str
+    version: int
+    priority: int
+    soft_timeout: float
+    hard_timeout: float
+    on_soft_timeout: Callable[..., Any]
+    max_resurrections: int
+    idempotent: bool
+    idempotency_key: Callable[..., Any]
+    idempotency_ttl: float
+    retries: int
+    retry_backoff: float
+    retry_backoff_max: float
+    retry_on: tuple[type[BaseException], ...]
+    admission: Admission
 
 
 def idempotency_digest(spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -10,9 +11,17 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 from relier.devserver import free_port, wait_until
 from relier.testing import RedisServer
+
+
+def server_answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
 
 
 def rl(
@@ -85,16 +94,8 @@ def test_dev_serves_with_aof_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
-        import redis
-
         client = redis.Redis(port=port, socket_timeout=2)
-
-        def answers() -> bool:
-            try:
-                return bool(client.ping())
-            except redis.RedisError:
-                return False
-
+        answers = functools.partial(server_answers, client)
         wait_until(answers, timeout=30)
         assert client.config_get("appendonly")["appendonly"] == "yes"
         assert client.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"
@@ -124,20 +125,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def test_dev_server_does_not_outlive_a_killed_rl_dev(tmp_path: Path) -> None:
-    import redis
-
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "relier.cli", "dev", "--port", str(port), "--dir", str(tmp_path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port, socket_timeout=2)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.RedisError:
-            return False
+    answers = functools.partial(server_answers, client)
 
     try:
         wait_until(answers, timeout=30)
