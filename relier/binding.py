@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import socket
 import sys
+import time
 import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Unpack, overload
 
+import redis
 from celery import Celery, signals
 
 from relier import preflight
@@ -231,6 +235,23 @@ class Relier:
             self.store, sender.hostname, sender.pool, self.settings.lease_refresh_interval
         )
         self._lease_keeper.start()
+        self._register_worker(sender)
+
+    def _register_worker(self, consumer: Any) -> None:
+        """Describe this worker in `rl:workers` (for `rl workers` and the console)."""
+        node = worker_node(consumer.hostname)
+        queues = sorted(queue.name for queue in consumer.task_consumer.queues) if getattr(
+            consumer, "task_consumer", None) else []
+        info = {
+            "host": socket.gethostname(), "pid": os.getpid(), "queues": queues,
+            "pool": pool_name(consumer.controller) if getattr(consumer, "controller", None) else "",
+            "concurrency": int(getattr(consumer.pool, "limit", 0) or 0),
+            "started": time.time(),
+        }
+        try:
+            self.store.client.hset(self.keys.workers, node, json.dumps(info))
+        except redis.RedisError:
+            logger.warning("could not register worker %s in %s", node, self.keys.workers)
 
     def _on_worker_shutting_down(self, sender: Any = None, how: str = "", **_: Any) -> None:
         """In the signal handler of a warm shutdown: bound the drain, then hand tasks off."""
@@ -242,6 +263,10 @@ class Relier:
 
     def _on_worker_shutdown(self, sender: Any = None, **_: Any) -> None:
         if self._lease_keeper is not None:
+            try:
+                self.store.client.hdel(self.keys.workers, self._lease_keeper.node)
+            except redis.RedisError:
+                logger.warning("could not unregister worker %s", self._lease_keeper.node)
             self._lease_keeper.stop()
             self._lease_keeper = None
 

@@ -10,6 +10,7 @@ from relier.cli.admission import admission
 from relier.cli.dev import demo, dev
 from relier.cli.dlq import dlq
 from relier.cli.doctor import doctor
+from relier.cli.ops import push_command, tail, tasks, workers
 from relier.cli.resurrector import run_resurrector
 from relier.errors import ConfigurationError
 
@@ -28,6 +29,10 @@ cli.add_command(demo)
 cli.add_command(run_resurrector)
 cli.add_command(dlq)
 cli.add_command(admission)
+cli.add_command(workers)
+cli.add_command(tasks)
+cli.add_command(tail)
+cli.add_command(push_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,207 @@
+"""``rl workers``, ``rl tasks``, ``rl tail`` and ``rl push``: see and act on the live system."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, cast
+
+import click
+import redis
+
+from relier import inspection
+from relier.binding import Relier
+from relier.cli.doctor import load_app
+from relier.dispatch import prepare_dispatch, push
+from relier.errors import AdmissionRejectedError
+from relier.spec import build_spec
+
+app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
+                          help="Celery app whose Relier binding to use, as module:attribute.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+def _relier(app_spec: str) -> Relier:
+    return Relier.of(load_app(app_spec))
+
+
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+@click.command()
+@json_option
+@app_option
+def workers(as_json: bool, app_spec: str) -> int:
+    """Every worker: host, pid, queues, lease age, tasks held (three round trips)."""
+    views = inspection.workers(_relier(app_spec).store)
+    if as_json:
+        click.echo(json.dumps([view.as_dict() for view in views], indent=2))
+        return 0
+    click.echo(f"{'worker':<36} {'pool':<8} {'queues':<32} {'lease':>7} {'held':>5}")
+    for view in views:
+        click.echo(f"{view.node:<36} {view.pool:<8} {','.join(view.queues)[:32]:<32} "
+                   f"{_age(view.lease_age):>7} {view.tasks_held:>5}")
+        for process in view.processes:
+            click.echo(f"  {process.id:<34} {'':<8} {'':<32} {_age(process.lease_age):>7} "
+                       f"{process.tasks_held:>5}")
+    click.echo(f"{len(views)} worker(s)")
+    return 0
+
+
+@click.group()
+def tasks() -> None:
+    """Tasks: what is running now, and one task's whole record."""
+
+
+def _inflight_table(rows: list[inspection.InflightTask]) -> str:
+    lines = [f"{'id':<38} {'task':<26} {'state':<9} {'att':>3} {'fence':>5} {'lease':>7} "
+             f"{'running':>8}  worker"]
+    lines += [f"{t.id:<38} {t.task[:26]:<26} {t.state:<9} {t.attempt:>3} {t.fence:>5} "
+              f"{_age(t.lease_age):>7} {_age(t.running_for):>8}  {t.holder}" for t in rows]
+    lines.append(f"{len(rows)} inflight")
+    return "\n".join(lines)
+
+
+@tasks.command("inflight")
+@click.option("--queue", help="Only tasks of this queue.")
+@click.option("--worker", help="Only tasks held by processes of this worker (prefix).")
+@click.option("--follow", is_flag=True, help="Redraw every --interval seconds until Ctrl-C.")
+@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@json_option
+@app_option
+def inflight_command(queue: str | None, worker: str | None, follow: bool, interval: float,  # noqa: PLR0917 - click passes options by name
+                     limit: int, as_json: bool, app_spec: str) -> int:
+    """Tasks reserved or running, with attempt, fence, lease age and running time."""
+    store = _relier(app_spec).store
+    if not follow:
+        rows = inspection.inflight(store, queue=queue, worker=worker, limit=limit)
+        click.echo(json.dumps([row.as_dict() for row in rows], indent=2) if as_json
+                   else _inflight_table(rows))
+        return 0
+    try:
+        while True:
+            rows = inspection.inflight(store, queue=queue, worker=worker, limit=limit)
+            if as_json:
+                click.echo(json.dumps({"at": time.time(), "tasks": [r.as_dict() for r in rows]}))
+            else:
+                click.clear()
+                click.echo(_inflight_table(rows))
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return 0
+
+
+@tasks.command("show")
+@click.argument("task_id")
+@json_option
+@app_option
+def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
+    """One task's whole record and attempt history."""
+    detail = inspection.task_detail(_relier(app_spec).store, task_id)
+    if detail is None:
+        raise click.ClickException(f"no task {task_id} (never pushed, or expired)")
+    if as_json:
+        click.echo(json.dumps(detail, indent=2, sort_keys=True, default=repr))
+        return 0
+    for name, value in detail.items():
+        if name != "history":
+            click.echo(f"{name:>18}: {value}")
+    click.echo("history:")
+    for entry in detail["history"]:
+        click.echo("  " + json.dumps(entry, sort_keys=True))
+    return 0
+
+
+def _decode_event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, str]:
+    event = {key.decode(): value.decode(errors="replace") for key, value in fields.items()}
+    event["event_id"] = entry_id.decode()
+    return event
+
+
+@click.command()
+@click.option("--task", "task_name", help="Only events of this task name.")
+@click.option("--type", "event_type", help="Only events of this type (completed, failed, ...).")
+@click.option("--since", default="$", show_default=True,
+              help="Stream id to resume after ($: only new events, 0: from the start).")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
+@json_option
+@app_option
+def tail(task_name: str | None, event_type: str | None, since: str, count: int | None,  # noqa: PLR0917 - click passes options by name
+         as_json: bool, app_spec: str) -> int:
+    """Lifecycle events as they happen (resumable with --since)."""
+    store = _relier(app_spec).store
+    names: dict[str, str] = {}
+    last, shown = since, 0
+    if since == "$":
+        # pin "now" to a real id, or events between two blocking reads would be skipped
+        newest = cast(list[tuple[bytes, Any]], store.client.xrevrange(store.keys.events, count=1))
+        last = newest[0][0].decode() if newest else "0-0"
+    try:
+        while count is None or shown < count:
+            reply = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+                         store.client.xread({store.keys.events: last}, count=100, block=1000))
+            for _, entries in reply or []:
+                for entry_id, fields in entries:
+                    last = entry_id.decode()
+                    event = _decode_event(entry_id, fields)
+                    name = event.get("task") or names.get(event.get("id", ""), "")
+                    if event.get("task"):
+                        names[event["id"]] = event["task"]
+                    if (task_name and name != task_name) or (event_type and event["type"] != event_type):
+                        continue
+                    shown += 1
+                    click.echo(json.dumps(event, sort_keys=True) if as_json else
+                               f"{event['event_id']} {event['type']:<18} {event.get('id', ''):<38} "
+                               f"{name}")
+                    if count is not None and shown >= count:
+                        return 0
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _json_value(text: str, option: str, kind: type) -> Any:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc.msg} at column {exc.colno}",
+                                 param_hint=option) from None
+    if not isinstance(value, kind):
+        raise click.BadParameter(f"must be a JSON {'array' if kind is list else 'object'}",
+                                 param_hint=option)
+    return value
+
+
+@click.command("push")
+@click.argument("task_name")
+@click.option("--args", "args_json", default="[]", show_default=True, help="JSON array.")
+@click.option("--kwargs", "kwargs_json", default="{}", show_default=True, help="JSON object.")
+@click.option("--queue", help="Queue (default: the task's, or RELIER_DEFAULT_QUEUE).")
+@click.option("--version", "schema_version", type=click.IntRange(min=1),
+              help="Argument version of a task not registered here (default 1).")
+@app_option
+def push_command(task_name: str, args_json: str, kwargs_json: str, queue: str | None,  # noqa: PLR0917 - click passes options by name
+                 schema_version: int | None, app_spec: str) -> int:
+    """Dispatch TASK_NAME with JSON arguments; prints the task id."""
+    args = _json_value(args_json, "--args", list)
+    kwargs = _json_value(kwargs_json, "--kwargs", dict)
+    relier = _relier(app_spec)
+    task = relier.tasks.get(task_name)
+    spec = task.spec if task is not None else build_spec(
+        _unregistered, name=task_name, queue=queue or relier.settings.default_queue,
+        version=schema_version or 1, priority=0, soft_timeout=None, hard_timeout=None,
+    )
+    try:
+        handle = push(relier, prepare_dispatch(relier, spec, args, kwargs, queue=queue))
+    except AdmissionRejectedError as exc:
+        raise click.ClickException(str(exc)) from None
+    except redis.RedisError as exc:
+        raise click.ClickException(f"cannot reach Redis: {exc}") from None
+    click.echo(handle.id)
+    return 0
+
+
+def _unregistered(*args: Any, **kwargs: Any) -> None:
+    """Stands for a task this process does not import; only its name and queue are used."""

@@ -1,0 +1,165 @@
+"""Read-only views of relier's state for the CLI and the console: workers, inflight tasks,
+task details. Each view costs a constant number of round trips, however many workers there
+are; nothing here writes."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, cast
+
+from relier.envelope import decode_value
+from relier.store import Store
+
+_INFLIGHT_FIELDS = ("name", "queue", "state", "attempt", "fence", "holder", "worker", "started",
+                    "updated")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessView:
+    """One process holding a lease: a worker's main process (consumer) or a pool process."""
+
+    id: str
+    lease_age: float
+    tasks_held: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    node: str
+    host: str
+    pid: int
+    queues: list[str]
+    pool: str
+    concurrency: int
+    lease_age: float | None
+    tasks_held: int
+    processes: list[ProcessView]
+    draining: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node, "host": self.host, "pid": self.pid, "queues": self.queues,
+            "pool": self.pool, "concurrency": self.concurrency, "lease_age": self.lease_age,
+            "tasks_held": self.tasks_held, "draining": self.draining,
+            "processes": [{"id": p.id, "lease_age": p.lease_age, "tasks_held": p.tasks_held}
+                          for p in self.processes],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class InflightTask:
+    id: str
+    task: str
+    queue: str
+    state: str
+    attempt: int
+    fence: int
+    holder: str
+    lease_age: float | None
+    running_for: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "task": self.task, "queue": self.queue, "state": self.state,
+                "attempt": self.attempt, "fence": self.fence, "holder": self.holder,
+                "lease_age": self.lease_age, "running_for": self.running_for}
+
+
+def _server_ms(store: Store) -> int:
+    seconds, micros = store.client.time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _text(raw: bytes | None) -> str:
+    return raw.decode(errors="replace") if raw else ""
+
+
+def _leases(store: Store) -> dict[str, float]:
+    return {member.decode(): score for member, score in cast(
+        list[tuple[bytes, float]], store.client.zrange(store.keys.leases, 0, -1, withscores=True))}
+
+
+def workers(store: Store) -> list[WorkerView]:
+    """Every registered worker with its lease age and the tasks its processes hold."""
+    now = _server_ms(store)
+    registered = {key.decode(): json.loads(value) for key, value in cast(
+        dict[bytes, bytes], store.client.hgetall(store.keys.workers)).items()}
+    leases = _leases(store)
+    pipe = store.client.pipeline(transaction=False)
+    for process in leases:
+        pipe.scard(store.keys.held(process))
+    held = dict(zip(leases, cast(list[int], pipe.execute()), strict=True))
+    views = []
+    for node, info in sorted(registered.items()):
+        hostname = node.rsplit("/", 1)[0]
+        processes = [
+            ProcessView(process, (now - leases[process]) / 1000, held[process])
+            for process in sorted(leases)
+            if process.rsplit("/", 1)[0] == hostname and process != node
+        ]
+        views.append(WorkerView(
+            node=node, host=info.get("host", ""), pid=int(info.get("pid", 0)),
+            queues=list(info.get("queues", [])), pool=info.get("pool", ""),
+            concurrency=int(info.get("concurrency", 0)),
+            lease_age=(now - leases[node]) / 1000 if node in leases else None,
+            tasks_held=held.get(node, 0) + sum(p.tasks_held for p in processes),
+            processes=processes, draining=bool(info.get("draining", False)),
+        ))
+    return views
+
+
+def inflight(store: Store, *, queue: str | None = None, worker: str | None = None,
+             limit: int = 1000) -> list[InflightTask]:
+    """Tasks reserved or running in some process, oldest first (three round trips)."""
+    now = _server_ms(store)
+    leases = _leases(store)
+    pipe = store.client.pipeline(transaction=False)
+    for process in leases:
+        pipe.smembers(store.keys.held(process))
+    ids = sorted({member.decode() for members in cast(list[set[bytes]], pipe.execute())
+                  for member in members})
+    pipe = store.client.pipeline(transaction=False)
+    for task_id in ids:
+        pipe.hmget(store.keys.record(task_id), _INFLIGHT_FIELDS)
+    tasks = []
+    for task_id, values in zip(ids, cast(list[list[bytes | None]], pipe.execute()), strict=True):
+        fields = dict(zip(_INFLIGHT_FIELDS, values, strict=True))
+        state = _text(fields["state"])
+        if state not in {"reserved", "running"}:
+            continue
+        holder = _text(fields["holder"])
+        if queue is not None and _text(fields["queue"]) != queue:
+            continue
+        if worker is not None and not holder.startswith(worker):
+            continue
+        started = int(fields["started"] or 0) if state == "running" else 0
+        tasks.append(InflightTask(
+            id=task_id, task=_text(fields["name"]), queue=_text(fields["queue"]), state=state,
+            attempt=int(fields["attempt"] or 0), fence=int(fields["fence"] or 0), holder=holder,
+            lease_age=(now - leases[holder]) / 1000 if holder in leases else None,
+            running_for=(now - started) / 1000 if started else None,
+        ))
+    tasks.sort(key=lambda task: -(task.running_for or 0))
+    return tasks[:limit]
+
+
+_BINARY = {"head", "tail", "raw", "partial", "result"}
+
+
+def task_detail(store: Store, task_id: str) -> dict[str, Any] | None:
+    """The whole record (result and checkpoint decoded, message bytes summarised) and history."""
+    record = store.record(task_id)
+    if not record:
+        return None
+    shown: dict[str, Any] = {"id": task_id}
+    for name, value in sorted(record.items()):
+        if name in {"result", "partial"}:
+            shown[name] = decode_value(value)
+        elif name in _BINARY:
+            shown[name] = f"<{len(value)} bytes>"
+        else:
+            shown[name] = value.decode(errors="replace")
+    shown["history"] = store.history(task_id)
+    shown["read_at"] = time.time()
+    return shown

@@ -1,0 +1,122 @@
+"""`rl workers`, `rl tasks`, `rl tail` and `rl push` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from types import ModuleType
+
+import redis
+
+from relier.testing import CeleryWorker, RedisServer, wait_until
+from tests.support import running_pid
+
+
+def rl_env(server: RedisServer) -> dict[str, str]:
+    return {**os.environ, "RELIER_REDIS_URL": server.url,
+            "PYTHONPATH": os.pathsep.join(sys.path)}
+
+
+def rl(server: RedisServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "relier.cli", *args], capture_output=True,
+                          text=True, timeout=60, check=False, env=rl_env(server))
+
+
+def test_workers_lists_the_worker_and_its_processes(
+    default_worker: CeleryWorker, redis_server: RedisServer
+) -> None:
+    def listed() -> list[dict[str, object]] | None:
+        views = json.loads(rl(redis_server, "workers", "--json").stdout)
+        mine = [view for view in views if str(view["node"]).startswith(default_worker.hostname)]
+        return mine if mine and mine[0]["processes"] else None
+
+    view = wait_until(listed, timeout=30)[0]
+    assert "default" in view["queues"]  # type: ignore[operator]
+    assert view["pool"] == "prefork"
+    assert 0 <= float(view["lease_age"]) < 5  # type: ignore[arg-type]
+    assert len(view["processes"]) == 2  # type: ignore[arg-type]
+
+
+def test_inflight_and_show_a_running_task(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> None:
+    handle = basic_tasks.hold.push(5)
+    running_pid(redis_client, handle.id)
+    rows = json.loads(rl(redis_server, "tasks", "inflight", "--json").stdout)
+    row = next(row for row in rows if row["id"] == handle.id)
+    assert row["task"] == "tests.hold"
+    assert row["state"] == "running"
+    assert row["attempt"] == 1
+    assert row["holder"].startswith(default_worker.hostname)
+    assert row["running_for"] >= 0
+    shown = json.loads(rl(redis_server, "tasks", "show", handle.id, "--json").stdout)
+    assert shown["state"] == "running"
+    assert [entry["event"] for entry in shown["history"]] == ["started"]
+    assert rl(redis_server, "tasks", "show", "no-such-task").returncode == 1
+    handle.result(timeout=30)
+
+
+def test_push_by_name_and_bad_json(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_server: RedisServer
+) -> None:
+    pushed = rl(redis_server, "push", "tests.add", "--args", "[2, 3]")  # not imported here
+    assert pushed.returncode == 0, pushed.stderr
+    task_id = pushed.stdout.strip()
+    from relier import TaskHandle
+
+    assert TaskHandle(task_id, basic_tasks.add.relier).result(timeout=30) == 5
+    bad = rl(redis_server, "push", "tests.add", "--args", "[2,")
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("rl: error: ")
+    assert "--args" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    not_list = rl(redis_server, "push", "tests.add", "--args", '{"a": 1}')
+    assert not_list.returncode == 2
+
+
+def test_tail_and_follow_see_events_as_they_happen(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_server: RedisServer,
+    redis_client: redis.Redis,
+) -> None:
+    newest = redis_client.xrevrange("rl:events", count=1)
+    since = newest[0][0].decode() if newest else "0"
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "relier.cli", "tail", "--json", "--task", "tests.add",
+         "--type", "completed", "--count", "1", "--since", since],
+        stdout=subprocess.PIPE, text=True, env=rl_env(redis_server),
+    )
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "relier.cli", "tasks", "inflight", "--follow", "--json",
+         "--interval", "0.2"],
+        stdout=subprocess.PIPE, text=True, env=rl_env(redis_server),
+    )
+    try:
+        assert follow.stdout is not None
+        assert json.loads(follow.stdout.readline())["tasks"] is not None  # it is running
+        handle = basic_tasks.add.push(40, 2)
+        assert handle.result(timeout=30) == 42
+        output, _ = tail.communicate(timeout=30)
+        event = json.loads(output.strip().splitlines()[-1])
+        assert event["id"] == handle.id
+        assert event["type"] == "completed"
+        held = basic_tasks.hold.push(3)
+        wait_until(lambda: held.id in follow.stdout.readline(), timeout=30)  # type: ignore[union-attr]
+    finally:
+        for process in (follow, tail):
+            process.kill()
+            process.wait(10)
+            if process.stdout is not None:
+                process.stdout.close()
+
+
+def test_read_commands_change_nothing(
+    default_worker: CeleryWorker, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    before = (redis_client.dbsize(), redis_client.xlen("rl:events"))
+    for args in (("workers", "--json"), ("tasks", "inflight", "--json"), ("dlq", "list", "--json"),
+                 ("admission", "status", "--json"), ("tail", "--since", "0", "--count", "1")):
+        assert rl(redis_server, *args).returncode == 0
+    assert (redis_client.dbsize(), redis_client.xlen("rl:events")) == before
