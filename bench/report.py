@@ -9,7 +9,7 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -116,6 +116,18 @@ def _ratio(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}x"
 
 
+def column_formatter(table: Sequence[Sequence[str]]) -> Callable[[Sequence[str]], str]:
+    """Formats one line of `table`: indented, first column left-aligned, the rest right."""
+    widths = [max(len(cells[i]) for cells in table) for i in range(len(table[0]))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
+        return ("  " + "  ".join((first, *rest))).rstrip()
+
+    return line
+
+
 def format_table(title: str, rows: Sequence[Row], unit: str = "us",
                  count_label: str = "calls") -> str:
     """Rows grouped by `Row.group`, each group under a one-line statement of its method.
@@ -130,13 +142,7 @@ def format_table(title: str, rows: Sequence[Row], unit: str = "us",
          _ratio(row.ratio_p50), _ratio(row.ratio_mean))
         for row in rows
     ]
-    widths = [max(len(cells[i]) for cells in (headers, *body)) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-        return ("  " + "  ".join((first, *rest))).rstrip()
-
+    line = column_formatter([headers, *body])
     out = [title, line(headers)]
     current_group: str | None = None
     for row, cells in zip(rows, body, strict=True):
@@ -216,3 +222,18 @@ def write_results(benchmark: str, payload: Mapping[str, Any], path: Path | None,
         target.write_text(text)
         written.append(target)
     return written
+
+
+def server_label(machine: Mapping[str, Any]) -> str:
+    """The server's name and version, as `machine_info` recorded them."""
+    return f"{machine['server']['name']} {machine['server']['version']}"
+
+
+def machine_summary(machine: Mapping[str, Any]) -> str:
+    """CPUs, Python and server in a few words, for table titles."""
+    return f"{machine['cpu_count']} CPUs, Python {machine['python']}, {server_label(machine)}"
+
+
+def print_written(paths: Sequence[Path]) -> None:
+    for path in paths:
+        print(f"wrote {path}")

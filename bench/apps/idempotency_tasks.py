@@ -7,25 +7,17 @@ workers load ``idempotency_worker.app``, built from ``RELIER_REDIS_URL``.
 
 from __future__ import annotations
 
-import functools
-import os
 import time
 from dataclasses import dataclass
 
-import redis
 from celery import Celery
 
+from bench.apps.common import client, relier_app
 from relier import Relier
-from relier.config import Settings
 from relier.task import RelierTask
 
 #: Key of the duplicate-submission task's execution counter, per call key.
 EXECUTIONS_KEY = "bench:idem:executions:{key}"
-
-
-@functools.cache
-def client() -> redis.Redis:
-    return redis.Redis.from_url(os.environ["RELIER_REDIS_URL"])
 
 
 def _counted(key: str, seconds: float) -> dict[str, int | str]:
@@ -51,14 +43,7 @@ class IdempotencyApp:
 
 def make_app(url: str, *, set_as_current: bool = False) -> IdempotencyApp:
     """A Celery app on `url` with relier bound and the bench tasks (two of them idempotent)."""
-    settings = Settings.from_env({**os.environ, "RELIER_REDIS_URL": url})
-    app = Celery("bench-idempotency", set_as_current=set_as_current)
-    app.conf.update(
-        broker_url=url,
-        broker_connection_retry_on_startup=True,
-        task_default_queue=settings.default_queue,
-    )
-    relier = Relier(app, settings=settings)
+    app, relier = relier_app("bench-idempotency", url, set_as_current=set_as_current)
     return IdempotencyApp(
         app=app,
         relier=relier,

@@ -7,25 +7,17 @@ workers load ``lease_worker.app``, built from ``RELIER_REDIS_URL``.
 
 from __future__ import annotations
 
-import functools
-import os
 import time
 from dataclasses import dataclass
 
-import redis
 from celery import Celery
 
+from bench.apps.common import client, record_attempt, relier_app
 from relier import Relier, current_context
-from relier.config import Settings
 from relier.task import RelierTask
 
 #: kombu redelivers unacked messages after this many seconds; relier makes copies harmless.
 VISIBILITY_TIMEOUT = 12 * 3600
-
-
-@functools.cache
-def client() -> redis.Redis:
-    return redis.Redis.from_url(os.environ["RELIER_REDIS_URL"])
 
 
 def _inflight(seconds: float) -> None:
@@ -38,9 +30,8 @@ def _killed(seconds: float) -> int:
     """Record (pid, body start) per attempt; attempt 1 sleeps; count executions, completions."""
     started = time.time()
     ctx = current_context()
+    record_attempt(ctx.task_id, ctx.attempt, started)
     redis_client = client()
-    redis_client.hset(f"bench:attempt:{ctx.task_id}:{ctx.attempt}",
-                      mapping={"pid": os.getpid(), "start": repr(started)})
     redis_client.incr(f"bench:exec:{ctx.task_id}")
     if ctx.attempt == 1:
         time.sleep(seconds)
@@ -58,16 +49,11 @@ class LeaseApp:
 
 def make_app(url: str, *, set_as_current: bool = False) -> LeaseApp:
     """A Celery app on `url` with relier bound (prefetch disabled) and the bench tasks."""
-    settings = Settings.from_env({**os.environ, "RELIER_REDIS_URL": url})
-    app = Celery("bench-leases", set_as_current=set_as_current)
-    app.conf.update(
-        broker_url=url,
+    app, relier = relier_app(
+        "bench-leases", url, set_as_current=set_as_current,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
-        broker_connection_retry_on_startup=True,
-        task_default_queue=settings.default_queue,
         worker_disable_prefetch=True,
     )
-    relier = Relier(app, settings=settings)
     return LeaseApp(
         app=app,
         relier=relier,
