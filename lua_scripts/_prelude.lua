@@ -41,6 +41,19 @@ local function requeue_front(task, shared, now)
   return ticket
 end
 
+-- Count a task's end for the SLO: one place per outcome, so nothing is counted twice.
+-- Fields of the hash `slo`: '<task>|m|<minute>|ok|bad' and '<task>|h|<hour>|ok|bad', and the
+-- same under the task name '*' for all tasks together.
+local function count_outcome(slo, task_name, good, now)
+  local outcome = good and 'ok' or 'bad'
+  local minute = math.floor(now / 60000)
+  local hour = math.floor(now / 3600000)
+  for _, name in ipairs({task_name or '?', '*'}) do
+    redis.call('HINCRBY', slo, name .. '|m|' .. minute .. '|' .. outcome, 1)
+    redis.call('HINCRBY', slo, name .. '|h|' .. hour .. '|' .. outcome, 1)
+  end
+end
+
 -- Give up a task's idempotency claim when it ends without a result (a completed claim stays,
 -- so the same call returns its result until the key's TTL). `idem` may be a key never used.
 local function release_claim(idem, task_id)
@@ -58,6 +71,7 @@ local function bury(task, shared, now, reason, error_text, from, attempt)
   redis.call('ZREM', shared.queued, task.id)
   redis.call('ZADD', shared.dlq, now, task.id)
   release_claim(task.idem, task.id)
+  count_outcome(shared.slo, redis.call('HGET', task.rec, 'name'), false, now)
   emit(shared.events, shared.maxlen, 'dead_lettered', task.id, {'reason', reason,
     'worker', from, 'attempt', attempt or '', 'ts', now})
   return 'dead_lettered'

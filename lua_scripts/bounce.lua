@@ -5,6 +5,7 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] delayed set (rl:delayed)
 -- KEYS[4] queued index       KEYS[5] dead-letter index KEYS[6] event stream
 -- KEYS[7] held set of the worker's consumer        KEYS[8] idempotency key (any unused key)
+-- KEYS[9] SLO counters (rl:slo)
 -- ARGV[1] delivery tag of the copy   ARGV[2] reason if dead-lettered   ARGV[3] error text
 -- ARGV[4] delay before the copy is pushed again, ms    ARGV[5] most bounces before the DLQ
 -- ARGV[6] event stream cap   ARGV[7] task id       ARGV[8] worker node
@@ -25,7 +26,8 @@ redis.call('RPUSH', KEYS[2], cjson.encode({event = 'bounced', worker = ARGV[8], 
   reason = ARGV[2], error = ARGV[3]}))
 if bounces > tonumber(ARGV[5]) then
   local task = {id = ARGV[7], rec = KEYS[1], hist = KEYS[2], list = '', idem = KEYS[8]}
-  local shared = {dlq = KEYS[5], events = KEYS[6], maxlen = ARGV[6], queued = KEYS[4]}
+  local shared = {dlq = KEYS[5], events = KEYS[6], maxlen = ARGV[6], queued = KEYS[4],
+    slo = KEYS[9]}
   return bury(task, shared, now, ARGV[2], ARGV[3] .. ' (bounced ' .. bounces .. ' times)',
     ARGV[8], '')
 end

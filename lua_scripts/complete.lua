@@ -2,6 +2,7 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
 -- KEYS[4] held set of the process that ran the attempt
 -- KEYS[5] idempotency key (any unused key when the task is not idempotent)
+-- KEYS[6] SLO counters (rl:slo)
 -- ARGV[1] fence of the attempt                    ARGV[2] encoded result (msgpack bytes)
 -- ARGV[3] result TTL in seconds                   ARGV[4] event stream cap
 -- ARGV[5] task id            ARGV[6] run time in ms (measured by the pool process)
@@ -31,6 +32,7 @@ redis.call('RPUSH', KEYS[2], cjson.encode({event = 'completed', attempt = tonumb
   fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[6])}))
 redis.call('EXPIRE', KEYS[1], ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
+count_outcome(KEYS[6], redis.call('HGET', KEYS[1], 'name'), true, now)
 if ARGV[7] ~= '' and redis.call('HGET', KEYS[5], 'task') == ARGV[5] then
   redis.call('HSET', KEYS[5], 'state', 'completed', 'result', ARGV[2])
   redis.call('EXPIRE', KEYS[5], ARGV[7])

@@ -4,7 +4,7 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
 -- KEYS[4] event stream      KEYS[5] held set of the process that ran the attempt
 -- KEYS[6] idempotency key (released; any unused key when the task is not idempotent)
--- KEYS[7] delayed set (rl:delayed)
+-- KEYS[7] delayed set (rl:delayed)    KEYS[8] SLO counters (rl:slo)
 -- ARGV[1] fence of the attempt   ARGV[2] reason         ARGV[3] exception type
 -- ARGV[4] exception message      ARGV[5] traceback      ARGV[6] event stream cap
 -- ARGV[7] task id                ARGV[8] run time in ms
@@ -51,5 +51,6 @@ end
 redis.call('HSET', KEYS[1], 'state', 'dead_lettered', 'reason', ARGV[2], 'ended', now)
 redis.call('ZADD', KEYS[3], now, ARGV[7])
 release_claim(KEYS[6], ARGV[7])
+count_outcome(KEYS[8], redis.call('HGET', KEYS[1], 'name'), false, now)
 emit(KEYS[4], ARGV[6], 'dead_lettered', ARGV[7], {'reason', ARGV[2], 'ts', now})
 return {'ok', 'dead_lettered'}

@@ -4,6 +4,7 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
 -- KEYS[4] event stream       KEYS[5] held set of the process running the attempt
 -- KEYS[6] idempotency key (released; any unused key when the task is not idempotent)
+-- KEYS[7] SLO counters (rl:slo)
 -- ARGV[1] delivery tag of the copy   ARGV[2] event stream cap   ARGV[3] task id
 -- ARGV[4] the hard timeout in seconds (for the error text)      ARGV[5] process id
 -- Returns 'ok', or 'stale' (the copy is not the running one any more).
@@ -25,6 +26,7 @@ redis.call('RPUSH', KEYS[2], cjson.encode({event = 'hard_timeout', attempt = ton
   worker = ARGV[5], ts = now}))
 redis.call('ZADD', KEYS[3], now, ARGV[3])
 release_claim(KEYS[6], ARGV[3])
+count_outcome(KEYS[7], redis.call('HGET', KEYS[1], 'name'), false, now)
 emit(KEYS[4], ARGV[2], 'timed_out', ARGV[3], {'attempt', attempt, 'fence', fence,
   'worker', ARGV[5], 'ts', now})
 emit(KEYS[4], ARGV[2], 'dead_lettered', ARGV[3], {'reason', 'hard_timeout', 'ts', now})

@@ -4,7 +4,8 @@
 -- KEYS[1] lease index        KEYS[2] held set of the process
 -- KEYS[3] event stream       KEYS[4] dead-letter index   KEYS[5] resurrector state hash
 -- KEYS[6] queued index (rl:queued)   KEYS[7] kombu's unacked hash   KEYS[8] its index zset
--- KEYS[9..] per task, in ARGV order: record hash, attempt history, queue's priority-0 list,
+-- KEYS[9] SLO counters (rl:slo)
+-- KEYS[10..] per task, in ARGV order: record hash, attempt history, queue's priority-0 list,
 -- idempotency key (any unused key when none)
 -- ARGV[1] process id         ARGV[2] lease TTL ms     ARGV[3] refresh interval ms
 -- ARGV[4] event stream cap   ARGV[5] mode: 'expired' or 'reserved'
@@ -31,10 +32,10 @@ if not expired_mode then
   cause = 'consumer reconnected'
 end
 local shared = {dlq = KEYS[4], events = KEYS[3], maxlen = ARGV[4], queued = KEYS[6],
-  unacked = KEYS[7], unacked_index = KEYS[8]}
+  unacked = KEYS[7], unacked_index = KEYS[8], slo = KEYS[9]}
 local requeued, buried = 0, 0
 for i = 6, #ARGV do
-  local base = 9 + (i - 6) * 4
+  local base = 10 + (i - 6) * 4
   local task = {id = ARGV[i], rec = KEYS[base], hist = KEYS[base + 1], list = KEYS[base + 2],
     idem = KEYS[base + 3]}
   local state = redis.call('HGET', task.rec, 'state')

@@ -6,6 +6,7 @@
 -- KEYS[5] dead-letter index  KEYS[6] event stream      KEYS[7] queued index (rl:queued)
 -- KEYS[8] kombu's unacked hash                     KEYS[9] its index zset
 -- KEYS[10] idempotency key (released if the task is dead-lettered; any unused key if none)
+-- KEYS[11] SLO counters (rl:slo)
 -- ARGV[1] task id            ARGV[2] event stream cap
 -- ARGV[3] reconcile_after in ms: only tasks queued at least this long are examined
 -- ARGV[4] most list elements to scan from the consuming end (LPOS MAXLEN)
@@ -35,7 +36,7 @@ if redis.call('LLEN', KEYS[3]) > tonumber(ARGV[4]) then
 end
 local task = {id = ARGV[1], rec = KEYS[1], hist = KEYS[2], list = KEYS[4], idem = KEYS[10]}
 local shared = {dlq = KEYS[5], events = KEYS[6], maxlen = ARGV[2], queued = KEYS[7],
-  unacked = KEYS[8], unacked_index = KEYS[9]}
+  unacked = KEYS[8], unacked_index = KEYS[9], slo = KEYS[11]}
 local lost = redis.call('HINCRBY', KEYS[1], 'lost_in_broker', 1)
 local cap = tonumber(redis.call('HGET', KEYS[1], 'max_resurrections') or '5')
 redis.call('RPUSH', KEYS[2], cjson.encode({event = 'lost_in_broker', ts = now,

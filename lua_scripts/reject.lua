@@ -4,6 +4,7 @@
 -- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
 -- KEYS[4] event stream      KEYS[5] held set of the worker's consumer (rl:held:<node>)
 -- KEYS[6] queued index (rl:queued)   KEYS[7] idempotency key (released; any unused key if none)
+-- KEYS[8] SLO counters (rl:slo)
 -- ARGV[1] delivery tag of the copy   ARGV[2] reason    ARGV[3] error text
 -- ARGV[4] event stream cap           ARGV[5] task id
 -- Returns 'ok' (also for a retry that finds its own rejection), 'stale' (not the live copy, or
@@ -30,5 +31,6 @@ redis.call('RPUSH', KEYS[2], cjson.encode({event = 'rejected', ts = now, reason 
   error = ARGV[3]}))
 redis.call('ZADD', KEYS[3], now, ARGV[5])
 release_claim(KEYS[7], ARGV[5])
+count_outcome(KEYS[8], redis.call('HGET', KEYS[1], 'name'), false, now)
 emit(KEYS[4], ARGV[4], 'dead_lettered', ARGV[5], {'reason', ARGV[2], 'ts', now})
 return 'ok'

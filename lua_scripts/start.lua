@@ -3,7 +3,7 @@
 -- KEYS[4] held set of this process   KEYS[5] lease index (rl:leases)
 -- KEYS[6] held set of the reserving consumer (rl:held:<record holder>; any key when queued)
 -- KEYS[7] queued index (rl:queued)      KEYS[8] idempotency key (any unused key when none)
--- KEYS[9] delayed set (rl:delayed: id -> due, server ms)
+-- KEYS[9] delayed set (rl:delayed: id -> due, server ms)   KEYS[10] SLO counters (rl:slo)
 -- ARGV[1] delivery tag of the copy being run     ARGV[2] worker node (node name/pid)
 -- ARGV[3] process id (node name/pid of the pool process)
 -- ARGV[4] event stream cap   ARGV[5] task id
@@ -52,6 +52,7 @@ if ARGV[7] == '1' then
         redis.call('HGET', KEYS[8], 'result'), 'deduplicated', owner, 'ended', now,
         'updated', now)
       redis.call('EXPIRE', KEYS[1], ARGV[9])
+      count_outcome(KEYS[10], redis.call('HGET', KEYS[1], 'name'), true, now)
       redis.call('RPUSH', KEYS[2], cjson.encode({event = 'deduplicated', from = owner, ts = now}))
       emit(KEYS[3], ARGV[4], 'completed', ARGV[5], {'deduplicated', owner, 'ts', now})
       return {'done', owner}

@@ -203,6 +203,7 @@ class Relier:
                 tuple(options.get("retry_on", (Exception,))),
             ),
             admission=options.get("admission"),
+            slo=options.get("slo"),
         )
 
     @property

@@ -54,6 +54,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value < 1:
+        raise ValueError(f"expected a fraction between 0 and 1 (like 0.999), got {raw!r}")
+    return value
+
+
 def _environment(raw: str) -> str:
     value = raw.strip().lower()
     if value not in {"development", "production", "test"}:
@@ -121,6 +128,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds running tasks may finish after SIGTERM before they are handed off."),
     Setting("RELIER_HANDOFF_HOOK_TIMEOUT", "3", _positive_float,
             "Seconds a handed-off task's soft hook gets to checkpoint before its process is killed."),
+    Setting("RELIER_SLO_OBJECTIVE", "0.999", _fraction,
+            "Availability objective for burn rates of tasks that declare no `slo=`."),
     Setting("RELIER_LEASE_TTL", "5", _positive_float,
             "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
     Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
@@ -165,6 +174,7 @@ class Settings:
     dlq_max_entries: int
     dlq_max_age: float
     drain_timeout: float
+    slo_objective: float
     handoff_hook_timeout: float
     max_bounces: int
     lease_ttl: float

@@ -50,6 +50,11 @@ class Keys:
         return f"{self.prefix}:queued"
 
     @property
+    def slo(self) -> str:
+        """Hash: per-minute and per-hour counts of completed and dead-lettered tasks."""
+        return f"{self.prefix}:slo"
+
+    @property
     def delayed(self) -> str:
         """Sorted set: scheduled (deferred) task ids -> when they are due (server ms)."""
         return f"{self.prefix}:delayed"

@@ -16,6 +16,7 @@ from typing import cast
 
 import redis
 
+from relier import slo
 from relier.config import Settings
 from relier.dlq import DeadLetters
 from relier.store import Store
@@ -86,6 +87,7 @@ class Resurrector:
             self._next_retention = time.monotonic() + RETENTION_INTERVAL
             result.trimmed = self._dead_letters.enforce_retention(
                 max_entries=settings.dlq_max_entries, max_age=settings.dlq_max_age)
+            slo.prune(store)
         result.reconciled = reconciled
         result.dead_lettered += buried
         self.totals.requeued += result.requeued

@@ -34,6 +34,7 @@ class TaskSpec:
     idempotency_ttl: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     admission: Admission | None = None
+    slo: float | None = None
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
@@ -70,6 +71,7 @@ class TaskOptions(TypedDict, total=False):
     retry_backoff_max: float
     retry_on: tuple[type[BaseException], ...]
     admission: Admission
+    slo: float
 
 
 def idempotency_digest(spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
@@ -107,6 +109,7 @@ def build_spec(
     idempotency_ttl: float | None = None,
     retry: RetryPolicy | None = None,
     admission: Admission | None = None,
+    slo: float | None = None,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     if not callable(func):
@@ -127,12 +130,15 @@ def build_spec(
         idempotency_ttl=idempotency_ttl,
         retry=retry or RetryPolicy(),
         admission=admission,
+        slo=slo,
     )
     where = f"@rl_task on {spec.name}"
     _check_identity(spec, where, has_explicit_name=name is not None)
     _check_timeouts(spec, where)
     _check_idempotency(spec, where)
     _check_retry(spec.retry, where)
+    if spec.slo is not None and not 0 < spec.slo < 1:
+        raise ConfigurationError(f"{where}: slo must be an availability between 0 and 1, e.g. 0.999")
     return spec
 
 

@@ -140,6 +140,7 @@ class Store:
                 self.keys.queued,
                 self.keys.idempotency(idem),
                 self.keys.delayed,
+                self.keys.slo,
             ],
             [tag, worker, process, self._maxlen, task_id, uuid.uuid4().hex, "1" if idem else "",
              int(self._settings.defer_delay * 1000), int(self._settings.result_ttl)],
@@ -162,6 +163,7 @@ class Store:
                 self.keys.events,
                 self.keys.held(process),
                 self.keys.idempotency(idem),
+                self.keys.slo,
             ],
             [fence, result, ttl, self._maxlen, task_id, runtime_ms,
              int(idem_ttl or self._settings.idempotency_ttl) if idem else ""],
@@ -195,6 +197,7 @@ class Store:
                 self.keys.held(process),
                 self.keys.idempotency(idem),
                 self.keys.delayed,
+                self.keys.slo,
             ],
             [fence, reason, exc_type, message, traceback, self._maxlen, task_id, runtime_ms,
              retries, int(retry_delay * 1000)],
@@ -222,6 +225,7 @@ class Store:
                 self.keys.events,
                 self.keys.held(process),
                 self.keys.idempotency(idem),
+                self.keys.slo,
             ],
             [tag, self._maxlen, task_id, f"{seconds:g}", process],
         )
@@ -244,6 +248,7 @@ class Store:
                 self.keys.held(worker),
                 self.keys.queued,
                 self.keys.idempotency(idem),
+                self.keys.slo,
             ],
             [tag, reason, error, self._maxlen, task_id],
         )
@@ -295,6 +300,7 @@ class Store:
                 self.broker.unacked_hash,
                 self.broker.unacked_index_zset,
                 self.keys.idempotency(idem),
+                self.keys.slo,
             ],
             [tag, self._maxlen, task_id, process, cause[:500]],
         )
@@ -328,6 +334,7 @@ class Store:
             self.keys.queued,
             self.broker.unacked_hash,
             self.broker.unacked_index_zset,
+            self.keys.slo,
         ]
         for task in tasks:
             keys += [self.keys.record(task.task_id), self.keys.history(task.task_id), task.front,
@@ -388,6 +395,7 @@ class Store:
                 self.broker.unacked_hash,
                 self.broker.unacked_index_zset,
                 self.keys.idempotency(idem),
+                self.keys.slo,
             ],
             [task_id, self._maxlen, int(self._settings.reconcile_after * 1000),
              self._settings.reconcile_scan],
@@ -402,7 +410,7 @@ class Store:
             "bounce",
             [self.keys.record(task_id), self.keys.history(task_id), self.keys.delayed,
              self.keys.queued, self.keys.dead_letters, self.keys.events, self.keys.held(worker),
-             self.keys.idempotency(idem)],
+             self.keys.idempotency(idem), self.keys.slo],
             [tag, reason, error, int(self._settings.bounce_delay * 1000),
              self._settings.max_bounces, self._maxlen, task_id, worker],
         )

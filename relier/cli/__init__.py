@@ -12,6 +12,7 @@ from relier.cli.dlq import dlq
 from relier.cli.doctor import doctor
 from relier.cli.ops import push_command, tail, tasks, workers
 from relier.cli.resurrector import run_resurrector
+from relier.cli.slo import slo_command
 from relier.errors import ConfigurationError
 
 EXIT_USAGE = 2
@@ -33,6 +34,7 @@ cli.add_command(workers)
 cli.add_command(tasks)
 cli.add_command(tail)
 cli.add_command(push_command)
+cli.add_command(slo_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -293,3 +293,10 @@ def long_checkpointed(steps: int) -> dict[str, int]:
         PROGRESS[ctx.task_id] = step
         time.sleep(0.05)
     return {"resumed_from": start, "attempt": ctx.attempt}
+
+
+@rl_task(name="tests.slo_probe", slo=0.99)
+def slo_probe(succeed: bool) -> bool:
+    if not succeed:
+        raise RuntimeError("probe failure")
+    return True

@@ -1,0 +1,128 @@
+"""SLO burn rates from the outcome counters the terminal transitions keep.
+
+Completions count as good, dead letters as bad, in one place each (complete, fail, reject,
+hard_timeout and the dead-letter helper of lost/reap/reconcile/bounce), so nothing is counted
+twice. Counters live in the hash `rl:slo` per minute (windows up to 6 h) and per hour (3 d).
+The maths below is pure; `read_windows` is the only I/O.
+
+Alert conditions follow Google's SRE workbook (multiwindow, multi-burn-rate): page when the
+1 h and 5 m burn rates both exceed 14.4, or 6 h and 30 m both exceed 6; ticket when 3 d and
+6 h both exceed 1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import cast
+
+from relier.store import Store
+
+#: Window name -> (length in seconds, counter resolution: "m" minutes or "h" hours).
+WINDOWS: dict[str, tuple[int, str]] = {
+    "5m": (300, "m"), "30m": (1800, "m"), "1h": (3600, "m"), "6h": (21600, "m"),
+    "3d": (259200, "h"),
+}
+#: (name, long window, short window, burn-rate threshold, severity)
+ALERTS: tuple[tuple[str, str, str, float, str], ...] = (
+    ("fast-burn", "1h", "5m", 14.4, "page"),
+    ("slow-burn", "6h", "30m", 6.0, "page"),
+    ("budget-burn", "3d", "6h", 1.0, "ticket"),
+)
+_KEEP = {"m": 6 * 60 + 5, "h": 72 + 2}
+
+
+@dataclass(frozen=True, slots=True)
+class WindowCounts:
+    good: int
+    bad: int
+
+    @property
+    def total(self) -> int:
+        return self.good + self.bad
+
+    @property
+    def availability(self) -> float | None:
+        """Share of good outcomes, or None when nothing ended in the window."""
+        return None if self.total == 0 else self.good / self.total
+
+
+def burn_rate(counts: WindowCounts, objective: float) -> float:
+    """How fast the error budget burns: 1.0 spends exactly the budget over the SLO period."""
+    if not 0 < objective < 1:
+        raise ValueError(f"objective must be between 0 and 1, got {objective}")
+    if counts.total == 0:
+        return 0.0
+    return (counts.bad / counts.total) / (1 - objective)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    name: str
+    severity: str
+    long_window: str
+    short_window: str
+    threshold: float
+    firing: bool
+
+
+def alerts(rates: Mapping[str, float]) -> list[Alert]:
+    """The workbook's alert conditions over burn rates keyed by window name."""
+    return [
+        Alert(name, severity, long, short, threshold,
+              rates.get(long, 0.0) > threshold and rates.get(short, 0.0) > threshold)
+        for name, long, short, threshold, severity in ALERTS
+    ]
+
+
+def buckets(now_ms: int, window: str) -> list[int]:
+    """The minute or hour bucket numbers a window covers, the current one included."""
+    seconds, resolution = WINDOWS[window]
+    size = 60_000 if resolution == "m" else 3_600_000
+    current = now_ms // size
+    count = max(1, seconds * 1000 // size)
+    return list(range(current - count + 1, current + 1))
+
+
+def count_fields(task: str, window: str, now_ms: int) -> list[str]:
+    resolution = WINDOWS[window][1]
+    return [f"{task}|{resolution}|{bucket}|{outcome}" for bucket in buckets(now_ms, window)
+            for outcome in ("ok", "bad")]
+
+
+def read_windows(store: Store, task: str = "*") -> dict[str, WindowCounts]:
+    """Good and bad counts of `task` ('*': every task) in every window: one round trip."""
+    seconds, micros = store.client.time()
+    now = int(seconds) * 1000 + int(micros) // 1000
+    fields = {window: count_fields(task, window, now) for window in WINDOWS}
+    pipe = store.client.pipeline(transaction=False)
+    for window in WINDOWS:
+        pipe.hmget(store.keys.slo, fields[window])
+    counts = {}
+    for window, values in zip(WINDOWS, cast(list[list[bytes | None]], pipe.execute()), strict=True):
+        good = sum(int(v or 0) for v in values[0::2])
+        bad = sum(int(v or 0) for v in values[1::2])
+        counts[window] = WindowCounts(good, bad)
+    return counts
+
+
+def tasks_counted(store: Store) -> list[str]:
+    """Task names that have counters (bounded HSCAN of field names)."""
+    names = {field.decode().split("|", 1)[0]
+             for field, _ in store.client.hscan_iter(store.keys.slo, count=1000)}
+    return sorted(names - {"*"})
+
+
+def prune(store: Store, now_ms: int | None = None) -> int:
+    """Delete counters older than the longest window they serve; returns how many."""
+    now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
+    oldest = {"m": now // 60_000 - _KEEP["m"], "h": now // 3_600_000 - _KEEP["h"]}
+    stale = []
+    for field, _ in store.client.hscan_iter(store.keys.slo, count=1000):
+        _, resolution, bucket, _ = field.decode().rsplit("|", 3)
+        if int(bucket) < oldest.get(resolution, 0):
+            stale.append(field)
+    for start in range(0, len(stale), 1000):
+        store.client.hdel(store.keys.slo, *stale[start:start + 1000])
+    return len(stale)
