@@ -16,7 +16,7 @@ from typing import Any, Unpack, overload
 import redis
 from celery import Celery, signals
 
-from relier import preflight
+from relier import preflight, telemetry
 from relier.admission import Admission
 from relier.config import Settings, get_settings
 from relier.connection import Connections
@@ -275,6 +275,7 @@ class Relier:
         if getattr(sender, "app", None) is not self.app:
             return
         mark_worker_main_process()
+        telemetry.configure()  # before the pool forks: its processes inherit it
         pool = pool_name(sender)
         if pool in {"threads", "solo"}:
             logger.warning(

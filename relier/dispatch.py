@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from relier import telemetry
 from relier.admission import NO_LIMIT
 from relier.envelope import Envelope, seal
 from relier.errors import AdmissionRejectedError
@@ -39,6 +40,7 @@ def prepare_dispatch(
     task_id: str | None = None,
     queue: str | None = None,
     priority: int | None = None,
+    trace: Mapping[str, str] | None = None,
 ) -> PreparedDispatch:
     """Sign and frame one call; raises `TypeError` for arguments msgspec cannot encode."""
     task_id = task_id or str(uuid.uuid4())
@@ -55,6 +57,7 @@ def prepare_dispatch(
         version=spec.version,
         idempotency_key=digest or None,
         created_ms=time.time_ns() // 1_000_000,
+        trace=dict(trace or {}),
     )
     kid, secret = relier.settings.signing_keys[0]
     message = build_message(
@@ -112,10 +115,41 @@ def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> Tas
 
 def push(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
     reply = relier.store.run_script("dispatch", prepared.keys, prepared.args)
-    return _handle(relier, prepared, reply)
+    return _counted(_handle, relier, prepared, reply)
 
 
 async def apush(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
     scripts = relier.connections.scripts_for_running_loop()
     reply = await scripts.run("dispatch", prepared.keys, prepared.args)
-    return _handle(relier, prepared, reply)
+    return _counted(_handle, relier, prepared, reply)
+
+
+def _counted(handle: Any, relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
+    try:
+        result: TaskHandle = handle(relier, prepared, reply)
+    except AdmissionRejectedError as exc:
+        telemetry.count("relier.tasks.admission_rejected", task=exc.task, scope=exc.scope)
+        raise
+    if not result.existing:
+        telemetry.count("relier.tasks.dispatched", task=prepared.task_name)
+    return result
+
+
+def dispatch(relier: Relier, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any],
+             **options: Any) -> TaskHandle:
+    """push, inside a producer span whose context travels in the envelope."""
+    task_id = options.pop("task_id", None) or str(uuid.uuid4())
+    queue = options.get("queue") or spec.queue
+    with telemetry.dispatch_span(spec.name, task_id, queue) as carrier:
+        return push(relier, prepare_dispatch(relier, spec, args, kwargs, task_id=task_id,
+                                             trace=carrier, **options))
+
+
+async def adispatch(relier: Relier, spec: TaskSpec, args: Sequence[Any],
+                    kwargs: Mapping[str, Any], **options: Any) -> TaskHandle:
+    """apush, inside a producer span whose context travels in the envelope."""
+    task_id = options.pop("task_id", None) or str(uuid.uuid4())
+    queue = options.get("queue") or spec.queue
+    with telemetry.dispatch_span(spec.name, task_id, queue) as carrier:
+        return await apush(relier, prepare_dispatch(relier, spec, args, kwargs, task_id=task_id,
+                                                    trace=carrier, **options))

@@ -16,7 +16,7 @@ from typing import cast
 
 import redis
 
-from relier import slo
+from relier import slo, telemetry
 from relier.config import Settings
 from relier.dlq import DeadLetters
 from relier.store import Store
@@ -81,6 +81,9 @@ class Resurrector:
                                process, requeued, buried)
             result.requeued += requeued
             result.dead_lettered += buried
+            if requeued:
+                telemetry.count("relier.tasks.resurrected", requeued, path="lease")
+                telemetry.event_span("relier.resurrect", "", worker=process, count=requeued)
         result.promoted = self._promote(now)
         reconciled, buried = self._reconcile(now)
         if time.monotonic() >= self._next_retention:

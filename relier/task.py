@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task
 
-from relier.dispatch import apush, prepare_dispatch, push
+from relier.dispatch import adispatch, dispatch
 from relier.envelope import DecodeFailure, Envelope
 from relier.errors import ConfigurationError, UnsupportedCanvasError
 from relier.handle import TaskHandle
@@ -56,15 +56,17 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         tag = str((request.properties or {}).get("delivery_tag", ""))
         if isinstance(delivered, DecodeFailure):
             return reject_in_pool(self.relier, request, delivered)
-        return self.relier.pipeline.execute(self.spec, delivered, tag, request.hostname or "")
+        queue = str((request.delivery_info or {}).get("routing_key") or self.spec.queue)
+        return self.relier.pipeline.execute(self.spec, delivered, tag, request.hostname or "",
+                                            queue)
 
     def push(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from sync code (thread-safe). Returns once Redis has the task."""
-        return push(self.relier, prepare_dispatch(self.relier, self.spec, args, kwargs))
+        return dispatch(self.relier, self.spec, args, kwargs)
 
     async def apush(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from asyncio code without blocking the event loop."""
-        return await apush(self.relier, prepare_dispatch(self.relier, self.spec, args, kwargs))
+        return await adispatch(self.relier, self.spec, args, kwargs)
 
     def push_with(
         self,
@@ -76,11 +78,8 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         priority: int | None = None,
     ) -> TaskHandle:
         """`push` with per-call options; an existing `task_id` returns that task's handle."""
-        prepared = prepare_dispatch(
-            self.relier, self.spec, args, kwargs or {},
-            task_id=task_id, queue=queue, priority=priority,
-        )
-        return push(self.relier, prepared)
+        return dispatch(self.relier, self.spec, args, kwargs or {},
+                        task_id=task_id, queue=queue, priority=priority)
 
     async def apush_with(
         self,
@@ -91,11 +90,8 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         queue: str | None = None,
         priority: int | None = None,
     ) -> TaskHandle:
-        prepared = prepare_dispatch(
-            self.relier, self.spec, args, kwargs or {},
-            task_id=task_id, queue=queue, priority=priority,
-        )
-        return await apush(self.relier, prepared)
+        return await adispatch(self.relier, self.spec, args, kwargs or {},
+                               task_id=task_id, queue=queue, priority=priority)
 
     def delay(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Celery's ``delay``, routed to `push`."""

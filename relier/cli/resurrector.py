@@ -10,7 +10,7 @@ from types import FrameType
 
 import click
 
-from relier import preflight
+from relier import preflight, telemetry
 from relier.binding import Relier
 from relier.cli.doctor import load_app
 from relier.phoenix import Resurrector
@@ -31,6 +31,7 @@ def run_resurrector(app_spec: str, once: bool, log_level: str) -> int:
     if failures and not relier.settings.unsafe_skip_preflight:
         sys.stderr.write(preflight.refusal_message(relier.settings.redis_url, failures) + "\n")
         return 78
+    telemetry.configure()
     resurrector = Resurrector(relier.store, relier.settings,
                               relier.broker_keys.queue_list(relier.settings.default_queue, 0))
     if once:

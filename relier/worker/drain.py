@@ -23,6 +23,7 @@ from typing import Any
 
 from celery.worker.state import active_requests
 
+from relier import telemetry
 from relier.store import Store
 from relier.worker.identity import worker_node
 
@@ -109,6 +110,9 @@ class Drainer:
                 idem=_digest(request),
             )
             logger.warning("task %s handed off at shutdown: %s", request.id, outcome)
+            if outcome == "queued":
+                telemetry.count("relier.tasks.handed_off", task=request.task.name)
+                telemetry.event_span("relier.handoff", request.id, worker=node)
 
 
 def _digest(request: Any) -> str:

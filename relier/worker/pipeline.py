@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import redis
 from celery.exceptions import Ignore
 
+from relier import telemetry
 from relier.context import TaskContext, bind_context, unbind_context
 from relier.envelope import Envelope, decode_value, encode_value
 from relier.errors import CheckpointTooLargeError, FencedOffError, ResultEncodingError
@@ -140,8 +141,11 @@ class Pipeline:
         logger.error("task %s %s not run: %s (%s)", spec.name, envelope.id, error, status)
         raise Ignore
 
-    def execute(self, spec: TaskSpec, envelope: Envelope, tag: str, hostname: str) -> Any:
-        """Run the body if this copy may start; raises `Ignore` when it may not."""
+    def execute(self, spec: TaskSpec, envelope: Envelope, tag: str, hostname: str,
+                queue: str | None = None) -> Any:
+        """Run the body if this copy may start; raises `Ignore` when it may not. `queue` is the
+        queue the copy came from (the task's declared queue when not given)."""
+        queue = queue or spec.queue
         worker = worker_node(hostname)
         arguments = self._migrate(spec, envelope, tag, worker)
         process = process_id(hostname)
@@ -156,7 +160,7 @@ class Pipeline:
         ctx = TaskContext(
             task_id=envelope.id,
             task_name=spec.name,
-            queue=spec.queue,
+            queue=queue,
             attempt=grant.attempt,
             fence=grant.fence,
             worker=process,
@@ -171,8 +175,15 @@ class Pipeline:
             spec, ctx, celery_enforces=is_pool_process(),
             on_hard=functools.partial(self._hard_timeout, spec, ctx, tag),
         )
+        telemetry.count("relier.tasks.started", task=spec.name)
+        if envelope.created_ms:
+            telemetry.record("relier.task.queue_wait",
+                             max(0.0, time.time() - envelope.created_ms / 1000), task=spec.name)
+        telemetry.count("relier.tasks.inflight", 1, task=spec.name)
         try:
-            with timers:
+            with telemetry.execute_span(spec.name, envelope.id, queue, envelope.trace,
+                                        attempt=ctx.attempt, fence=ctx.fence, worker=process), \
+                    timers:
                 result = _run_body(spec, arguments, ctx, timers)
         except (asyncio.CancelledError, concurrent.futures.CancelledError):
             if timers.hard_fired.is_set():
@@ -181,10 +192,14 @@ class Pipeline:
         except Exception as exc:
             if timers.hard_fired.is_set():
                 raise Ignore from None  # already dead-lettered as hard_timeout
+            telemetry.count("relier.tasks.failed", task=spec.name)
             for middleware in self.middlewares:
                 middleware.on_failure(ctx, spec, exc)
             self._record_failure(ctx, spec, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
             raise
+        finally:
+            telemetry.count("relier.tasks.inflight", -1, task=spec.name)
+            telemetry.record("relier.task.duration", time.monotonic() - began, task=spec.name)
         encoded = self._encode_result(ctx, spec, result, began)
         status = _transition(
             self._store.complete, ctx.task_id, ctx.worker, ctx.fence, encoded, _elapsed_ms(began),
@@ -196,6 +211,7 @@ class Pipeline:
                 spec.name, ctx.task_id, ctx.attempt, status,
             )
             raise Ignore
+        telemetry.count("relier.tasks.completed", task=spec.name)
         for middleware in self.middlewares:
             middleware.after_run(ctx, spec, result)
         return result
@@ -268,7 +284,11 @@ class Pipeline:
             retries=policy.retries if retryable else 0,
             retry_delay=policy.delay(ctx.attempt) if retryable else 0.0,
         )
+        if status == "dead_lettered":
+            telemetry.count("relier.tasks.dead_lettered", task=spec.name, reason=reason.value)
+            telemetry.event_span("relier.dead_letter", ctx.task_id, reason=reason.value)
         if status == "scheduled":
+            telemetry.count("relier.tasks.retried", task=spec.name)
             logger.warning("task %s %s attempt %d failed (%s); retry scheduled",
                            spec.name, ctx.task_id, ctx.attempt, type(exc).__name__)
         elif status not in {"dead_lettered", "again"}:

@@ -13,6 +13,7 @@ from billiard.einfo import ExceptionWithTraceback
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery.worker.request import Request
 
+from relier import telemetry
 from relier.envelope import Envelope
 from relier.worker.identity import worker_node
 
@@ -57,6 +58,9 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
             logger.exception("could not record the hard timeout of %s", self.id)
             return
         logger.error("task %s hit its hard timeout (%g s): %s", self.id, seconds, outcome)
+        if outcome == "ok":
+            telemetry.count("relier.tasks.dead_lettered", task=self.task.name, reason="hard_timeout")
+            telemetry.event_span("relier.dead_letter", self.id, reason="hard_timeout")
 
     def _requeue_lost(self, exc: BaseException) -> None:
         relier = self.task.relier
@@ -76,3 +80,6 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
             logger.exception("fast re-queue of %s failed; the resurrector will take it", self.id)
             return
         logger.warning("task %s lost its process %s: %s", self.id, process, outcome)
+        if outcome == "queued":
+            telemetry.count("relier.tasks.resurrected", task=self.task.name, path="fast")
+            telemetry.event_span("relier.resurrect", self.id, worker=process)

@@ -1,0 +1,155 @@
+"""OpenTelemetry spans and metrics. relier depends only on the API; with no SDK configured every
+call here is a cheap no-op.
+
+Spans: ``relier.dispatch`` (producer) and ``relier.execute`` (consumer, a child of the dispatch
+through the W3C trace context carried in the signed envelope), ``relier.resurrect``,
+``relier.handoff`` and ``relier.dead_letter``. Metrics: see `METRICS` (docs/metrics.md lists
+them; a test keeps the two in step). `configure()` sets up the SDK from the standard
+``OTEL_*`` variables in any process role; workers call it in every process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.propagate import extract, inject
+from opentelemetry.trace import Link, Span, SpanKind
+
+logger = logging.getLogger("relier.telemetry")
+
+#: name -> (instrument kind, unit, description). The single list of relier's metrics.
+METRICS: dict[str, tuple[str, str, str]] = {
+    "relier.tasks.dispatched": ("counter", "{task}", "Tasks accepted by push/apush."),
+    "relier.tasks.admission_rejected": ("counter", "{task}", "Pushes refused by admission control."),
+    "relier.tasks.started": ("counter", "{attempt}", "Attempts whose body started."),
+    "relier.tasks.completed": ("counter", "{task}", "Tasks completed with a stored result."),
+    "relier.tasks.failed": ("counter", "{attempt}", "Attempts whose body raised."),
+    "relier.tasks.retried": ("counter", "{attempt}", "Failed attempts scheduled for a retry."),
+    "relier.tasks.resurrected": ("counter", "{task}", "Tasks re-queued after their process died."),
+    "relier.tasks.handed_off": ("counter", "{task}", "Tasks handed off at a worker's shutdown."),
+    "relier.tasks.dead_lettered": ("counter", "{task}", "Tasks dead-lettered, by reason."),
+    "relier.task.duration": ("histogram", "s", "Run time of an attempt's body."),
+    "relier.task.queue_wait": ("histogram", "s", "Time from dispatch to the attempt's start."),
+    "relier.tasks.inflight": ("updowncounter", "{attempt}", "Attempts running in this process."),
+}
+SPANS = ("relier.dispatch", "relier.execute", "relier.resurrect", "relier.handoff",
+         "relier.dead_letter")
+
+_tracer = trace.get_tracer("relier")
+_meter = metrics.get_meter("relier")
+_instruments: dict[str, Any] = {}
+
+
+def _instrument(name: str) -> Any:
+    instrument = _instruments.get(name)
+    if instrument is None:
+        kind, unit, description = METRICS[name]
+        if kind == "counter":
+            instrument = _meter.create_counter(name, unit=unit, description=description)
+        elif kind == "histogram":
+            instrument = _meter.create_histogram(name, unit=unit, description=description)
+        else:
+            instrument = _meter.create_up_down_counter(name, unit=unit, description=description)
+        _instruments[name] = instrument
+    return instrument
+
+
+def count(name: str, value: float = 1, **attributes: str | int) -> None:
+    """Add to a counter (or up-down counter) of `METRICS`."""
+    _instrument(name).add(value, attributes)
+
+
+def record(name: str, value: float, **attributes: str | int) -> None:
+    """Record a histogram value of `METRICS`."""
+    _instrument(name).record(value, attributes)
+
+
+def _attributes(task: str, task_id: str, queue: str, **extra: str | int) -> dict[str, Any]:
+    """OpenTelemetry messaging conventions plus relier's own."""
+    return {"messaging.system": "redis", "messaging.destination.name": queue,
+            "messaging.message.id": task_id, "relier.task.name": task, "relier.task.id": task_id,
+            **extra}
+
+
+@contextlib.contextmanager
+def dispatch_span(task: str, task_id: str, queue: str) -> Iterator[dict[str, str]]:
+    """A producer span; yields the carrier to put in the envelope's ``trace`` field."""
+    with _tracer.start_as_current_span(
+        "relier.dispatch", kind=SpanKind.PRODUCER,
+        attributes=_attributes(task, task_id, queue, **{"messaging.operation.type": "send"}),
+    ):
+        carrier: dict[str, str] = {}
+        inject(carrier)
+        yield carrier
+
+
+@contextlib.contextmanager
+def execute_span(task: str, task_id: str, queue: str, carrier: Mapping[str, str], *,
+                 attempt: int, fence: int, worker: str) -> Iterator[Span]:
+    """A consumer span in the dispatching trace (child of the dispatch span, and linked to it)."""
+    parent = extract(dict(carrier))
+    links = [Link(trace.get_current_span(parent).get_span_context())] if carrier else []
+    token = otel_context.attach(parent)
+    try:
+        with _tracer.start_as_current_span(
+            "relier.execute", kind=SpanKind.CONSUMER, links=links,
+            attributes={**_attributes(task, task_id, queue),
+                        "messaging.operation.type": "process", "relier.attempt": attempt,
+                        "relier.fence": fence, "relier.worker": worker},
+        ) as span:
+            yield span
+    finally:
+        otel_context.detach(token)
+
+
+def event_span(name: str, task_id: str, **attributes: str | int) -> None:
+    """A short span for a lifecycle event outside a task body (resurrect, handoff, dead letter)."""
+    with _tracer.start_as_current_span(name, attributes={"relier.task.id": task_id, **attributes}):
+        pass
+
+
+_configured = False
+
+
+def configure() -> bool:
+    """Set up the OpenTelemetry SDK from ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER``
+    (``console`` or ``otlp``) and ``OTEL_SERVICE_NAME``, if the SDK is installed and asked
+    for; returns whether it did. Safe to call more than once and after a fork."""
+    global _configured  # noqa: PLW0603 - one SDK setup per process
+    traces = os.environ.get("OTEL_TRACES_EXPORTER", "none").lower()
+    if _configured or traces in {"", "none"}:
+        return False
+    try:
+        from opentelemetry.sdk.resources import Resource  # noqa: PLC0415 - optional SDK
+        from opentelemetry.sdk.trace import TracerProvider  # noqa: PLC0415
+        from opentelemetry.sdk.trace.export import (  # noqa: PLC0415
+            ConsoleSpanExporter,
+            SimpleSpanProcessor,
+        )
+    except ImportError:
+        logger.warning("OTEL_TRACES_EXPORTER=%s but opentelemetry-sdk is not installed "
+                       "(pip install relier[otel])", traces)
+        return False
+    resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "relier")})
+    provider = TracerProvider(resource=resource)
+    if traces == "console":
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    elif traces == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]  # noqa: PLC0415 - optional
+                OTLPSpanExporter,
+            )
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
+        except ImportError:
+            logger.warning("OTEL_TRACES_EXPORTER=otlp needs opentelemetry-exporter-otlp")
+            return False
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _configured = True
+    return True
