@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+import redis
 
 from relier.cli.admission import admission
 from relier.cli.dev import demo, dev
@@ -13,7 +14,9 @@ from relier.cli.doctor import doctor
 from relier.cli.ops import push_command, tail, tasks, workers
 from relier.cli.resurrector import run_resurrector
 from relier.cli.slo import slo_command
+from relier.config import get_settings
 from relier.errors import ConfigurationError
+from relier.preflight import redact_url
 
 EXIT_USAGE = 2
 
@@ -53,4 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         sys.stderr.write(f"rl: error: {exc.format_message()}\n")
         raise SystemExit(exc.exit_code) from None
+    except redis.RedisError as exc:
+        url = redact_url(get_settings().redis_url)
+        sys.stderr.write(f"rl: error: cannot reach Redis at {url}: {exc}\n")
+        raise SystemExit(1) from None
     raise SystemExit(code if isinstance(code, int) else 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import signal
 import sys
@@ -20,9 +22,10 @@ from relier.phoenix import Resurrector
 @click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
               help="Celery app whose Relier binding to use, as module:attribute.")
 @click.option("--once", is_flag=True, help="Run a single pass and exit.")
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the pass as JSON.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
-def run_resurrector(app_spec: str, once: bool, log_level: str) -> int:
+def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) -> int:
     """Find expired worker leases and re-queue (or dead-letter) their tasks, until stopped."""
     logging.basicConfig(level=log_level.upper(),
                         format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
@@ -36,8 +39,12 @@ def run_resurrector(app_spec: str, once: bool, log_level: str) -> int:
                               relier.broker_keys.queue_list(relier.settings.default_queue, 0))
     if once:
         result = resurrector.run_pass()
-        click.echo(f"processes expired {result.processes}, re-queued {result.requeued}, "
-                   f"dead-lettered {result.dead_lettered}, quiet {result.quiet}")
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(result)))
+        else:
+            click.echo(f"processes expired {result.processes}, re-queued {result.requeued}, "
+                       f"dead-lettered {result.dead_lettered}, promoted {result.promoted}, "
+                       f"reconciled {result.reconciled}, quiet {result.quiet}")
         return 0
     stop = threading.Event()
 

@@ -140,3 +140,24 @@ def test_dev_server_does_not_outlive_a_killed_rl_dev(tmp_path: Path) -> None:
         wait_until(lambda: not answers(), timeout=15, message="the server outlived rl dev")
     finally:
         client.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("workers",), ("tasks", "inflight"), ("tasks", "show", "x"), ("dlq", "list"),
+     ("admission", "status"), ("slo",), ("push", "t.x"), ("tail", "--count", "1")],
+)
+def test_unreachable_server_is_one_line_and_exit_1(args: tuple[str, ...]) -> None:
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    result = rl(*args, env={"RELIER_REDIS_URL": url, "RELIER_SOCKET_TIMEOUT": "1"})
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("rl: error: ")
+    assert "s3cret" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_resurrector_once_json(redis_server: RedisServer) -> None:
+    result = rl("run-resurrector", "--once", "--json", env={"RELIER_REDIS_URL": redis_server.url})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"processes", "requeued", "dead_lettered", "promoted", "reconciled"} <= set(report)
