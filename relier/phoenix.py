@@ -61,11 +61,12 @@ class Resurrector:
         if now < quiet_until:
             return PassResult(quiet=True)
         cutoff = now - int((settings.lease_ttl + settings.lease_refresh_interval) * 1000)
-        expired = [
-            member.decode()
-            for member in cast(list[bytes], store.client.zrangebyscore(
-                keys.leases, "-inf", cutoff, start=0, num=PROCESSES_PER_PASS))
-        ]
+        last_seen = {
+            member.decode(): score
+            for member, score in cast(list[tuple[bytes, float]], store.client.zrangebyscore(
+                keys.leases, "-inf", cutoff, start=0, num=PROCESSES_PER_PASS, withscores=True))
+        }
+        expired = list(last_seen)
         random.shuffle(expired)
         result = PassResult(processes=len(expired))
         for process in expired:
@@ -83,6 +84,8 @@ class Resurrector:
             result.dead_lettered += buried
             if requeued:
                 telemetry.count("relier.tasks.resurrected", requeued, path="lease")
+                telemetry.record("relier.recovery.latency", (now - last_seen[process]) / 1000,
+                                 path="lease")
                 telemetry.event_span("relier.resurrect", "", worker=process, count=requeued)
         result.promoted = self._promote(now)
         reconciled, buried = self._reconcile(now)

@@ -37,6 +37,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "relier.task.duration": ("histogram", "s", "Run time of an attempt's body."),
     "relier.task.queue_wait": ("histogram", "s", "Time from dispatch to the attempt's start."),
     "relier.tasks.inflight": ("updowncounter", "{attempt}", "Attempts running in this process."),
+    "relier.recovery.latency": ("histogram", "s",
+                                "From a dead process's last lease refresh to its tasks' re-queue."),
 }
 SPANS = ("relier.dispatch", "relier.execute", "relier.resurrect", "relier.handoff",
          "relier.dead_letter")
