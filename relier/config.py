@@ -130,6 +130,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a handed-off task's soft hook gets to checkpoint before its process is killed."),
     Setting("RELIER_SLO_OBJECTIVE", "0.999", _fraction,
             "Availability objective for burn rates of tasks that declare no `slo=`."),
+    Setting("RELIER_PROMETHEUS_PORT", "9464", _positive_int,
+            "Port of the /metrics endpoint when OTEL_METRICS_EXPORTER=prometheus."),
+    Setting("RELIER_PROMETHEUS_ADDR", "127.0.0.1", str,
+            "Address the /metrics endpoint listens on (0.0.0.0 to expose it)."),
     Setting("RELIER_LEASE_TTL", "5", _positive_float,
             "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
     Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
@@ -175,6 +179,8 @@ class Settings:
     dlq_max_age: float
     drain_timeout: float
     slo_objective: float
+    prometheus_port: int
+    prometheus_addr: str
     handoff_hook_timeout: float
     max_bounces: int
     lease_ttl: float

@@ -21,6 +21,8 @@ from opentelemetry import metrics, trace
 from opentelemetry.propagate import extract, inject
 from opentelemetry.trace import Link, Span, SpanKind
 
+from relier.config import get_settings
+
 logger = logging.getLogger("relier.telemetry")
 
 #: name -> (instrument kind, unit, description). The single list of relier's metrics.
@@ -119,13 +121,48 @@ def event_span(name: str, task_id: str, **attributes: str | int) -> None:
 _configured = False
 
 
+def _configure_metrics(resource: Any) -> None:
+    """``OTEL_METRICS_EXPORTER=prometheus`` serves /metrics on RELIER_PROMETHEUS_PORT (relier's
+    optional extra ``relier[prometheus]``); ``console`` prints them."""
+    exporter = os.environ.get("OTEL_METRICS_EXPORTER", "none").lower()
+    if exporter in {"", "none"}:
+        return
+    from opentelemetry.sdk.metrics import MeterProvider  # noqa: PLC0415 - optional SDK
+
+    if exporter == "prometheus":
+        try:
+            from opentelemetry.exporter.prometheus import (  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415 - optional
+                PrometheusMetricReader,
+            )
+            from prometheus_client import start_http_server  # noqa: PLC0415 - optional extra
+        except ImportError:
+            logger.warning("OTEL_METRICS_EXPORTER=prometheus needs relier[prometheus]")
+            return
+        settings = get_settings()
+        start_http_server(settings.prometheus_port, addr=settings.prometheus_addr)
+        reader: Any = PrometheusMetricReader()
+    elif exporter == "console":
+        from opentelemetry.sdk.metrics.export import (  # noqa: PLC0415 - optional SDK
+            ConsoleMetricExporter,
+            PeriodicExportingMetricReader,
+        )
+
+        reader = PeriodicExportingMetricReader(ConsoleMetricExporter())
+    else:
+        logger.warning("OTEL_METRICS_EXPORTER=%s is not supported by relier.telemetry", exporter)
+        return
+    metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+
+
 def configure() -> bool:
-    """Set up the OpenTelemetry SDK from ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER``
-    (``console`` or ``otlp``) and ``OTEL_SERVICE_NAME``, if the SDK is installed and asked
-    for; returns whether it did. Safe to call more than once and after a fork."""
+    """Set up the OpenTelemetry SDK from ``OTEL_TRACES_EXPORTER`` (``console`` or ``otlp``),
+    ``OTEL_METRICS_EXPORTER`` (``prometheus`` or ``console``) and ``OTEL_SERVICE_NAME``, if
+    the SDK is installed and asked for; returns whether it did. Call once per process, before
+    forking (workers do it in the main process at start)."""
     global _configured  # noqa: PLW0603 - one SDK setup per process
     traces = os.environ.get("OTEL_TRACES_EXPORTER", "none").lower()
-    if _configured or traces in {"", "none"}:
+    wants_metrics = os.environ.get("OTEL_METRICS_EXPORTER", "none").lower() not in {"", "none"}
+    if _configured or (traces in {"", "none"} and not wants_metrics):
         return False
     try:
         from opentelemetry.sdk.resources import Resource  # noqa: PLC0415 - optional SDK
@@ -139,6 +176,10 @@ def configure() -> bool:
                        "(pip install relier[otel])", traces)
         return False
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "relier")})
+    _configure_metrics(resource)
+    _configured = True
+    if traces in {"", "none"}:
+        return True
     provider = TracerProvider(resource=resource)
     if traces == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
