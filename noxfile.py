@@ -37,6 +37,13 @@ def tests(session: nox.Session, server: str) -> None:
 
 
 @nox.session
+def chaos(session: nox.Session) -> None:
+    """The full chaos profile; writes chaos/results/."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "chaos", "--profile", "full", *session.posargs)
+
+
+@nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("python", "-m", "bench", *session.posargs)

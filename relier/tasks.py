@@ -9,6 +9,7 @@ from __future__ import annotations
 from celery import Celery
 
 from relier.binding import Relier
+from relier.chaos.probes import register as register_probes
 from relier.config import get_settings
 
 #: kombu redelivers unacked messages after this many seconds. relier's tickets make any such
@@ -26,3 +27,4 @@ app.conf.update(
 )
 relier = Relier(app, settings=settings)
 rl_task = relier.task
+probes = register_probes(relier)

@@ -8,6 +8,7 @@ import click
 import redis
 
 from relier.cli.admission import admission
+from relier.cli.chaos import chaos_command
 from relier.cli.dev import demo, dev
 from relier.cli.dlq import dlq
 from relier.cli.doctor import doctor
@@ -38,6 +39,7 @@ cli.add_command(tasks)
 cli.add_command(tail)
 cli.add_command(push_command)
 cli.add_command(slo_command)
+cli.add_command(chaos_command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,217 @@
+"""The scenarios: each seeds probe tasks, injects one fault, and checks one guarantee."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, cast
+
+from relier.chaos.engine import ChaosContext, Verdict, latency_numbers
+from relier.envelope import Envelope, seal
+from relier.message import build_message
+from relier.reasons import DeadLetterReason
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    proves: str
+    options: dict[str, Any]
+    run: Callable[[ChaosContext, dict[str, Any]], Verdict]
+
+
+def _probe(ctx: ChaosContext, name: str) -> Any:
+    return ctx.relier.tasks[f"relier.chaos.{name}"]
+
+
+def _states(ctx: ChaosContext, ids: list[str]) -> list[str]:
+    pipe = ctx.relier.store.client.pipeline(transaction=False)
+    for task_id in ids:
+        pipe.hget(ctx.relier.keys.record(task_id), "state")
+    return [(raw or b"missing").decode() for raw in pipe.execute()]
+
+
+def worker_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
+    """SIGKILL pool processes (or whole workers) running probe tasks."""
+    tasks, kills, whole = int(options["tasks"]), int(options["kills"]), bool(options["whole_worker"])
+    ctx.cluster.start_worker(concurrency=2)
+    if whole:
+        ctx.cluster.start_worker(concurrency=2)
+    probe = _probe(ctx, "sleep")
+    ids = [probe.push(ctx.run_id, float(options["seconds"])).id for _ in range(tasks)]
+    ctx.report("seeded", {"tasks": tasks})
+    samples: list[float] = []
+    killed = 0
+    wanted = set(ids)
+
+    def running() -> dict[str, int]:
+        started, completed = ctx.marks("started"), ctx.marks("completed")
+        return {task_id: max(attempts) for task_id, attempts in started.items()
+                if task_id in wanted and task_id not in completed}
+
+    victims: set[str] = set()
+
+    def next_victim() -> tuple[str, int] | None:
+        # spread the kills: a task killed more than its max_resurrections is (rightly) a dead
+        # letter, which is the poison-pill guarantee, not the one this scenario checks
+        candidates = sorted(running().items(), key=lambda item: (item[0] in victims, item[1]))
+        return candidates[0] if candidates else None
+
+    for _ in range(kills):
+        if not ctx.wait(lambda: next_victim() is not None, 30):
+            break
+        chosen = next_victim()
+        if chosen is None:
+            continue
+        task_id, attempt = chosen
+        victims.add(task_id)
+        holder = cast(bytes | None, ctx.relier.store.client.hget(
+            ctx.relier.keys.record(task_id), "holder"))
+        if holder is None:
+            continue
+        pid = int(holder.decode().rsplit("/", 1)[1])
+        killed_at = time.time()
+        if whole:
+            worker = next((w for w in ctx.cluster.workers if _parent(pid) == w.pid), None)
+            if worker is None:
+                continue
+            worker.kill()
+            ctx.cluster.start_worker(concurrency=2)
+        else:
+            os.kill(pid, signal.SIGKILL)
+        killed += 1
+        ctx.report("killed", {"task": task_id, "pid": pid, "whole_worker": whole})
+        if ctx.wait(functools.partial(_restarted, ctx, task_id, attempt), 30):
+            samples.append(ctx.marks("started")[task_id][attempt + 1] - killed_at)
+    ctx.wait(lambda: all(s in {"completed", "dead_lettered"} for s in _states(ctx, ids)), 120)
+    states = _states(ctx, ids)
+    completions = ctx.marks("completed")
+    doubled = [task_id for task_id in ids if len(completions.get(task_id, {})) > 1]
+    lost = [task_id for task_id, state in zip(ids, states, strict=True) if state != "completed"]
+    verdict = Verdict("worker-kill", held=not doubled and not lost, numbers={
+        "tasks": tasks, "kills": killed, "completed": states.count("completed"),
+        "completed_twice": len(doubled), "lost": len(lost),
+        "dead_lettered": states.count("dead_lettered"), **latency_numbers(samples)})
+    verdict.failures += [f"{t} completed twice" for t in doubled]
+    verdict.failures += [f"{t} not completed ({s})" for t, s in zip(ids, states, strict=True)
+                         if s != "completed"]
+    return verdict
+
+
+def _restarted(ctx: ChaosContext, task_id: str, attempt: int) -> bool:
+    return attempt + 1 in ctx.marks("started").get(task_id, {})
+
+
+def _parent(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[1])
+    except (FileNotFoundError, IndexError, ValueError):
+        return -1
+
+
+def task_corrupt(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
+    """Publish tampered, wrongly keyed and garbage messages to a serving worker."""
+    ctx.cluster.start_worker(concurrency=1)
+    kid, secret = ctx.relier.settings.signing_keys[0]
+    cases: dict[str, tuple[bytes, DeadLetterReason]] = {}
+    good = seal(Envelope(task="relier.chaos.sleep", id="x", args=(ctx.run_id, 0.0)), kid, secret)
+    tampered = bytearray(good)
+    tampered[-2] ^= 1
+    cases["tampered"] = (bytes(tampered), DeadLetterReason.BAD_SIGNATURE)
+    cases["unknown_key"] = (seal(Envelope(task="relier.chaos.sleep", id="y"), "rotated-out",
+                                 b"z" * 32), DeadLetterReason.UNKNOWN_KEY)
+    cases["garbage"] = (os.urandom(64), DeadLetterReason.UNDECODABLE)
+    entries: dict[str, tuple[str, DeadLetterReason, bytes]] = {}
+    for _ in range(int(options["rounds"])):
+        for name, (body, reason) in cases.items():
+            task_id = str(uuid.uuid4())
+            tag = f"{task_id}.1"
+            message = build_message(task_name="relier.chaos.sleep", task_id=task_id, body=body,
+                                    queue="chaos", priority=0, time_limits=(None, None),
+                                    args=(), kwargs={})
+            ctx.relier.store.client.lpush(ctx.relier.broker_keys.queue_list("chaos"),
+                                          message.with_tag(tag))
+            entries[f"x-{tag}"] = (name, reason, body)
+    ctx.report("published", {"messages": len(entries)})
+    client, keys = ctx.relier.store.client, ctx.relier.keys
+    ctx.wait(lambda: all(client.exists(keys.record(e)) for e in entries), 30)
+    verdict = Verdict("task-corrupt", held=True)
+    for entry, (name, reason, body) in entries.items():
+        record = cast(list[bytes | None], client.hmget(keys.record(entry), "reason", "raw"))
+        if record[0] is None or record[0].decode() != reason or record[1] != body:
+            verdict.held = False
+            verdict.failures.append(f"{name}: expected a {reason} dead letter with its raw bytes")
+    still_serving = _probe(ctx, "sleep").push(ctx.run_id, 0.0)
+    serving = still_serving.result(timeout=30) == 1
+    verdict.held = verdict.held and serving
+    if not serving:
+        verdict.failures.append("the worker stopped serving")
+    verdict.numbers = {"messages": len(entries), "dead_lettered": len(entries) - len(verdict.failures),
+                       "worker_kept_serving": serving}
+    return verdict
+
+
+def slow_task(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
+    """Sync and async probes that overrun their soft and hard timeouts."""
+    worker = ctx.cluster.start_worker(concurrency=2)
+    handles = [_probe(ctx, name).push(ctx.run_id)
+               for name in ("overrun", "overrun_async") for _ in range(int(options["tasks"]))]
+    ids = [handle.id for handle in handles]
+    ctx.report("seeded", {"tasks": len(ids)})
+    ctx.wait(lambda: all(s == "dead_lettered" for s in _states(ctx, ids)), 60)
+    client, keys = ctx.relier.store.client, ctx.relier.keys
+    verdict = Verdict("slow-task", held=True)
+    stopped = checkpointed = 0
+    for task_id in ids:
+        reason, partial = client.hmget(keys.record(task_id), "reason", "partial")
+        if reason == b"hard_timeout":
+            stopped += 1
+        else:
+            verdict.failures.append(f"{task_id}: expected a hard_timeout dead letter, got {reason!r}")
+        checkpointed += partial is not None
+    if checkpointed < len(ids):
+        verdict.failures.append(f"the soft hook checkpointed {checkpointed} of {len(ids)}")
+    healthy = _probe(ctx, "sleep").push(ctx.run_id, 0.0).result(timeout=30) == 1
+    if not healthy:
+        verdict.failures.append("the worker was not healthy after the timeouts")
+    verdict.held = not verdict.failures and worker.process is not None and worker.process.poll() is None
+    verdict.numbers = {"tasks": len(ids), "stopped_at_hard_timeout": stopped,
+                       "soft_hook_checkpointed": checkpointed, "worker_healthy": healthy}
+    return verdict
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "worker-kill": Scenario("worker-kill", "all delivered, none completed twice, recovery bounded",
+                            {"tasks": 6, "kills": 3, "seconds": 1.5, "whole_worker": False},
+                            worker_kill),
+    "task-corrupt": Scenario("task-corrupt", "bad messages become dead letters with their bytes",
+                             {"rounds": 2}, task_corrupt),
+    "slow-task": Scenario("slow-task", "hook runs, body stopped at hard timeout, worker healthy",
+                          {"tasks": 2}, slow_task),
+}
+
+
+def run(name: str, ctx: ChaosContext, overrides: dict[str, Any] | None = None) -> Verdict:
+    scenario = SCENARIOS[name]
+    options = {**scenario.options, **(overrides or {})}
+    ctx.report("started", {"scenario": name, "options": options, "run": ctx.run_id})
+    try:
+        verdict = scenario.run(ctx, options)
+    finally:
+        ctx.cluster.stop()
+    verdict.notes.append("ran against workers this engine started on this machine")
+    ctx.report("verdict", verdict.as_dict())
+    return verdict
+
+
+def describe() -> str:
+    return json.dumps({name: {"proves": s.proves, "options": s.options}
+                       for name, s in SCENARIOS.items()}, indent=2)
+

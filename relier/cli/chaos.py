@@ -1,0 +1,61 @@
+"""``rl chaos``: run one scenario and print its verdict (exit 0 held, 1 violated)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from relier.binding import Relier
+from relier.chaos.engine import ChaosContext, LocalCluster
+from relier.chaos.scenarios import SCENARIOS, run
+from relier.cli.doctor import load_app
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise click.BadParameter(f"{text!r} is not key=value", param_hint="--option")
+    try:
+        return key.replace("-", "_"), json.loads(value)
+    except json.JSONDecodeError:
+        return key.replace("-", "_"), value
+
+
+@click.command("chaos")
+@click.argument("name", type=click.Choice(sorted(SCENARIOS)))
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="Scenario option, e.g. --option tasks=10 --option whole_worker=true.")
+@click.option("--watch", is_flag=True, help="Print progress as it happens.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
+              help="Celery app whose Relier binding to use, as module:attribute.")
+def chaos_command(name: str, options: tuple[str, ...], watch: bool, as_json: bool,
+                  app_spec: str) -> int:
+    """Seed probe tasks, inject the fault into workers started here, and give a verdict."""
+    overrides = dict(_option(text) for text in options)
+    unknown = set(overrides) - set(SCENARIOS[name].options)
+    if unknown:
+        raise click.UsageError(f"{name} has no option {', '.join(sorted(unknown))}; it takes "
+                               f"{', '.join(sorted(SCENARIOS[name].options))}")
+    relier = Relier.of(load_app(app_spec))
+
+    def report(event: str, detail: dict[str, Any]) -> None:
+        if watch and event != "verdict":
+            click.echo(f"[{event}] {json.dumps(detail, default=str)}", err=as_json)
+
+    with tempfile.TemporaryDirectory(prefix="relier-chaos-") as logs:
+        ctx = ChaosContext(relier, LocalCluster(relier, Path(logs)), report)
+        verdict = run(name, ctx, overrides)
+    if as_json:
+        click.echo(json.dumps(verdict.as_dict(), indent=2, default=str))
+    else:
+        for key, value in verdict.numbers.items():
+            click.echo(f"  {key}: {value}")
+        for failure in verdict.failures:
+            click.echo(f"  violated: {failure}")
+        click.echo(f"verdict: {name} {'HELD' if verdict.held else 'VIOLATED'}")
+    return 0 if verdict.held else 1
