@@ -63,8 +63,6 @@ class LocalCluster:
         self._resurrector: Any = None
 
     def start_worker(self, concurrency: int = 2) -> CeleryWorker:
-        import subprocess  # noqa: PLC0415 - only clusters start processes
-
         index = len(self.workers)
         worker = CeleryWorker(self.app, redis_url=self.relier.settings.redis_url,
                               log_path=self.log_dir / f"worker{index}.log", queues=CHAOS_QUEUES,
@@ -72,14 +70,26 @@ class LocalCluster:
                               pythonpath=[p for p in sys.path if p]).start().wait_ready()
         self.workers.append(worker)
         if self._resurrector is None:
-            log = (self.log_dir / "resurrector.log").open("ab")
-            self._resurrector = subprocess.Popen(
-                [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-                env={**os.environ, **self.env, "RELIER_REDIS_URL": self.relier.settings.redis_url},
-                stdout=log, stderr=subprocess.STDOUT,
-            )
-            log.close()
+            self.start_resurrector()
         return worker
+
+    def start_resurrector(self, env: dict[str, str] | None = None) -> None:
+        import subprocess  # noqa: PLC0415 - only clusters start processes
+
+        log = (self.log_dir / "resurrector.log").open("ab")
+        self._resurrector = subprocess.Popen(
+            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
+            env={**os.environ, **self.env, **(env or {}),
+                 "RELIER_REDIS_URL": self.relier.settings.redis_url},
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def kill_resurrector(self) -> None:
+        if self._resurrector is not None:
+            self._resurrector.kill()
+            self._resurrector.wait(10)
+            self._resurrector = None
 
     def stop(self) -> None:
         for worker in self.workers:

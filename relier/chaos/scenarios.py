@@ -187,6 +187,74 @@ def slow_task(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     return verdict
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of `pid` (pool processes lead their own process groups)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _parent(int(entry)) == pid:
+            children.append(int(entry))
+    return children
+
+
+def worker_pause(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
+    """SIGSTOP a whole worker past its lease, then SIGCONT it."""
+    paused = ctx.cluster.start_worker(concurrency=2)
+    probe = _probe(ctx, "sleep")
+    handles = [probe.push(ctx.run_id, float(options["seconds"])) for _ in range(2)]
+    ids = [handle.id for handle in handles]
+    ctx.wait(lambda: set(ids) <= set(ctx.marks("started")), 30)
+    ctx.cluster.start_worker(concurrency=2)  # the replacement that takes over
+    group = [paused.pid, *_children(paused.pid)]
+    for pid in group:
+        os.kill(pid, signal.SIGSTOP)
+    ctx.report("paused", {"pids": group, "seconds": options["pause"]})
+    time.sleep(float(options["pause"]))  # the fault itself: a worker frozen past its lease
+    for pid in group:
+        os.kill(pid, signal.SIGCONT)
+    ctx.report("resumed", {"pids": group})
+    results = [handle.result(timeout=120) for handle in handles]
+    client, keys = ctx.relier.store.client, ctx.relier.keys
+    newest = [int(cast(bytes | None, client.hget(keys.record(task_id), "attempt")) or 0)
+              for task_id in ids]
+    ctx.wait(lambda: len(ctx.marks("completed")) >= len(ids), 30)
+    events = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrevrange(keys.events, count=2000))
+    rejected = sum(1 for _, fields in events if fields.get(b"type") == b"rejected_write"
+                   and fields.get(b"id", b"").decode() in ids)
+    verdict = Verdict("worker-pause", held=results == newest, numbers={
+        "tasks": len(ids), "paused_pids": len(group), "results_from_newest_attempt": sum(
+            r == n for r, n in zip(results, newest, strict=True)),
+        "late_writes_rejected": rejected, "resurrected": sum(n > 1 for n in newest)})
+    if results != newest:
+        verdict.failures.append(f"results {results} are not the newest attempts {newest}")
+    return verdict
+
+
+def resurrector_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
+    """SIGKILL the resurrector while it re-queues the tasks of a dead worker."""
+    doomed = ctx.cluster.start_worker(concurrency=int(options["tasks"]))
+    probe = _probe(ctx, "sleep")
+    ids = [probe.push(ctx.run_id, float(options["seconds"])).id for _ in range(int(options["tasks"]))]
+    ctx.wait(lambda: set(ids) <= set(ctx.marks("started")), 60)
+    ctx.cluster.kill_resurrector()
+    doomed.kill()
+    ctx.cluster.start_resurrector({"RELIER_REAP_BATCH": "1"})
+    ctx.wait(lambda: any(len(ctx.marks("started").get(t, {})) > 1 for t in ids)
+             or _states(ctx, ids).count("queued") > 0, 30)
+    ctx.cluster.kill_resurrector()
+    ctx.report("resurrector killed", {})
+    ctx.cluster.start_resurrector()
+    ctx.cluster.start_worker(concurrency=int(options["tasks"]))
+    ctx.wait(lambda: all(s == "completed" for s in _states(ctx, ids)), 120)
+    states = _states(ctx, ids)
+    completions = ctx.marks("completed")
+    doubled = [t for t in ids if len(completions.get(t, {})) > 1]
+    verdict = Verdict("resurrector-kill", held=states.count("completed") == len(ids) and not doubled,
+                      numbers={"tasks": len(ids), "completed": states.count("completed"),
+                               "completed_twice": len(doubled)})
+    verdict.failures += [f"{t} {s}" for t, s in zip(ids, states, strict=True) if s != "completed"]
+    return verdict
+
+
 SCENARIOS: dict[str, Scenario] = {
     "worker-kill": Scenario("worker-kill", "all delivered, none completed twice, recovery bounded",
                             {"tasks": 6, "kills": 3, "seconds": 1.5, "whole_worker": False},
@@ -195,6 +263,10 @@ SCENARIOS: dict[str, Scenario] = {
                              {"rounds": 2}, task_corrupt),
     "slow-task": Scenario("slow-task", "hook runs, body stopped at hard timeout, worker healthy",
                           {"tasks": 2}, slow_task),
+    "worker-pause": Scenario("worker-pause", "late writes rejected; the newer attempt's result stands",
+                             {"seconds": 6.0, "pause": 4.0}, worker_pause),
+    "resurrector-kill": Scenario("resurrector-kill", "a resurrector killed mid-batch loses and "
+                                 "doubles nothing", {"tasks": 4, "seconds": 3.0}, resurrector_kill),
 }
 
 
