@@ -15,11 +15,13 @@ from typing import Any
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "short": {"task-corrupt": {"rounds": 1}, "slow-task": {"tasks": 1},
               "worker-kill": {"tasks": 4, "kills": 2, "seconds": 1.0},
-              "worker-pause": {}, "resurrector-kill": {"tasks": 2}},
+              "worker-pause": {}, "resurrector-kill": {"tasks": 2},
+              "load-spike": {"duration": 2.0}},
     "full": {"task-corrupt": {"rounds": 10}, "slow-task": {"tasks": 4},
              "worker-kill": {"tasks": 20, "kills": 10, "seconds": 2.0},
              "worker-kill-whole": {"tasks": 10, "kills": 3, "seconds": 3.0, "whole_worker": True},
-             "worker-pause": {"seconds": 8.0, "pause": 5.0}, "resurrector-kill": {"tasks": 8}},
+             "worker-pause": {"seconds": 8.0, "pause": 5.0}, "resurrector-kill": {"tasks": 8},
+             "load-spike": {"rate": 500.0, "duration": 10.0, "producers": 8}},
 }
 RESULTS = Path(__file__).parent / "results"
 

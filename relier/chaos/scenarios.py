@@ -255,6 +255,59 @@ def resurrector_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     return verdict
 
 
+def load_spike(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
+    """Several producers push faster than the queue's admission limit allows."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415 - this scenario only
+
+    from relier.admission import clear_limits, set_limits  # noqa: PLC0415
+    from relier.errors import AdmissionRejectedError  # noqa: PLC0415
+
+    limit, burst = float(options["limit_rate"]), int(options["burst"])
+    ctx.cluster.start_worker(concurrency=2)
+    set_limits(ctx.relier.store, "queue", "chaos", rate=limit, burst=burst)
+    probe = _probe(ctx, "sleep")
+    producers, rate, duration = int(options["producers"]), float(options["rate"]), float(options["duration"])
+    interval = producers / rate
+
+    def produce(_: int) -> tuple[list[str], list[float]]:
+        accepted, waits = [], []
+        deadline = time.monotonic() + duration
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                accepted.append(probe.push(ctx.run_id, 0.0).id)
+            except AdmissionRejectedError as exc:
+                waits.append(exc.retry_after)
+            time.sleep(max(0.0, interval - (time.monotonic() - began)))
+        return accepted, waits
+
+    began = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=producers) as pool:
+            outcomes = list(pool.map(produce, range(producers)))
+    finally:
+        clear_limits(ctx.relier.store, "queue", "chaos")
+    elapsed = time.monotonic() - began
+    ids = [task_id for accepted, _ in outcomes for task_id in accepted]
+    waits = [wait for _, rejected in outcomes for wait in rejected]
+    ctx.report("pushed", {"accepted": len(ids), "rejected": len(waits)})
+    ctx.wait(lambda: all(s == "completed" for s in _states(ctx, ids)), 120)
+    states = _states(ctx, ids)
+    allowed = burst + limit * elapsed + 1
+    verdict = Verdict("load-spike", held=True, numbers={
+        "attempted": len(ids) + len(waits), "accepted": len(ids), "rejected": len(waits),
+        "allowed_by_bucket": round(allowed, 1), "completed": states.count("completed"),
+        "retry_after_max_s": max(waits, default=0.0)})
+    if len(ids) > allowed:
+        verdict.failures.append(f"admitted {len(ids)}, the bucket allows {allowed:.0f}")
+    if any(not 0 < wait <= 1 / limit + 0.01 for wait in waits):
+        verdict.failures.append("a rejection carried an unusable retry_after")
+    if states.count("completed") != len(ids):
+        verdict.failures.append(f"{len(ids) - states.count('completed')} accepted tasks not completed")
+    verdict.held = not verdict.failures
+    return verdict
+
+
 SCENARIOS: dict[str, Scenario] = {
     "worker-kill": Scenario("worker-kill", "all delivered, none completed twice, recovery bounded",
                             {"tasks": 6, "kills": 3, "seconds": 1.5, "whole_worker": False},
@@ -265,6 +318,10 @@ SCENARIOS: dict[str, Scenario] = {
                           {"tasks": 2}, slow_task),
     "worker-pause": Scenario("worker-pause", "late writes rejected; the newer attempt's result stands",
                              {"seconds": 6.0, "pause": 4.0}, worker_pause),
+    "load-spike": Scenario("load-spike", "admission holds its limits; every rejection has a usable "
+                           "retry_after; no accepted task is lost",
+                           {"rate": 200.0, "duration": 3.0, "producers": 4, "limit_rate": 50.0,
+                            "burst": 20}, load_spike),
     "resurrector-kill": Scenario("resurrector-kill", "a resurrector killed mid-batch loses and "
                                  "doubles nothing", {"tasks": 4, "seconds": 3.0}, resurrector_kill),
 }

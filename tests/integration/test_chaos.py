@@ -17,9 +17,10 @@ from relier.testing import RedisServer
     [("task-corrupt", ["rounds=1"]), ("slow-task", ["tasks=1"]),
      ("worker-kill", ["tasks=4", "kills=2", "seconds=1"]),
      ("worker-kill", ["tasks=3", "kills=1", "seconds=3", "whole_worker=true"]),
-     ("worker-pause", []), ("resurrector-kill", ["tasks=2"])],
+     ("worker-pause", []), ("resurrector-kill", ["tasks=2"]),
+     ("load-spike", ["duration=2", "rate=150"])],
     ids=["task-corrupt", "slow-task", "worker-kill", "worker-kill-whole", "worker-pause",
-         "resurrector-kill"],
+         "resurrector-kill", "load-spike"],
 )
 def test_scenario_holds(name: str, options: list[str], redis_server: RedisServer) -> None:
     args = [sys.executable, "-m", "relier.cli", "chaos", name, "--json"]
