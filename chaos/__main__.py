@@ -16,12 +16,18 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "short": {"task-corrupt": {"rounds": 1}, "slow-task": {"tasks": 1},
               "worker-kill": {"tasks": 4, "kills": 2, "seconds": 1.0},
               "worker-pause": {}, "resurrector-kill": {"tasks": 2},
-              "load-spike": {"duration": 2.0}},
+              "load-spike": {"duration": 2.0}, "network-partition": {},
+              "redis-restart": {"duration": 2.0}, "rolling-deploy": {"rounds": 2, "tasks": 4}},
     "full": {"task-corrupt": {"rounds": 10}, "slow-task": {"tasks": 4},
              "worker-kill": {"tasks": 20, "kills": 10, "seconds": 2.0},
-             "worker-kill-whole": {"tasks": 10, "kills": 3, "seconds": 3.0, "whole_worker": True},
+             "worker-kill/whole": {"tasks": 10, "kills": 3, "seconds": 3.0, "whole_worker": True},
              "worker-pause": {"seconds": 8.0, "pause": 5.0}, "resurrector-kill": {"tasks": 8},
-             "load-spike": {"rate": 500.0, "duration": 10.0, "producers": 8}},
+             "load-spike": {"rate": 500.0, "duration": 10.0, "producers": 8},
+             "network-partition": {"tasks": 6, "seconds": 6.0, "task_seconds": 4.0},
+             "network-partition/cut": {"tasks": 6, "seconds": 6.0, "mode": "cut"},
+             "network-partition/drop": {"tasks": 6, "seconds": 6.0, "mode": "drop"},
+             "redis-restart": {"rate": 200.0, "duration": 10.0, "down_seconds": 2.0},
+             "rolling-deploy": {"rounds": 6, "tasks": 10}},
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -43,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
 
             verdicts = []
             for label, overrides in PROFILES[options.profile].items():
-                scenario = label.removesuffix("-whole")
-                logs = Path(tmp) / label
+                scenario = label.partition("/")[0]
+                logs = Path(tmp) / label.replace("/", "-")
                 logs.mkdir()
                 began = time.monotonic()
-                ctx = ChaosContext(relier, LocalCluster(relier, logs), lambda *_: None)
+                ctx = ChaosContext(relier, LocalCluster(relier, logs), lambda *_: None, server=server)
                 verdict = run(scenario, ctx, overrides).as_dict()
                 verdict.update(label=label, seconds=round(time.monotonic() - began, 1))
                 verdicts.append(verdict)

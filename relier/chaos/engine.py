@@ -10,6 +10,7 @@ Processes it did not start are never touched; a verdict says so when that matter
 from __future__ import annotations
 
 import os
+import random
 import statistics
 import sys
 import time
@@ -21,10 +22,15 @@ from typing import Any, cast
 
 from relier.binding import Relier
 from relier.chaos.probes import marks_key
+from relier.devserver import RedisServer
 from relier.testing import CeleryWorker
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 CHAOS_QUEUES = ("chaos",)
+
+
+class ScenarioUnavailableError(Exception):
+    """The scenario cannot run against this cluster; the message says why and what would work."""
 
 
 @dataclass
@@ -62,12 +68,17 @@ class LocalCluster:
         self.workers: list[CeleryWorker] = []
         self._resurrector: Any = None
 
-    def start_worker(self, concurrency: int = 2) -> CeleryWorker:
+    def start_worker(self, concurrency: int = 2, *, redis_url: str | None = None,
+                     env: dict[str, str] | None = None, ready: bool = True) -> CeleryWorker:
+        """Start a worker on the chaos queue; `redis_url` (e.g. through a fault proxy) and `env`
+        override the cluster's. `ready=False` returns without waiting for it to serve."""
         index = len(self.workers)
-        worker = CeleryWorker(self.app, redis_url=self.relier.settings.redis_url,
+        worker = CeleryWorker(self.app, redis_url=redis_url or self.relier.settings.redis_url,
                               log_path=self.log_dir / f"worker{index}.log", queues=CHAOS_QUEUES,
-                              concurrency=concurrency, env=self.env,
-                              pythonpath=[p for p in sys.path if p]).start().wait_ready()
+                              concurrency=concurrency, env={**self.env, **(env or {})},
+                              pythonpath=[p for p in sys.path if p]).start()
+        if ready:
+            worker.wait_ready()
         self.workers.append(worker)
         if self._resurrector is None:
             self.start_resurrector()
@@ -85,6 +96,13 @@ class LocalCluster:
         )
         log.close()
 
+    @property
+    def resurrector_pid(self) -> int | None:
+        return None if self._resurrector is None else int(self._resurrector.pid)
+
+    def resurrector_alive(self) -> bool:
+        return self._resurrector is not None and self._resurrector.poll() is None
+
     def kill_resurrector(self) -> None:
         if self._resurrector is not None:
             self._resurrector.kill()
@@ -101,10 +119,19 @@ class LocalCluster:
 
 @dataclass
 class ChaosContext:
+    """What a scenario works with. `server` is set only when the engine owns the Redis server
+    (the chaos suite, `rl chaos --own-server`): only then can a scenario kill and restart it."""
+
     relier: Relier
     cluster: LocalCluster
     report: ProgressCallback
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    server: RedisServer | None = None
+    seed: int | None = None
+    rng: random.Random = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
 
     def marks(self, which: str) -> dict[str, dict[int, float]]:
         """task id -> attempt -> time, for 'started' or 'completed' probe marks."""
@@ -115,6 +142,33 @@ class ChaosContext:
             task_id, attempt = key.decode().rsplit("|", 1)
             marks.setdefault(task_id, {})[int(attempt)] = float(value)
         return marks
+
+    def probe(self, name: str) -> Any:
+        """The probe task `relier.chaos.<name>`."""
+        return self.relier.tasks[f"relier.chaos.{name}"]
+
+    def states(self, ids: list[str]) -> list[str]:
+        """Each task's record state, 'missing' when it has no record."""
+        pipe = self.relier.store.client.pipeline(transaction=False)
+        for task_id in ids:
+            pipe.hget(self.relier.keys.record(task_id), "state")
+        return [(raw or b"missing").decode() for raw in pipe.execute()]
+
+    def completions(self, ids: list[str]) -> tuple[list[str], list[str]]:
+        """(ids whose fenced completion mark landed more than once, ids not `completed`)."""
+        marks = self.marks("completed")
+        doubled = [task_id for task_id in ids if len(marks.get(task_id, {})) > 1]
+        states = self.states(ids)
+        missing = [task_id for task_id, state in zip(ids, states, strict=True) if state != "completed"]
+        return doubled, missing
+
+    def count_events(self, event_type: str, ids: list[str], *, last: int = 50000) -> int:
+        """How many of the stream's last `last` events are `event_type` for one of `ids`."""
+        wanted = set(ids)
+        events = cast(list[tuple[bytes, dict[bytes, bytes]]],
+                      self.relier.store.client.xrevrange(self.relier.keys.events, count=last))
+        return sum(1 for _, fields in events if fields.get(b"type") == event_type.encode()
+                   and fields.get(b"id", b"").decode() in wanted)
 
     def wait(self, condition: Callable[[], bool], seconds: float) -> bool:
         deadline = time.monotonic() + seconds

@@ -12,7 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from relier.chaos.deploys import rolling_deploy
 from relier.chaos.engine import ChaosContext, Verdict, latency_numbers
+from relier.chaos.outages import network_partition, redis_restart
+from relier.chaos.processes import child_pids, parent_pid
 from relier.envelope import Envelope, seal
 from relier.message import build_message
 from relier.reasons import DeadLetterReason
@@ -26,24 +29,13 @@ class Scenario:
     run: Callable[[ChaosContext, dict[str, Any]], Verdict]
 
 
-def _probe(ctx: ChaosContext, name: str) -> Any:
-    return ctx.relier.tasks[f"relier.chaos.{name}"]
-
-
-def _states(ctx: ChaosContext, ids: list[str]) -> list[str]:
-    pipe = ctx.relier.store.client.pipeline(transaction=False)
-    for task_id in ids:
-        pipe.hget(ctx.relier.keys.record(task_id), "state")
-    return [(raw or b"missing").decode() for raw in pipe.execute()]
-
-
 def worker_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     """SIGKILL pool processes (or whole workers) running probe tasks."""
     tasks, kills, whole = int(options["tasks"]), int(options["kills"]), bool(options["whole_worker"])
     ctx.cluster.start_worker(concurrency=2)
     if whole:
         ctx.cluster.start_worker(concurrency=2)
-    probe = _probe(ctx, "sleep")
+    probe = ctx.probe("sleep")
     ids = [probe.push(ctx.run_id, float(options["seconds"])).id for _ in range(tasks)]
     ctx.report("seeded", {"tasks": tasks})
     samples: list[float] = []
@@ -60,8 +52,11 @@ def worker_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     def next_victim() -> tuple[str, int] | None:
         # spread the kills: a task killed more than its max_resurrections is (rightly) a dead
         # letter, which is the poison-pill guarantee, not the one this scenario checks
-        candidates = sorted(running().items(), key=lambda item: (item[0] in victims, item[1]))
-        return candidates[0] if candidates else None
+        candidates = list(running().items())
+        if not candidates:
+            return None
+        fewest = min((task_id in victims, attempt) for task_id, attempt in candidates)
+        return ctx.rng.choice([c for c in candidates if (c[0] in victims, c[1]) == fewest])
 
     for _ in range(kills):
         if not ctx.wait(lambda: next_victim() is not None, 30):
@@ -78,7 +73,7 @@ def worker_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
         pid = int(holder.decode().rsplit("/", 1)[1])
         killed_at = time.time()
         if whole:
-            worker = next((w for w in ctx.cluster.workers if _parent(pid) == w.pid), None)
+            worker = next((w for w in ctx.cluster.workers if parent_pid(pid) == w.pid), None)
             if worker is None:
                 continue
             worker.kill()
@@ -89,8 +84,8 @@ def worker_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
         ctx.report("killed", {"task": task_id, "pid": pid, "whole_worker": whole})
         if ctx.wait(functools.partial(_restarted, ctx, task_id, attempt), 30):
             samples.append(ctx.marks("started")[task_id][attempt + 1] - killed_at)
-    ctx.wait(lambda: all(s in {"completed", "dead_lettered"} for s in _states(ctx, ids)), 120)
-    states = _states(ctx, ids)
+    ctx.wait(lambda: all(s in {"completed", "dead_lettered"} for s in ctx.states(ids)), 120)
+    states = ctx.states(ids)
     completions = ctx.marks("completed")
     doubled = [task_id for task_id in ids if len(completions.get(task_id, {})) > 1]
     lost = [task_id for task_id, state in zip(ids, states, strict=True) if state != "completed"]
@@ -106,14 +101,6 @@ def worker_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
 
 def _restarted(ctx: ChaosContext, task_id: str, attempt: int) -> bool:
     return attempt + 1 in ctx.marks("started").get(task_id, {})
-
-
-def _parent(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except (FileNotFoundError, IndexError, ValueError):
-        return -1
 
 
 def task_corrupt(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
@@ -148,7 +135,7 @@ def task_corrupt(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
         if record[0] is None or record[0].decode() != reason or record[1] != body:
             verdict.held = False
             verdict.failures.append(f"{name}: expected a {reason} dead letter with its raw bytes")
-    still_serving = _probe(ctx, "sleep").push(ctx.run_id, 0.0)
+    still_serving = ctx.probe("sleep").push(ctx.run_id, 0.0)
     serving = still_serving.result(timeout=30) == 1
     verdict.held = verdict.held and serving
     if not serving:
@@ -161,11 +148,11 @@ def task_corrupt(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
 def slow_task(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     """Sync and async probes that overrun their soft and hard timeouts."""
     worker = ctx.cluster.start_worker(concurrency=2)
-    handles = [_probe(ctx, name).push(ctx.run_id)
+    handles = [ctx.probe(name).push(ctx.run_id)
                for name in ("overrun", "overrun_async") for _ in range(int(options["tasks"]))]
     ids = [handle.id for handle in handles]
     ctx.report("seeded", {"tasks": len(ids)})
-    ctx.wait(lambda: all(s == "dead_lettered" for s in _states(ctx, ids)), 60)
+    ctx.wait(lambda: all(s == "dead_lettered" for s in ctx.states(ids)), 60)
     client, keys = ctx.relier.store.client, ctx.relier.keys
     verdict = Verdict("slow-task", held=True)
     stopped = checkpointed = 0
@@ -178,7 +165,7 @@ def slow_task(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
         checkpointed += partial is not None
     if checkpointed < len(ids):
         verdict.failures.append(f"the soft hook checkpointed {checkpointed} of {len(ids)}")
-    healthy = _probe(ctx, "sleep").push(ctx.run_id, 0.0).result(timeout=30) == 1
+    healthy = ctx.probe("sleep").push(ctx.run_id, 0.0).result(timeout=30) == 1
     if not healthy:
         verdict.failures.append("the worker was not healthy after the timeouts")
     verdict.held = not verdict.failures and worker.process is not None and worker.process.poll() is None
@@ -187,24 +174,15 @@ def slow_task(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     return verdict
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of `pid` (pool processes lead their own process groups)."""
-    children = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and _parent(int(entry)) == pid:
-            children.append(int(entry))
-    return children
-
-
 def worker_pause(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     """SIGSTOP a whole worker past its lease, then SIGCONT it."""
     paused = ctx.cluster.start_worker(concurrency=2)
-    probe = _probe(ctx, "sleep")
+    probe = ctx.probe("sleep")
     handles = [probe.push(ctx.run_id, float(options["seconds"])) for _ in range(2)]
     ids = [handle.id for handle in handles]
     ctx.wait(lambda: set(ids) <= set(ctx.marks("started")), 30)
     ctx.cluster.start_worker(concurrency=2)  # the replacement that takes over
-    group = [paused.pid, *_children(paused.pid)]
+    group = [paused.pid, *child_pids(paused.pid)]
     for pid in group:
         os.kill(pid, signal.SIGSTOP)
     ctx.report("paused", {"pids": group, "seconds": options["pause"]})
@@ -217,9 +195,7 @@ def worker_pause(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     newest = [int(cast(bytes | None, client.hget(keys.record(task_id), "attempt")) or 0)
               for task_id in ids]
     ctx.wait(lambda: len(ctx.marks("completed")) >= len(ids), 30)
-    events = cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrevrange(keys.events, count=2000))
-    rejected = sum(1 for _, fields in events if fields.get(b"type") == b"rejected_write"
-                   and fields.get(b"id", b"").decode() in ids)
+    rejected = ctx.count_events("rejected_write", ids)
     verdict = Verdict("worker-pause", held=results == newest, numbers={
         "tasks": len(ids), "paused_pids": len(group), "results_from_newest_attempt": sum(
             r == n for r, n in zip(results, newest, strict=True)),
@@ -232,20 +208,20 @@ def worker_pause(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
 def resurrector_kill(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     """SIGKILL the resurrector while it re-queues the tasks of a dead worker."""
     doomed = ctx.cluster.start_worker(concurrency=int(options["tasks"]))
-    probe = _probe(ctx, "sleep")
+    probe = ctx.probe("sleep")
     ids = [probe.push(ctx.run_id, float(options["seconds"])).id for _ in range(int(options["tasks"]))]
     ctx.wait(lambda: set(ids) <= set(ctx.marks("started")), 60)
     ctx.cluster.kill_resurrector()
     doomed.kill()
     ctx.cluster.start_resurrector({"RELIER_REAP_BATCH": "1"})
     ctx.wait(lambda: any(len(ctx.marks("started").get(t, {})) > 1 for t in ids)
-             or _states(ctx, ids).count("queued") > 0, 30)
+             or ctx.states(ids).count("queued") > 0, 30)
     ctx.cluster.kill_resurrector()
     ctx.report("resurrector killed", {})
     ctx.cluster.start_resurrector()
     ctx.cluster.start_worker(concurrency=int(options["tasks"]))
-    ctx.wait(lambda: all(s == "completed" for s in _states(ctx, ids)), 120)
-    states = _states(ctx, ids)
+    ctx.wait(lambda: all(s == "completed" for s in ctx.states(ids)), 120)
+    states = ctx.states(ids)
     completions = ctx.marks("completed")
     doubled = [t for t in ids if len(completions.get(t, {})) > 1]
     verdict = Verdict("resurrector-kill", held=states.count("completed") == len(ids) and not doubled,
@@ -265,7 +241,7 @@ def load_spike(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     limit, burst = float(options["limit_rate"]), int(options["burst"])
     ctx.cluster.start_worker(concurrency=2)
     set_limits(ctx.relier.store, "queue", "chaos", rate=limit, burst=burst)
-    probe = _probe(ctx, "sleep")
+    probe = ctx.probe("sleep")
     producers, rate, duration = int(options["producers"]), float(options["rate"]), float(options["duration"])
     interval = producers / rate
 
@@ -291,8 +267,8 @@ def load_spike(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     ids = [task_id for accepted, _ in outcomes for task_id in accepted]
     waits = [wait for _, rejected in outcomes for wait in rejected]
     ctx.report("pushed", {"accepted": len(ids), "rejected": len(waits)})
-    ctx.wait(lambda: all(s == "completed" for s in _states(ctx, ids)), 120)
-    states = _states(ctx, ids)
+    ctx.wait(lambda: all(s == "completed" for s in ctx.states(ids)), 120)
+    states = ctx.states(ids)
     allowed = burst + limit * elapsed + 1
     verdict = Verdict("load-spike", held=True, numbers={
         "attempted": len(ids) + len(waits), "accepted": len(ids), "rejected": len(waits),
@@ -324,6 +300,19 @@ SCENARIOS: dict[str, Scenario] = {
                             "burst": 20}, load_spike),
     "resurrector-kill": Scenario("resurrector-kill", "a resurrector killed mid-batch loses and "
                                  "doubles nothing", {"tasks": 4, "seconds": 3.0}, resurrector_kill),
+    "network-partition": Scenario(
+        "network-partition", "the connected side takes over within the bound; no task's fenced "
+        "side effect lands on both sides", {"tasks": 2, "seconds": 4.0, "task_seconds": 3.0,
+                                            "mode": "partition", "recovery_bound": 6.0},
+        network_partition),
+    "redis-restart": Scenario(
+        "redis-restart", "nothing acknowledged is lost beyond the appendfsync bound; workers and "
+        "resurrector reconnect by themselves", {"rate": 50.0, "duration": 3.0, "down_seconds": 1.0,
+                                                "task_seconds": 0.05}, redis_restart),
+    "rolling-deploy": Scenario(
+        "rolling-deploy", "workers replaced by SIGTERM with old and new code side by side: nothing "
+        "lost or doubled; every task ran on code that understood its version",
+        {"rounds": 3, "tasks": 6, "task_seconds": 2.5, "drain": 1.0}, rolling_deploy),
 }
 
 
@@ -335,7 +324,8 @@ def run(name: str, ctx: ChaosContext, overrides: dict[str, Any] | None = None) -
         verdict = scenario.run(ctx, options)
     finally:
         ctx.cluster.stop()
-    verdict.notes.append("ran against workers this engine started on this machine")
+    verdict.notes.append("ran against workers this engine started on this machine"
+                         + ("" if ctx.server is None else ", on a Redis server it owns"))
     ctx.report("verdict", verdict.as_dict())
     return verdict
 

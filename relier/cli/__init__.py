@@ -13,6 +13,7 @@ from relier.cli.dev import demo, dev
 from relier.cli.dlq import dlq
 from relier.cli.doctor import doctor
 from relier.cli.ops import push_command, tail, tasks, workers
+from relier.cli.proxy import proxy
 from relier.cli.resurrector import run_resurrector
 from relier.cli.slo import slo_command
 from relier.config import get_settings
@@ -40,6 +41,7 @@ cli.add_command(tail)
 cli.add_command(push_command)
 cli.add_command(slo_command)
 cli.add_command(chaos_command)
+cli.add_command(proxy)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -10,9 +12,12 @@ from typing import Any
 import click
 
 from relier.binding import Relier
-from relier.chaos.engine import ChaosContext, LocalCluster
+from relier.chaos.engine import ChaosContext, LocalCluster, ScenarioUnavailableError
+from relier.chaos.progress import Progress
 from relier.chaos.scenarios import SCENARIOS, run
 from relier.cli.doctor import load_app
+from relier.config import reset_settings
+from relier.devserver import RedisServer
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -29,27 +34,40 @@ def _option(text: str) -> tuple[str, Any]:
 @click.argument("name", type=click.Choice(sorted(SCENARIOS)))
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
               help="Scenario option, e.g. --option tasks=10 --option whole_worker=true.")
-@click.option("--watch", is_flag=True, help="Print progress as it happens.")
+@click.option("--seed", type=int, default=None, help="Seed the scenario's random choices.")
+@click.option("--own-server", is_flag=True,
+              help="Run against a throwaway server started for this run, instead of RELIER_REDIS_URL "
+                   "(needed by redis-restart, which kills and restarts the server).")
+@click.option("--watch", is_flag=True, help="Show progress as it happens.")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
               help="Celery app whose Relier binding to use, as module:attribute.")
-def chaos_command(name: str, options: tuple[str, ...], watch: bool, as_json: bool,
-                  app_spec: str) -> int:
+def chaos_command(name: str, options: tuple[str, ...], seed: int | None, own_server: bool,  # noqa: PLR0917 - click passes options by name
+                  watch: bool, as_json: bool, app_spec: str) -> int:
     """Seed probe tasks, inject the fault into workers started here, and give a verdict."""
     overrides = dict(_option(text) for text in options)
     unknown = set(overrides) - set(SCENARIOS[name].options)
     if unknown:
         raise click.UsageError(f"{name} has no option {', '.join(sorted(unknown))}; it takes "
                                f"{', '.join(sorted(SCENARIOS[name].options))}")
-    relier = Relier.of(load_app(app_spec))
-
-    def report(event: str, detail: dict[str, Any]) -> None:
-        if watch and event != "verdict":
-            click.echo(f"[{event}] {json.dumps(detail, default=str)}", err=as_json)
-
-    with tempfile.TemporaryDirectory(prefix="relier-chaos-") as logs:
-        ctx = ChaosContext(relier, LocalCluster(relier, Path(logs)), report)
-        verdict = run(name, ctx, overrides)
+    with tempfile.TemporaryDirectory(prefix="relier-chaos-") as logs, contextlib.ExitStack() as stack:
+        server = None
+        if own_server:
+            server = RedisServer(Path(logs) / "server").start()
+            stack.callback(server.stop)
+            os.environ["RELIER_REDIS_URL"] = server.url
+            reset_settings()
+        relier = Relier.of(load_app(app_spec))
+        if server is not None and relier.settings.redis_url != server.url:
+            raise click.UsageError(f"--own-server needs an app configured from RELIER_REDIS_URL; "
+                                   f"{app_spec} uses its own broker URL")
+        progress = stack.enter_context(Progress(name, watch=watch, to_stderr=as_json))
+        ctx = ChaosContext(relier, LocalCluster(relier, Path(logs)), progress.report, server=server,
+                           seed=seed)
+        try:
+            verdict = run(name, ctx, overrides)
+        except ScenarioUnavailableError as exc:
+            raise click.UsageError(str(exc)) from None
     if as_json:
         click.echo(json.dumps(verdict.as_dict(), indent=2, default=str))
     else:

@@ -1,0 +1,1 @@
+"""The relier operations console (`rl tui`): a Textual app that reads and acts through Redis."""
