@@ -15,7 +15,7 @@ from relier.errors import AdmissionRejectedError
 from relier.handle import TaskHandle
 from relier.keys import PRIORITY_STEPS
 from relier.message import build_message
-from relier.spec import MAX_PRIORITY, TaskSpec, idempotency_digest
+from relier.spec import MAX_PRIORITY, TaskSpec, build_spec, idempotency_digest
 
 if TYPE_CHECKING:
     from relier.binding import Relier
@@ -153,3 +153,22 @@ async def adispatch(relier: Relier, spec: TaskSpec, args: Sequence[Any],
     with telemetry.dispatch_span(spec.name, task_id, queue) as carrier:
         return await apush(relier, prepare_dispatch(relier, spec, args, kwargs, task_id=task_id,
                                                     trace=carrier, **options))
+
+
+def push_by_name(relier: Relier, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any], *,
+                 queue: str | None = None, version: int | None = None) -> TaskHandle:
+    """Dispatch a task by its registered name, from a process that may not import its code
+    (``rl push``, the console). An unknown name goes to `queue` (default RELIER_DEFAULT_QUEUE)
+    as schema `version` (default 1); the worker that knows it decides.
+
+    Raises `AdmissionRejectedError`, `redis.RedisError`."""
+    task = relier.tasks.get(task_name)
+    spec = task.spec if task is not None else build_spec(
+        _unregistered, name=task_name, queue=queue or relier.settings.default_queue,
+        version=version or 1, priority=0, soft_timeout=None, hard_timeout=None,
+    )
+    return dispatch(relier, spec, args, kwargs, queue=queue)
+
+
+def _unregistered(*args: Any, **kwargs: Any) -> None:
+    """Stands for a task this process does not import; only its name and queue are used."""

@@ -4,12 +4,15 @@ are; nothing here writes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from relier.envelope import decode_value
+from relier.envelope import Envelope, decode_value, open_sealed
+from relier.keys import PRIORITY_STEPS, BrokerKeys
 from relier.store import Store
 
 _INFLIGHT_FIELDS = ("name", "queue", "state", "attempt", "fence", "holder", "worker", "started",
@@ -111,37 +114,48 @@ def workers(store: Store) -> list[WorkerView]:
 
 def inflight(store: Store, *, queue: str | None = None, worker: str | None = None,
              limit: int = 1000) -> list[InflightTask]:
-    """Tasks reserved or running in some process, oldest first (three round trips)."""
-    now = _server_ms(store)
+    """Tasks reserved or running in some process, longest running first (three round trips)."""
     leases = _leases(store)
     pipe = store.client.pipeline(transaction=False)
     for process in leases:
         pipe.smembers(store.keys.held(process))
     ids = sorted({member.decode() for members in cast(list[set[bytes]], pipe.execute())
                   for member in members})
+    rows = _inflight_rows(store, ids, leases)
+    tasks = [task for task in rows.values() if task is not None
+             and (queue is None or task.queue == queue)
+             and (worker is None or task.holder.startswith(worker))]
+    tasks.sort(key=lambda task: -(task.running_for or 0))
+    return tasks[:limit]
+
+
+def inflight_by_id(store: Store, ids: list[str]) -> dict[str, InflightTask | None]:
+    """The inflight view of just these tasks (None: no longer reserved or running), for
+    updating a view by key when only some tasks changed (two round trips)."""
+    return _inflight_rows(store, ids, _leases(store))
+
+
+def _inflight_rows(store: Store, ids: list[str], leases: dict[str, float]) -> dict[str, InflightTask | None]:
+    now = _server_ms(store)
     pipe = store.client.pipeline(transaction=False)
     for task_id in ids:
         pipe.hmget(store.keys.record(task_id), _INFLIGHT_FIELDS)
-    tasks = []
+    rows: dict[str, InflightTask | None] = {}
     for task_id, values in zip(ids, cast(list[list[bytes | None]], pipe.execute()), strict=True):
         fields = dict(zip(_INFLIGHT_FIELDS, values, strict=True))
         state = _text(fields["state"])
         if state not in {"reserved", "running"}:
+            rows[task_id] = None
             continue
         holder = _text(fields["holder"])
-        if queue is not None and _text(fields["queue"]) != queue:
-            continue
-        if worker is not None and not holder.startswith(worker):
-            continue
         started = int(fields["started"] or 0) if state == "running" else 0
-        tasks.append(InflightTask(
+        rows[task_id] = InflightTask(
             id=task_id, task=_text(fields["name"]), queue=_text(fields["queue"]), state=state,
             attempt=int(fields["attempt"] or 0), fence=int(fields["fence"] or 0), holder=holder,
             lease_age=(now - leases[holder]) / 1000 if holder in leases else None,
             running_for=(now - started) / 1000 if started else None,
-        ))
-    tasks.sort(key=lambda task: -(task.running_for or 0))
-    return tasks[:limit]
+        )
+    return rows
 
 
 _BINARY = {"head", "tail", "raw", "partial", "result"}
@@ -163,3 +177,50 @@ def task_detail(store: Store, task_id: str) -> dict[str, Any] | None:
     shown["history"] = store.history(task_id)
     shown["read_at"] = time.time()
     return shown
+
+
+def decode_event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, str]:
+    """One lifecycle event from the stream, as text, with its stream id as ``event_id``."""
+    event = {key.decode(): value.decode(errors="replace") for key, value in fields.items()}
+    event["event_id"] = entry_id.decode()
+    return event
+
+
+def queue_depths(store: Store, broker_keys: BrokerKeys, queues: list[str]) -> dict[str, int]:
+    """Messages waiting in each queue, over kombu's priority lists (one round trip)."""
+    pipe = store.client.pipeline(transaction=False)
+    for queue in queues:
+        for step in PRIORITY_STEPS:
+            pipe.llen(broker_keys.queue_list(queue, step))
+    lengths = cast(list[int], pipe.execute())
+    steps = len(PRIORITY_STEPS)
+    return {queue: sum(lengths[i * steps:(i + 1) * steps]) for i, queue in enumerate(queues)}
+
+
+def admission_rejections(store: Store, seconds: float = 60.0, *, cap: int = 10000) -> dict[str, int]:
+    """Admission rejections per queue in the last `seconds`, from the event stream (at most
+    `cap` events are read; a count at the cap means "at least")."""
+    since = _server_ms(store) - int(seconds * 1000)
+    entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
+                   store.client.xrange(store.keys.events, min=f"{since}-0", max="+", count=cap))
+    counts: dict[str, int] = {}
+    for _, fields in entries:
+        if fields.get(b"type") == b"admission_rejected":
+            queue = _text(fields.get(b"queue"))
+            counts[queue] = counts.get(queue, 0) + 1
+    return counts
+
+
+def stored_envelope(store: Store, keys: Mapping[str, bytes], task_id: str) -> Envelope | None:
+    """The task's envelope as its producer sealed it, verified with `keys`; None when the
+    record holds no message or it does not verify."""
+    head, tail = cast(list[bytes | None], store.client.hmget(store.keys.record(task_id), "head", "tail"))
+    if head is None or tail is None:
+        return None
+    try:
+        document = json.loads(head + b"0" + tail)
+        body = base64.b64decode(document["body"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    opened = open_sealed(body, keys)
+    return opened if isinstance(opened, Envelope) else None

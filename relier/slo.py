@@ -15,9 +15,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
 from relier.store import Store
+
+if TYPE_CHECKING:
+    from relier.binding import Relier
 
 #: Window name -> (length in seconds, counter resolution: "m" minutes or "h" hours).
 WINDOWS: dict[str, tuple[int, str]] = {
@@ -126,3 +129,26 @@ def prune(store: Store, now_ms: int | None = None) -> int:
     for start in range(0, len(stale), 1000):
         store.client.hdel(store.keys.slo, *stale[start:start + 1000])
     return len(stale)
+
+
+def report(relier: Relier, task_name: str | None = None,
+           objective: float | None = None) -> list[dict[str, Any]]:
+    """Per task (and all tasks together): objective, counts, availability and burn rate per
+    window, and the alert conditions. Used by `rl slo` and the console."""
+    names = [task_name] if task_name else ["*", *tasks_counted(relier.store)]
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        registered = relier.tasks.get(name)
+        target = objective or (registered.spec.slo if registered and registered.spec.slo
+                               else relier.settings.slo_objective)
+        counts = read_windows(relier.store, name)
+        rates = {window: burn_rate(count, target) for window, count in counts.items()}
+        rows.append({
+            "task": "all tasks" if name == "*" else name, "objective": target,
+            "windows": {window: {"good": c.good, "bad": c.bad, "availability": c.availability,
+                                 "burn_rate": rates[window]} for window, c in counts.items()},
+            "alerts": [{"name": a.name, "severity": a.severity, "firing": a.firing,
+                        "windows": [a.long_window, a.short_window], "threshold": a.threshold}
+                       for a in alerts(rates)],
+        })
+    return rows

@@ -12,9 +12,8 @@ import redis
 from relier import inspection
 from relier.binding import Relier
 from relier.cli.doctor import load_app
-from relier.dispatch import prepare_dispatch, push
+from relier.dispatch import push_by_name
 from relier.errors import AdmissionRejectedError
-from relier.spec import build_spec
 
 app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
                           help="Celery app whose Relier binding to use, as module:attribute.")
@@ -114,12 +113,6 @@ def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
     return 0
 
 
-def _decode_event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, str]:
-    event = {key.decode(): value.decode(errors="replace") for key, value in fields.items()}
-    event["event_id"] = entry_id.decode()
-    return event
-
-
 @click.command()
 @click.option("--task", "task_name", help="Only events of this task name.")
 @click.option("--type", "event_type", help="Only events of this type (completed, failed, ...).")
@@ -145,7 +138,7 @@ def tail(task_name: str | None, event_type: str | None, since: str, count: int |
             for _, entries in reply or []:
                 for entry_id, fields in entries:
                     last = entry_id.decode()
-                    event = _decode_event(entry_id, fields)
+                    event = inspection.decode_event(entry_id, fields)
                     name = event.get("task") or names.get(event.get("id", ""), "")
                     if event.get("task"):
                         names[event["id"]] = event["task"]
@@ -188,20 +181,11 @@ def push_command(task_name: str, args_json: str, kwargs_json: str, queue: str | 
     args = _json_value(args_json, "--args", list)
     kwargs = _json_value(kwargs_json, "--kwargs", dict)
     relier = _relier(app_spec)
-    task = relier.tasks.get(task_name)
-    spec = task.spec if task is not None else build_spec(
-        _unregistered, name=task_name, queue=queue or relier.settings.default_queue,
-        version=schema_version or 1, priority=0, soft_timeout=None, hard_timeout=None,
-    )
     try:
-        handle = push(relier, prepare_dispatch(relier, spec, args, kwargs, queue=queue))
+        handle = push_by_name(relier, task_name, args, kwargs, queue=queue, version=schema_version)
     except AdmissionRejectedError as exc:
         raise click.ClickException(str(exc)) from None
     except redis.RedisError as exc:
         raise click.ClickException(f"cannot reach Redis: {exc}") from None
     click.echo(handle.id)
     return 0
-
-
-def _unregistered(*args: Any, **kwargs: Any) -> None:
-    """Stands for a task this process does not import; only its name and queue are used."""

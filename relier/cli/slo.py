@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
@@ -22,22 +21,7 @@ from relier.cli.doctor import load_app
 def slo_command(task_name: str | None, objective: float | None, as_json: bool, app_spec: str) -> int:
     """Availability over 5m, 30m, 1h, 6h and 3d, burn rates, and which alerts would fire."""
     relier = Relier.of(load_app(app_spec))
-    names = [task_name] if task_name else ["*", *slo.tasks_counted(relier.store)]
-    report: list[dict[str, Any]] = []
-    for name in names:
-        registered = relier.tasks.get(name)
-        target = objective or (registered.spec.slo if registered and registered.spec.slo
-                               else relier.settings.slo_objective)
-        counts = slo.read_windows(relier.store, name)
-        rates = {window: slo.burn_rate(count, target) for window, count in counts.items()}
-        report.append({
-            "task": "all tasks" if name == "*" else name, "objective": target,
-            "windows": {window: {"good": c.good, "bad": c.bad, "availability": c.availability,
-                                 "burn_rate": rates[window]} for window, c in counts.items()},
-            "alerts": [{"name": a.name, "severity": a.severity, "firing": a.firing,
-                        "windows": [a.long_window, a.short_window], "threshold": a.threshold}
-                       for a in slo.alerts(rates)],
-        })
+    report = slo.report(relier, task_name, objective)
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return 0
