@@ -233,7 +233,8 @@ class Relier:
         if getattr(sender, "app", None) is not self.app:
             return
         self._lease_keeper = LeaseKeeper(
-            self.store, sender.hostname, sender.pool, self.settings.lease_refresh_interval
+            self.store, sender.hostname, sender.pool, self.settings.lease_refresh_interval,
+            self.settings.health_file,
         )
         self._lease_keeper.start()
         self._register_worker(sender)

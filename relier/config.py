@@ -85,6 +85,12 @@ def _secret_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
     return tuple(keys)
 
 
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(word.strip().lower() for word in raw.split(",") if word.strip())
+
+
+DEFAULT_CONSOLE_MASK = "password,passwd,secret,token,api_key,apikey,auth,card,cvv,ssn,sk_live_,sk_test_"
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("RELIER_REDIS_URL", "redis://127.0.0.1:6379/0", str,
             "Redis for relier's state and the broker lists (one server, one db); default: the app's broker."),
@@ -150,6 +156,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Most list elements one reconcile check scans from the consuming end."),
     Setting("RELIER_REDIS_RETRY_WINDOW", "30", _positive_float,
             "Seconds a pool process retries start/complete/fail/reject through a Redis outage."),
+    Setting("RELIER_CONSOLE_MASK", DEFAULT_CONSOLE_MASK, _words,
+            "Comma-separated words: the console masks values whose key, or whose text, contains one."),
+    Setting("RELIER_HEALTH_FILE", "", str,
+            "File a worker's main process touches every lease refresh interval while its lease "
+            "thread runs, whether or not Redis answers (for `rl health` liveness probes); empty: off."),
 )
 
 _BY_ENV = {setting.env: setting for setting in SETTINGS}
@@ -191,6 +202,8 @@ class Settings:
     reconcile_after: float
     reconcile_scan: int
     redis_retry_window: float
+    console_mask: tuple[str, ...]
+    health_file: str
 
     @property
     def uses_development_key(self) -> bool:

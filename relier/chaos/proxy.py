@@ -189,6 +189,13 @@ class FaultProxy:
             link.reset()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._forward(reader, writer)
+        except asyncio.CancelledError:
+            # the proxy is stopping; finishing normally keeps asyncio's stream callback quiet
+            writer.transport.abort()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.mode == FaultMode.CUT:
             self.stats.resets += 1
             writer.transport.abort()

@@ -12,6 +12,7 @@ from relier.cli.chaos import chaos_command
 from relier.cli.dev import demo, dev
 from relier.cli.dlq import dlq
 from relier.cli.doctor import doctor
+from relier.cli.health import health
 from relier.cli.ops import push_command, tail, tasks, workers
 from relier.cli.proxy import proxy
 from relier.cli.resurrector import run_resurrector
@@ -42,6 +43,7 @@ cli.add_command(push_command)
 cli.add_command(slo_command)
 cli.add_command(chaos_command)
 cli.add_command(proxy)
+cli.add_command(health)
 
 
 def main(argv: list[str] | None = None) -> None:

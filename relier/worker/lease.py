@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import threading
+from pathlib import Path
 from typing import Any
 
 from relier.store import Store
@@ -32,8 +33,10 @@ def pool_pids(pool: Any) -> list[int]:
 class LeaseKeeper:
     """Renews leases from a daemon thread until `stop()`."""
 
-    def __init__(self, store: Store, hostname: str, pool: Any, interval: float) -> None:
+    def __init__(self, store: Store, hostname: str, pool: Any, interval: float,
+                 health_file: str = "") -> None:
         self._store = store
+        self._health_file = Path(health_file) if health_file else None
         self._hostname = hostname
         self._pool = pool
         self._interval = interval
@@ -85,5 +88,17 @@ class LeaseKeeper:
             return
 
     def _run(self) -> None:
+        self._touch_health_file()
         while not self._stop.wait(self._interval):
             self.refresh_once()
+            self._touch_health_file()
+
+    def _touch_health_file(self) -> None:
+        """Liveness for orchestrators: this thread runs, whether or not Redis answered (a Redis
+        blip must not get workers restarted)."""
+        if self._health_file is None:
+            return
+        try:
+            self._health_file.touch()
+        except OSError as exc:
+            logger.warning("cannot touch RELIER_HEALTH_FILE %s: %s", self._health_file, exc)
