@@ -17,6 +17,7 @@ from relier.cli.ops import push_command, tail, tasks, workers
 from relier.cli.proxy import proxy
 from relier.cli.resurrector import run_resurrector
 from relier.cli.slo import slo_command
+from relier.cli.tui import tui
 from relier.config import get_settings
 from relier.errors import ConfigurationError
 from relier.preflight import redact_url
@@ -44,6 +45,7 @@ cli.add_command(slo_command)
 cli.add_command(chaos_command)
 cli.add_command(proxy)
 cli.add_command(health)
+cli.add_command(tui)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -300,3 +300,12 @@ def slo_probe(succeed: bool) -> bool:
     if not succeed:
         raise RuntimeError("probe failure")
     return True
+
+
+@rl_task(name="tests.fails_first")
+def fails_first(key: str) -> str:
+    """Raises on its first run (a dead letter), succeeds once released."""
+    count_execution()
+    if client().incr(f"test:fails_first:{key}") == 1:
+        raise RuntimeError(f"first run of {key} fails")
+    return "second time lucky"

@@ -1,0 +1,521 @@
+"""`rl tui`: the operations console. It reads relier's state from Redis and acts through relier's
+operations API; keyspace notifications say what changed, a slow timer reconciles everything.
+All Redis I/O runs in Textual thread workers; the UI thread only renders."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import redis
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.css.query import NoMatches
+from textual.widgets import Button, Footer, Input, Static, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from relier.binding import Relier
+from relier.dlq import DeadLetter
+from relier_tui.live import ChangeFeed
+from relier_tui.screens import ConfirmScreen, DetailScreen, HelpScreen, pretty
+from relier_tui.source import ConsoleSource, Health
+from relier_tui.widgets.admission import AdmissionPane
+from relier_tui.widgets.chaos import ChaosPane
+from relier_tui.widgets.dead_letters import DeadLettersPane
+from relier_tui.widgets.dispatch import DispatchPane
+from relier_tui.widgets.events import EventsPane
+from relier_tui.widgets.health import HealthBar
+from relier_tui.widgets.inflight import InflightPane
+from relier_tui.widgets.keyed_table import KeyedTable
+from relier_tui.widgets.workers import WorkersTable
+
+PANES = ("inflight", "workers", "events", "dead-letters", "chaos", "dispatch", "admission")
+SORTABLE = {"inflight": "#inflight-table", "workers": "#workers-table", "dead-letters": "#dlq-table"}
+FILTERS = {"inflight": "#inflight-filter", "events": "#events-filter", "dead-letters": "#dlq-filter"}
+PANE_ACTIONS: dict[str, set[str]] = {
+    "release": {"dead-letters"}, "retry_all": {"dead-letters"}, "purge": {"dead-letters"},
+    "pause": {"events"}, "sort": set(SORTABLE), "filter": set(FILTERS), "submit": {"chaos", "dispatch"},
+}
+
+
+class RelierConsole(App[None]):
+    """The relier operations console."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "relier console"
+    BINDINGS = [
+        Binding("1", "show('inflight')", "Inflight", show=False),
+        Binding("2", "show('workers')", "Workers", show=False),
+        Binding("3", "show('events')", "Events", show=False),
+        Binding("4", "show('dead-letters')", "DLQ", show=False),
+        Binding("5", "show('chaos')", "Chaos", show=False),
+        Binding("6", "show('dispatch')", "Dispatch", show=False),
+        Binding("7", "show('admission')", "Admission", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "leave_filter", "Back", show=False),
+        Binding("s", "sort", "Sort"),
+        Binding("space", "pause", "Pause"),
+        Binding("r", "release", "Release"),
+        Binding("a", "retry_all", "Retry all"),
+        Binding("x", "purge", "Purge"),
+        Binding("ctrl+s", "submit", "Run / Push"),
+        Binding("ctrl+r", "reload", "Reload"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, relier: Relier, *, reconcile_interval: float = 5.0, poll_interval: float = 1.0,
+                 apply_interval: float = 0.1) -> None:
+        super().__init__()
+        self.relier = relier
+        self.source = ConsoleSource(relier)
+        self.feed = ChangeFeed(relier.keys, db=_db_of(relier))
+        self.reconcile_interval = reconcile_interval
+        self.poll_interval = poll_interval
+        self.apply_interval = apply_interval
+        self.connected: bool | None = None
+        self.notifications: bool | None = None
+        self.last_error = ""
+        self.health: Health | None = None
+        self.reload_now = threading.Event()
+        self.stopping = threading.Event()
+        self.chaos_running = False
+        #: change in Redis -> row on screen, for `python -m bench tui`: task id -> when applied
+        self.applied_at: dict[str, float] = {}
+        self.record_applied = False
+
+    # ----- layout
+    def compose(self) -> ComposeResult:
+        yield HealthBar(id="health")
+        yield Static("", id="banner")
+        ttl = self.relier.settings.lease_ttl
+        with TabbedContent(initial="inflight", id="tabs"):
+            with TabPane("1 Inflight", id="inflight"):
+                yield InflightPane(ttl, id="inflight-pane")
+            with TabPane("2 Workers", id="workers"):
+                yield WorkersTable(ttl, id="workers-table")
+            with TabPane("3 Events", id="events"):
+                yield EventsPane(id="events-pane")
+            with TabPane("4 Dead letters", id="dead-letters"):
+                yield DeadLettersPane(id="dlq-pane")
+            with TabPane("5 Chaos", id="chaos"):
+                yield ChaosPane(id="chaos-pane")
+            with TabPane("6 Dispatch", id="dispatch"):
+                yield DispatchPane(self.source.task_names(), id="dispatch-pane")
+            with TabPane("7 Admission & SLO", id="admission"):
+                yield AdmissionPane(id="admission-pane")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#banner", Static).display = False
+        self.listen_for_changes()
+        self.refresh_state()
+        self.tail_events()
+        self.query_one("#inflight-table", KeyedTable).focus()
+
+    def on_unmount(self) -> None:
+        self.stopping.set()
+        self.reload_now.set()
+        self.feed.changed.set()
+
+    @property
+    def active_pane(self) -> str:
+        return str(self.query_one(TabbedContent).active)
+
+    # ----- background I/O (thread workers)
+    @work(thread=True, group="feed", exit_on_error=False)
+    def listen_for_changes(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled and not self.stopping.is_set():
+            try:
+                self.feed.listen(self.relier.store.client, self.stopping)
+            except (redis.RedisError, OSError):
+                self.reload_now.set()  # hints were lost while disconnected: reconcile
+                self.stopping.wait(1.0)
+
+    @work(thread=True, group="state", exit_on_error=False)
+    def refresh_state(self) -> None:
+        worker = get_current_worker()
+        next_full = 0.0
+        while not worker.is_cancelled and not self.stopping.is_set():
+            full = time.monotonic() >= next_full or self.reload_now.is_set() or not self.notifications
+            try:
+                if full:
+                    self.reload_now.clear()
+                    self.feed.drain()
+                    snapshot = self._read_everything()
+                    self.call_from_thread(self._apply_snapshot, snapshot)
+                    next_full = time.monotonic() + (self.reconcile_interval if self.notifications
+                                                    else self.poll_interval)
+                else:
+                    changes = self.feed.drain()
+                    if changes.any:
+                        self.call_from_thread(self._apply_changes, self._read_changes(changes))
+                if self.connected is not True:
+                    self.call_from_thread(self._set_connected, True, "")
+            except (redis.RedisError, OSError) as exc:
+                self.call_from_thread(self._set_connected, False, str(exc))
+                next_full = 0.0
+                self.reload_now.wait(1.0)
+                continue
+            if self.notifications:
+                self.feed.changed.wait(self.apply_interval)
+            else:
+                self.reload_now.wait(self.poll_interval)
+
+    @work(thread=True, group="events", exit_on_error=False)
+    def tail_events(self) -> None:
+        worker = get_current_worker()
+        last: str | None = None
+        while not worker.is_cancelled and not self.stopping.is_set():
+            try:
+                if last is None:
+                    last, events = self.source.recent_events(200)
+                else:
+                    last, events = self.source.events_after(last, count=500, block_ms=500)
+                if events:
+                    self.call_from_thread(self.query_one(EventsPane).add, events)
+            except (redis.RedisError, OSError):
+                self.stopping.wait(1.0)
+
+    def _read_everything(self) -> dict[str, Any]:
+        dlq = self.query_one(DeadLettersPane)
+        return {
+            "health": self.source.health(),
+            "inflight": self.source.inflight(),
+            "workers": self.source.workers(),
+            "dead_letters": self.source.dead_letter_list(dlq.server_filter),
+            "limits": self.source.limits(),
+            "rejections": self.source.rejections(),
+            "slo": self.source.slo_report(),
+        }
+
+    def _read_changes(self, changes: Any) -> dict[str, Any]:
+        read: dict[str, Any] = {}
+        if changes.task_ids:
+            read["rows"] = self.source.inflight_by_id(sorted(changes.task_ids))
+        if changes.workers:
+            read["workers"] = self.source.workers()
+        if changes.dead_letters:
+            read["dead_letters"] = self.source.dead_letter_list(self.query_one(DeadLettersPane).server_filter)
+            read["dead_letter_total"] = self.source.dead_letters_api.count()
+        if changes.limits:
+            read["limits"] = self.source.limits()
+        return read
+
+    # ----- applying reads (UI thread)
+    def _apply_snapshot(self, snapshot: dict[str, Any]) -> None:
+        health: Health = snapshot["health"]
+        self.health = health
+        self.notifications = health.notifications
+        self.query_one(HealthBar).show(health, self.connected is not False)
+        self.query_one(InflightPane).replace(snapshot["inflight"])
+        self.query_one(WorkersTable).show(snapshot["workers"])
+        self.query_one(DeadLettersPane).show(snapshot["dead_letters"], health.dead_letters)
+        self.query_one(AdmissionPane).show(snapshot["limits"], snapshot["rejections"], snapshot["slo"])
+        self._mark_applied(task.id for task in snapshot["inflight"])
+
+    def _apply_changes(self, read: dict[str, Any]) -> None:
+        if "rows" in read:
+            self.query_one(InflightPane).update_rows(read["rows"])
+            self._mark_applied(read["rows"])
+        if "workers" in read:
+            self.query_one(WorkersTable).show(read["workers"])
+        if "dead_letters" in read:
+            self.query_one(DeadLettersPane).show(read["dead_letters"], read["dead_letter_total"])
+        if "limits" in read and self.health is not None:
+            self.query_one(AdmissionPane).show(read["limits"], {}, [])
+
+    def _mark_applied(self, ids: Any) -> None:
+        if self.record_applied:
+            stamp = time.monotonic()
+            for task_id in ids:
+                self.applied_at[task_id] = stamp
+
+    def _set_connected(self, connected: bool, error: str) -> None:
+        self.connected = connected
+        self.last_error = error
+        banner = self.query_one("#banner", Static)
+        banner.display = not connected
+        if not connected:
+            banner.update(f"Redis unreachable at {self.source.redis_url}: {error}. Retrying every "
+                          "second; the console recovers by itself when Redis is back.")
+        self.query_one(HealthBar).show(self.health, connected)
+
+    # ----- actions
+    def action_show(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
+        focus = {"inflight": "#inflight-table", "workers": "#workers-table", "events": "#events-log",
+                 "dead-letters": "#dlq-table", "chaos": "#chaos-scenario", "dispatch": "#dispatch-task",
+                 "admission": "#limits-table"}[pane]
+        self.query_one(focus).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Pane-specific actions are shown (and run) only on their pane."""
+        try:
+            pane = self.active_pane
+        except NoMatches:  # not composed yet
+            return True
+        panes = PANE_ACTIONS.get(action)
+        return panes is None or pane in panes
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
+
+    def action_filter(self) -> None:
+        self.query_one(FILTERS[self.active_pane], Input).focus()
+
+    def action_leave_filter(self) -> None:
+        pane = self.active_pane
+        if pane in SORTABLE:
+            self.query_one(SORTABLE[pane]).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id in {"inflight-filter", "dlq-filter"}:
+            self.reload_now.set()
+            self.action_leave_filter()
+        elif event.input.id and event.input.id.startswith("dispatch-"):
+            self.action_submit()
+        elif event.input.id and event.input.id.startswith("limit-"):
+            self._confirm_limit()
+
+    def action_sort(self) -> None:
+        label = self.query_one(SORTABLE[self.active_pane], KeyedTable).cycle_sort()
+        self.notify(f"sorted by {label}", timeout=2)
+
+    def action_pause(self) -> None:
+        paused = self.query_one(EventsPane).toggle_pause()
+        self.notify("event tail paused" if paused else "event tail live", timeout=2)
+
+    def action_reload(self) -> None:
+        self.reload_now.set()
+        self.feed.changed.set()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        key = None if event.row_key.value is None else str(event.row_key.value)
+        if key is None:
+            return
+        if event.data_table.id == "inflight-table":
+            self.open_task(key)
+        elif event.data_table.id == "dlq-table":
+            self.open_dead_letter(key)
+
+    @work(thread=True, group="detail", exit_on_error=False)
+    def open_task(self, task_id: str) -> None:
+        try:
+            detail = self.source.task_detail(task_id)
+        except redis.RedisError as exc:
+            self.call_from_thread(self.notify, f"cannot read {task_id}: {exc}", severity="error")
+            return
+        if detail is None:
+            self.call_from_thread(self.notify, f"{task_id} has no record any more", severity="warning")
+            return
+        fields = {k: v for k, v in detail.fields.items() if k not in {"partial"}}
+        sections = [("arguments", pretty({"args": detail.args, "kwargs": detail.kwargs})),
+                    ("checkpoint", pretty(detail.checkpoint)), ("record", pretty(fields)),
+                    ("attempt history", pretty(detail.history))]
+        self.call_from_thread(self.push_screen, DetailScreen(f"task {task_id}", sections))
+
+    @work(thread=True, group="detail", exit_on_error=False)
+    def open_dead_letter(self, task_id: str) -> None:
+        try:
+            shown = self.source.dead_letter(task_id)
+        except redis.RedisError as exc:
+            self.call_from_thread(self.notify, f"cannot read {task_id}: {exc}", severity="error")
+            return
+        if shown is None:
+            self.call_from_thread(self.notify, f"{task_id} is no longer a dead letter", severity="warning")
+            return
+        history = shown.pop("history", [])
+        traceback = str(shown.pop("traceback", "") or "(none)")
+        sections = [("reason", f"{shown.get('reason', '')}: {shown.get('error', '')}"),
+                    ("traceback", traceback), ("attempt history", pretty(history)),
+                    ("record", pretty(shown))]
+        self.call_from_thread(self.push_screen, DetailScreen(f"dead letter {task_id}", sections))
+
+    def action_release(self) -> None:
+        entry = self.query_one(DeadLettersPane).selected()
+        if entry is None:
+            self.notify("select a dead letter first", severity="warning")
+            return
+        if not entry.releasable:
+            self.notify(f"{entry.id} cannot be released ({entry.reason}: no trusted envelope)",
+                        severity="warning")
+            return
+        def release_if_confirmed(yes: bool | None) -> None:
+            if yes:
+                self._release(entry)
+
+        self.push_screen(ConfirmScreen(f"Release {entry.task} {entry.id} ({entry.reason}) to its queue?",
+                                       confirm_label="Release"), release_if_confirmed)
+
+    @work(thread=True, group="dlq-action", exit_on_error=False)
+    def _release(self, entry: DeadLetter) -> None:
+        try:
+            outcome = self.source.release(entry.id)
+        except redis.RedisError as exc:
+            outcome = f"failed: {exc}"
+        self.call_from_thread(self.notify, f"release {entry.id[:8]}: {outcome}")
+        self.reload_now.set()
+
+    def action_retry_all(self) -> None:
+        self._confirm_bulk("retry")
+
+    def action_purge(self) -> None:
+        self._confirm_bulk("purge")
+
+    @work(thread=True, group="dlq-action", exit_on_error=False)
+    def _confirm_bulk(self, what: str) -> None:
+        where = self.query_one(DeadLettersPane).server_filter
+        try:
+            count = self.source.count_dead_letters(where)
+        except redis.RedisError as exc:
+            self.call_from_thread(self.notify, f"cannot count dead letters: {exc}", severity="error")
+            return
+        scope = "matching the filter" if where is not None else "(no filter: ALL of them)"
+        question = (f"Release {count} dead letters {scope} to their queues (50 per second)?"
+                    if what == "retry" else
+                    f"Delete {count} dead letters {scope} for good? This cannot be undone.")
+        label = "Retry all" if what == "retry" else "Purge"
+
+        def act_if_confirmed(yes: bool | None) -> None:
+            if yes:
+                self._bulk(what)
+
+        self.call_from_thread(self.push_screen, ConfirmScreen(question, confirm_label=label),
+                              act_if_confirmed)
+
+    @work(thread=True, group="dlq-action", exit_on_error=False)
+    def _bulk(self, what: str) -> None:
+        where = self.query_one(DeadLettersPane).server_filter
+        try:
+            if what == "retry":
+                report = self.source.retry_all(where)
+                text = f"released {len(report.released)}, refused {len(report.refused)}"
+            else:
+                text = f"purged {self.source.purge(where)}"
+        except redis.RedisError as exc:
+            text = f"{what} failed: {exc}"
+        self.call_from_thread(self.notify, text)
+        self.reload_now.set()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id in {"dispatch-push", "chaos-run"}:
+            self.action_submit()
+        elif event.button.id == "limit-apply":
+            self._confirm_limit()
+
+    def action_submit(self) -> None:
+        if self.active_pane == "dispatch":
+            self._push_from_form()
+        elif self.active_pane == "chaos":
+            self._start_chaos()
+
+    def _push_from_form(self) -> None:
+        pane = self.query_one(DispatchPane)
+        try:
+            request = pane.request()
+        except ValueError as exc:
+            pane.say(str(exc), error=True)
+            return
+        pane.say(f"pushing {request.task}…")
+        self._push(request.task, request.args, request.kwargs, request.queue)
+
+    @work(thread=True, group="dispatch", exit_on_error=False)
+    def _push(self, task: str, args: list[Any], kwargs: dict[str, Any], queue: str | None) -> None:
+        pane = self.query_one(DispatchPane)
+        try:
+            task_id = self.source.push(task, args, kwargs, queue)
+        except Exception as exc:  # noqa: BLE001 - every refusal is shown to the operator as is
+            self.call_from_thread(pane.say, f"not pushed: {type(exc).__name__}: {exc}", error=True)
+            return
+        state = "queued"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and state not in {"completed", "dead_lettered"}:
+            self.call_from_thread(pane.say, f"pushed {task} {task_id}: {state}")
+            self.feed.changed.wait(0.2)
+            try:
+                state = self.source.task_state(task_id)
+            except redis.RedisError:
+                break
+        self.call_from_thread(pane.say, f"pushed {task} {task_id}: {state}",
+                              error=state == "dead_lettered")
+
+    def _confirm_limit(self) -> None:
+        pane = self.query_one(AdmissionPane)
+        try:
+            change = pane.change()
+        except ValueError as exc:
+            pane.say(str(exc), error=True)
+            return
+        def apply_if_confirmed(yes: bool | None) -> None:
+            if yes:
+                self._apply_limit(change)
+            else:
+                pane.say("not changed")
+
+        self.push_screen(ConfirmScreen(f"Change admission limits now? {change.describe()}",
+                                       confirm_label="Apply"), apply_if_confirmed)
+
+    @work(thread=True, group="admission", exit_on_error=False)
+    def _apply_limit(self, change: Any) -> None:
+        pane = self.query_one(AdmissionPane)
+        try:
+            self.source.set_limit(change.scope, change.name, rate=change.rate, burst=change.burst,
+                                  max_depth=change.max_depth)
+        except redis.RedisError as exc:
+            self.call_from_thread(pane.say, f"not changed: {exc}", error=True)
+            return
+        self.call_from_thread(pane.say, f"applied: {change.describe()}")
+        self.reload_now.set()
+
+    def _start_chaos(self) -> None:
+        pane = self.query_one(ChaosPane)
+        if self.chaos_running:
+            self.notify("a scenario is already running", severity="warning")
+            return
+        try:
+            options = pane.options()
+        except ValueError as exc:
+            pane.verdict(None, str(exc))
+            return
+        self.chaos_running = True
+        pane.verdict(None, f"running {pane.scenario}…")
+        self._run_chaos(pane.scenario, options)
+
+    @work(thread=True, group="chaos", exit_on_error=False)
+    def _run_chaos(self, scenario: str, options: dict[str, Any]) -> None:
+        from relier.chaos.engine import ChaosContext, LocalCluster, ScenarioUnavailableError  # noqa: PLC0415
+        from relier.chaos.scenarios import run  # noqa: PLC0415
+
+        pane = self.query_one(ChaosPane)
+
+        def report(event: str, detail: dict[str, Any]) -> None:
+            self.call_from_thread(pane.progress, event, detail)
+
+        try:
+            with tempfile.TemporaryDirectory(prefix="relier-console-chaos-") as logs:
+                ctx = ChaosContext(self.relier, LocalCluster(self.relier, Path(logs)), report)
+                verdict = run(scenario, ctx, options)
+            numbers = ", ".join(f"{k}={v}" for k, v in verdict.numbers.items())
+            text = (f"{scenario}: {'HELD' if verdict.held else 'VIOLATED'}  {numbers}"
+                    + "".join(f"\nviolated: {f}" for f in verdict.failures))
+            self.call_from_thread(pane.verdict, verdict.held, text)
+        except ScenarioUnavailableError as exc:
+            self.call_from_thread(pane.verdict, None, f"cannot run here: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a crashed run is reported, never swallowed silently
+            self.call_from_thread(pane.verdict, False, f"{scenario} crashed: {type(exc).__name__}: {exc}")
+        finally:
+            self.chaos_running = False
+
+
+def _db_of(relier: Relier) -> int:
+    kwargs = relier.store.client.connection_pool.connection_kwargs
+    return int(kwargs.get("db", 0) or 0)

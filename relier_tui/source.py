@@ -1,0 +1,193 @@
+"""Everything the console reads from and does to Redis, through relier's public read and
+operations API. Blocking calls: the app runs them in Textual thread workers, never on the UI
+thread. Returns plain data the widgets render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import redis
+
+from relier import inspection, slo
+from relier.admission import LiveLimits, live_limits, set_limits
+from relier.binding import Relier
+from relier.dispatch import push_by_name
+from relier.dlq import DeadLetter, DeadLetterFilter, ReleaseReport
+from relier.preflight import Severity, check_server, redact_url
+from relier_tui.masking import SecretMask
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """The header's answer to "is the system healthy?"."""
+
+    redis_url: str
+    preflight_problems: list[str]
+    notifications: bool | None
+    workers_alive: int
+    workers_total: int
+    inflight: int
+    queue_depths: dict[str, int]
+    dead_letters: int
+    rejections_per_minute: int
+    worst_burn: float
+    firing_alerts: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDetail:
+    """One task as the detail screen shows it: fields, arguments (masked), checkpoint, history."""
+
+    id: str
+    fields: dict[str, Any]
+    args: list[Any] | None
+    kwargs: dict[str, Any] | None
+    checkpoint: Any
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def notifications_enabled(client: redis.Redis) -> bool | None:
+    """Whether keyspace notifications cover what the console watches (hashes, sorted sets,
+    generic commands); None when CONFIG is restricted and nobody can tell."""
+    try:
+        config = cast(dict[str, str], client.config_get("notify-keyspace-events"))
+    except redis.ResponseError:
+        return None
+    flags = str(config.get("notify-keyspace-events", ""))
+    classes = set(flags.replace("A", "g$lshzxetd"))
+    return "K" in classes and {"h", "z", "g"} <= classes
+
+
+class ConsoleSource:
+    """The console's window on one relier deployment."""
+
+    def __init__(self, relier: Relier, mask: SecretMask | None = None) -> None:
+        self.relier = relier
+        self.store = relier.store
+        self.mask = mask or SecretMask.from_settings()
+        self.dead_letters_api = relier.dead_letters
+
+    @property
+    def redis_url(self) -> str:
+        return redact_url(self.relier.settings.redis_url)
+
+    def ping(self) -> bool:
+        return bool(self.store.client.ping())
+
+    def known_queues(self, workers: list[inspection.WorkerView] | None = None) -> list[str]:
+        queues = {self.relier.settings.default_queue}
+        queues |= {task.spec.queue for task in self.relier.tasks.values()}
+        for worker in workers if workers is not None else inspection.workers(self.store):
+            queues |= set(worker.queues)
+        return sorted(queues)
+
+    def health(self) -> Health:
+        client = self.store.client
+        workers = inspection.workers(self.store)
+        ttl = self.relier.settings.lease_ttl
+        alive = sum(1 for w in workers if w.lease_age is not None and w.lease_age < ttl)
+        problems = [f"{check.name}: {check.detail}" for check in check_server(client)
+                    if check.severity is Severity.ERROR]
+        inflight = sum(worker.tasks_held for worker in workers)
+        burn, firing = 0.0, []
+        for row in slo.report(self.relier, "*"):
+            burn = max([burn, *(w["burn_rate"] for w in row["windows"].values())])
+            firing += [alert["name"] for alert in row["alerts"] if alert["firing"]]
+        rejections = inspection.admission_rejections(self.store)
+        return Health(
+            redis_url=self.redis_url, preflight_problems=problems,
+            notifications=notifications_enabled(client), workers_alive=alive,
+            workers_total=len(workers), inflight=inflight,
+            queue_depths=inspection.queue_depths(self.store, self.relier.broker_keys,
+                                                 self.known_queues(workers)),
+            dead_letters=self.dead_letters_api.count(),
+            rejections_per_minute=sum(rejections.values()), worst_burn=burn, firing_alerts=firing)
+
+    def inflight(self, limit: int = 20000) -> list[inspection.InflightTask]:
+        return inspection.inflight(self.store, limit=limit)
+
+    def inflight_by_id(self, ids: list[str]) -> dict[str, inspection.InflightTask | None]:
+        return inspection.inflight_by_id(self.store, ids)
+
+    def workers(self) -> list[inspection.WorkerView]:
+        return inspection.workers(self.store)
+
+    def task_detail(self, task_id: str) -> TaskDetail | None:
+        fields = inspection.task_detail(self.store, task_id)
+        if fields is None:
+            return None
+        history = fields.pop("history", [])
+        envelope = inspection.stored_envelope(self.store, dict(self.relier.settings.signing_keys), task_id)
+        return TaskDetail(
+            id=task_id, fields=self.mask.apply(fields),
+            args=None if envelope is None else self.mask.apply(list(envelope.args)),
+            kwargs=None if envelope is None else self.mask.apply(dict(envelope.kwargs)),
+            checkpoint=self.mask.apply(fields.get("partial")), history=history)
+
+    def events_after(self, last_id: str, *, count: int = 500,
+                     block_ms: int = 1000) -> tuple[str, list[dict[str, str]]]:
+        """Events after `last_id` ("$": pinned to the newest existing event first)."""
+        client, key = self.store.client, self.store.keys.events
+        if last_id == "$":
+            newest = cast(list[tuple[bytes, Any]], client.xrevrange(key, count=1))
+            last_id = newest[0][0].decode() if newest else "0-0"
+        reply = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
+                     client.xread({key: last_id}, count=count, block=block_ms))
+        events = []
+        for _, entries in reply or []:
+            for entry_id, fields in entries:
+                events.append(inspection.decode_event(entry_id, fields))
+                last_id = entry_id.decode()
+        return last_id, events
+
+    def recent_events(self, count: int = 500) -> tuple[str, list[dict[str, str]]]:
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
+                       self.store.client.xrevrange(self.store.keys.events, count=count))
+        events = [inspection.decode_event(entry_id, fields) for entry_id, fields in reversed(entries)]
+        return (events[-1]["event_id"] if events else "0-0"), events
+
+    def dead_letter_list(self, where: DeadLetterFilter | None = None,
+                         limit: int = 500) -> list[DeadLetter]:
+        return self.dead_letters_api.list_entries(where, limit=limit)
+
+    def dead_letter(self, task_id: str) -> dict[str, Any] | None:
+        shown = self.dead_letters_api.show(task_id)
+        return None if shown is None else cast(dict[str, Any], self.mask.apply(shown))
+
+    def release(self, task_id: str) -> str:
+        return self.dead_letters_api.release(task_id, by="console")
+
+    def retry_all(self, where: DeadLetterFilter | None) -> ReleaseReport:
+        return self.dead_letters_api.retry_all(where, by="console")
+
+    def purge(self, where: DeadLetterFilter | None) -> int:
+        return self.dead_letters_api.purge(where, why="purged from the console")
+
+    def count_dead_letters(self, where: DeadLetterFilter | None) -> int:
+        return sum(1 for _ in self.dead_letters_api.iter_entries(where))
+
+    def limits(self) -> list[LiveLimits]:
+        return live_limits(self.store)
+
+    def rejections(self) -> dict[str, int]:
+        return inspection.admission_rejections(self.store)
+
+    def set_limit(self, scope: str, name: str, *, rate: float | None, burst: int | None,
+                  max_depth: int | None) -> None:
+        set_limits(self.store, "task" if scope == "task" else "queue", name, rate=rate,
+                   burst=burst, max_depth=max_depth)
+
+    def slo_report(self) -> list[dict[str, Any]]:
+        return slo.report(self.relier)
+
+    def task_names(self) -> list[str]:
+        return sorted(self.relier.tasks)
+
+    def push(self, task_name: str, args: list[Any], kwargs: dict[str, Any],
+             queue: str | None) -> str:
+        return push_by_name(self.relier, task_name, args, kwargs, queue=queue).id
+
+    def task_state(self, task_id: str) -> str:
+        raw = cast(bytes | None, self.store.client.hget(self.store.keys.record(task_id), "state"))
+        return raw.decode() if raw else "missing"

@@ -1,0 +1,93 @@
+"""Events: the live lifecycle tail, filterable by type, task and queue, pausable."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, RichLog
+
+from relier_tui.filters import Filter
+
+KEEP = 2000
+STYLES = {"completed": "green", "dead_lettered": "bold red", "failed": "red", "resurrected": "magenta",
+          "rejected_write": "yellow", "admission_rejected": "yellow", "handed_off": "cyan",
+          "timed_out": "red", "started": "blue", "lost": "magenta"}
+
+
+def event_line(event: dict[str, str], names: dict[str, str]) -> Text:
+    kind = event.get("type", "?")
+    task_id = event.get("id", "")
+    name = event.get("task") or names.get(task_id, "")
+    stamp = event.get("event_id", "").split("-", 1)[0]
+    clock = ""
+    if stamp.isdigit():
+        import time  # noqa: PLC0415 - formatting only
+
+        clock = time.strftime("%H:%M:%S", time.localtime(int(stamp) / 1000))
+    extra = " ".join(f"{key}={value}" for key, value in event.items()
+                     if key in {"worker", "reason", "cause", "attempt", "queue", "why"})
+    line = Text(f"{clock} ")
+    line.append(f"{kind:<18}", style=STYLES.get(kind, ""))
+    line.append(f" {task_id[:8]:<8} {name:<28} {extra}")
+    return line
+
+
+class EventsPane(Vertical):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kept: deque[dict[str, str]] = deque(maxlen=KEEP)
+        self.names: dict[str, str] = {}
+        self.where = Filter()
+        self.paused = False
+        self.missed_while_paused = 0
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: type=completed task=billing.charge queue=default  (space pauses)",
+                    id="events-filter", classes="filter")
+        yield RichLog(id="events-log", max_lines=KEEP, wrap=False, markup=False)
+
+    @property
+    def log_view(self) -> RichLog:
+        return self.query_one(RichLog)
+
+    def _row(self, event: dict[str, str]) -> dict[str, str]:
+        return {**event, "task": event.get("task") or self.names.get(event.get("id", ""), "")}
+
+    def add(self, events: list[dict[str, str]]) -> None:
+        for event in events:
+            if event.get("task") and event.get("id"):
+                self.names[event["id"]] = event["task"]
+            self.kept.append(event)
+        if len(self.names) > 50000:
+            self.names.clear()
+        if self.paused:
+            self.missed_while_paused += len(events)
+            self.border_subtitle = f"paused ({self.missed_while_paused} new)"
+            return
+        for event in events:
+            if self.where.is_empty or self.where.matches(self._row(event)):
+                self.log_view.write(event_line(event, self.names))
+
+    def redraw(self) -> None:
+        self.log_view.clear()
+        for event in self.kept:
+            if self.where.is_empty or self.where.matches(self._row(event)):
+                self.log_view.write(event_line(event, self.names))
+
+    def toggle_pause(self) -> bool:
+        self.paused = not self.paused
+        if not self.paused:
+            self.missed_while_paused = 0
+            self.border_subtitle = "live"
+            self.redraw()
+        else:
+            self.border_subtitle = "paused"
+        return self.paused
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.where = Filter.parse(event.value)
+        self.redraw()
