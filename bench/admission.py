@@ -29,6 +29,7 @@ import redis
 from celery import Celery
 
 from bench import Benchmark
+from bench.figures import Figure, Table, stats_table
 from bench.options import add_output_options
 from bench.redis_state import delete_matching, queue_lists, queued
 from bench.report import (
@@ -113,6 +114,25 @@ def clean_up(client: redis.Redis, relier: Relier) -> int:
     return deleted
 
 
+def figures_and_tables(rows: Sequence[Row], worst_ratio: float) -> tuple[list[Figure], list[Table]]:
+    """The page's figures (relier only: vanilla Celery has no admission control) and table."""
+    free, declared, live, rejected = rows
+    figures = [
+        Figure("admission: push() with limits ÷ without, p50 (worst of declared, live)", "x",
+               declared.method, relier=round(worst_ratio, 3)),
+        Figure("admission: push() with declared limits, p99", "µs", declared.method,
+               relier=round(declared.stats.p99_ns / 1e3, 1)),
+        Figure("admission: push() with live limits, p50", "µs", live.method,
+               relier=round(live.stats.p50_ns / 1e3, 1)),
+        Figure("admission: push() rejected, p50", "µs", rejected.method,
+               relier=round(rejected.stats.p50_ns / 1e3, 1)),
+    ]
+    table = stats_table("push() with and without admission limits",
+                        [free, declared, live, rejected], "us", count_label="calls",
+                        method=rejected.method)
+    return figures, [table]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=int, default=5000,
                         help="timed calls of each variant (default: 5000)")
@@ -155,8 +175,8 @@ def run(args: argparse.Namespace) -> int:
         compared("admitted", "push(), declared limits", method, summarize(declared_ns),
                  baseline),
         compared("admitted", "push(), live limits", method, summarize(live_ns), baseline),
-        compared("rejected", "push(), rejected", method + "; rate 0.001/s burst 1 "
-                 "(spent), AdmissionRejectedError caught inside the timed call",
+        compared("rejected", "push(), rejected", method + "; rejected: a queue limited to "
+                 "0.001/s, burst 1 (spent), AdmissionRejectedError caught inside the timed call",
                  summarize(reject_ns), baseline),
     ]
     ratios = [row.ratio_p50 for row in rows[1:3]]
@@ -164,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         raise AssertionError("a limited row has no ratio")
     worst = max(ratio for ratio in ratios if ratio is not None)
     met = worst <= TARGET_P50_RATIO
+    figures, tables = figures_and_tables(rows, worst)
     expected = {FREE_QUEUE: calls + warmup, DECLARED_QUEUE: calls + warmup,
                 LIVE_QUEUE: calls + warmup, REJECT_QUEUE: 1}
     payload: dict[str, Any] = {
@@ -174,6 +195,8 @@ def run(args: argparse.Namespace) -> int:
                                 "max_depth": GENEROUS.max_depth},
                    "rejecting": {"rate": REJECTING.rate, "burst": REJECTING.burst}},
         "machine": machine,
+        "figures": [figure.to_json() for figure in figures],
+        "tables": [item.to_json() for item in tables],
         "results": [row.to_json() for row in rows],
         "target": {
             "statement": f"push() with limits (declared and live) p50 <= {TARGET_P50_RATIO}x "
@@ -206,4 +229,5 @@ BENCHMARK = Benchmark(
     help="time relier push() with and without admission limits, and the rejection path",
     add_arguments=add_arguments,
     run=run,
+    scale={"calls": 50_000},
 )

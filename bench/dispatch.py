@@ -26,6 +26,7 @@ import redis
 from celery import Celery
 
 from bench import Benchmark
+from bench.figures import SAME_AS_VANILLA, Figure, Table, stats_table
 from bench.options import add_output_options
 from bench.redis_state import delete_matching, queue_lists, queued
 from bench.report import (
@@ -134,6 +135,25 @@ def clean_up(client: redis.Redis, relier: Relier) -> int:
     return deleted + delete_matching(client, relier.keys.record("*"))
 
 
+def figures_and_tables(rows: list[Row]) -> tuple[list[Figure], list[Table]]:
+    """The page's figures: relier's call beside vanilla delay(), per group, p50 and p99 (µs)."""
+    figures: list[Figure] = []
+    tables: list[Table] = []
+    for group, name in (("sync", "dispatch: push() vs delay()"),
+                        ("asyncio", "dispatch from asyncio: apush() vs delay()")):
+        members = [row for row in rows if row.group == group]
+        if len(members) != 2:
+            continue  # --no-async
+        vanilla, relier = members
+        for label, attribute in (("p50", "p50_ns"), ("p99", "p99_ns")):
+            figures.append(Figure(f"{name}, {label}", "µs", relier.method,
+                                  relier=round(getattr(relier.stats, attribute) / 1e3, 1),
+                                  vanilla=round(getattr(vanilla.stats, attribute) / 1e3, 1),
+                                  vanilla_acks_late=SAME_AS_VANILLA))
+        tables.append(stats_table(name, [vanilla, relier], "us", count_label="calls"))
+    return figures, tables
+
+
 def method_line(kind: str, calls: int, warmup: int, server: str) -> str:
     return (
         f"{kind}: interleaved, alternating order, {calls} calls each, same {server} server on "
@@ -191,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
     ratio = rows[1].ratio_p50
     if ratio is None:
         raise AssertionError("push() row has no ratio to delay()")
+    figures, tables = figures_and_tables(rows)
     met = ratio <= TARGET_P50_RATIO
     payload: dict[str, Any] = {
         "benchmark": NAME,
@@ -198,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
         "config": {"calls": calls, "warmup": warmup, "queue": QUEUE,
                    "vanilla_task": VANILLA_TASK, "relier_task": RELIER_TASK},
         "machine": machine,
+        "figures": [figure.to_json() for figure in figures],
+        "tables": [item.to_json() for item in tables],
         "results": [row.to_json() for row in rows],
         "target": {
             "statement": f"push() p50 <= {TARGET_P50_RATIO}x vanilla delay() p50",
@@ -229,4 +252,5 @@ BENCHMARK = Benchmark(
     help="time relier push()/apush() against vanilla Celery delay() on one Redis server",
     add_arguments=add_arguments,
     run=run,
+    scale={"calls": 50_000},
 )

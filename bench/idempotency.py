@@ -37,6 +37,7 @@ import redis
 
 from bench import Benchmark
 from bench.apps.idempotency_tasks import EXECUTIONS_KEY, IdempotencyApp, make_app
+from bench.figures import Figure, Table, stats_table, table
 from bench.options import add_output_options
 from bench.redis_state import counter, queued
 from bench.report import (
@@ -288,6 +289,37 @@ def measure(args: argparse.Namespace, binary: Path, parent: Path) -> Measured:
                     messages)
 
 
+def figures_and_tables(dup: Duplicates, rows: list[Row], methods: dict[str, str]
+                       ) -> tuple[list[Figure], list[Table]]:
+    """The page's figures (relier only: vanilla Celery has no idempotent tasks) and tables."""
+    plain_e2e, idem_e2e, plain_push, idem_push, _ = rows
+    figures = [
+        Figure(f"idempotency: {dup.submissions:,} submissions of one call from {dup.threads} "
+               "threads: body executions", "", methods["duplicates"],
+               relier=dup.executions),
+        Figure("idempotency: distinct task ids among those submissions", "",
+               methods["duplicates"], relier=dup.distinct_task_ids),
+        Figure("idempotent=True cost: push -> result p50, idempotent ÷ plain", "x",
+               methods["end-to-end"], relier=round(idem_e2e.ratio_p50 or 0.0, 3)),
+        Figure("idempotent=True cost: push() p50, idempotent ÷ plain", "x",
+               methods["dispatch"], relier=round(idem_push.ratio_p50 or 0.0, 3)),
+    ]
+    tables = [
+        table("duplicate submissions of one idempotent call", methods["duplicates"],
+              ("submissions", "threads", "task ids", "created", "body executions",
+               "results identical", "returned before the body", "during it", "after it"),
+              [(f"{dup.submissions:,}", dup.threads, dup.distinct_task_ids, dup.created,
+                dup.executions, "yes" if dup.results_identical else "NO",
+                dup.pushed_before_start, dup.pushed_while_running,
+                dup.pushed_after_completion)]),
+        stats_table("push -> result, idempotent vs plain", [plain_e2e, idem_e2e], "ms",
+                    count_label="tasks"),
+        stats_table("push() alone, idempotent vs plain", [plain_push, idem_push], "us",
+                    count_label="calls"),
+    ]
+    return figures, tables
+
+
 def run(args: argparse.Namespace) -> int:
     if min(args.submissions, args.threads, args.calls, args.dispatch_calls) < 1 or (
             args.warmup < 0 or args.hold < 0 or args.settle < 0):
@@ -312,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
                              summarize(measured.idem_push_ns), plain_push_row)
     rows = [plain_e2e_row, idem_e2e_row, plain_push_row, idem_push_row, dup_row]
     expected_queued = 2 * (args.warmup + args.dispatch_calls)
+    figures, tables = figures_and_tables(dup, rows, methods)
     payload: dict[str, Any] = {
         "benchmark": NAME,
         "description": "duplicate submissions of one idempotent call; per-task overhead of "
@@ -322,6 +355,8 @@ def run(args: argparse.Namespace) -> int:
                    "worker": f"prefork -c {WORKER_CONCURRENCY}", "poll_s": POLL_S,
                    "tasks": ["bench.idem_counted", "bench.idem_noop", "bench.plain_noop"]},
         "machine": machine,
+        "figures": [figure.to_json() for figure in figures],
+        "tables": [item.to_json() for item in tables],
         "duplicates": {"method": methods["duplicates"],
                        **{k: v for k, v in asdict(dup).items() if k != "push_ns"}},
         "results": [row.to_json() for row in rows],
@@ -374,4 +409,5 @@ BENCHMARK = Benchmark(
          "idempotent=True against the same no-op task without it",
     add_arguments=add_arguments,
     run=run,
+    scale={"submissions": 2_000},
 )

@@ -35,6 +35,7 @@ import redis
 
 from bench import Benchmark
 from bench.apps.lease_tasks import make_app
+from bench.figures import Figure, Table, stats_table, table
 from bench.options import add_output_options
 from bench.redis_state import attempt_start, counter
 from bench.report import (
@@ -268,6 +269,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "recovery loses or duplicates a task")
 
 
+def figures_and_tables(costs: list[RefreshCost], cost_method: str, rows: list[Row],
+                       recovery: MassRecovery | None) -> tuple[list[Figure], list[Table]]:
+    """The page's figures (relier only: vanilla Celery has no leases) and tables."""
+    figures = [Figure(f"lease refresh: Redis commands/s, {cost.inflight:,} tasks inflight",
+                      "commands/s", cost_method, relier=round(cost.refresh_commands_per_s, 2))
+               for cost in costs]
+    tables: list[Table] = []
+    if costs:
+        base = costs[0].refresh_commands_per_s
+        tables.append(table(
+            "lease-refresh cost", cost_method,
+            ("inflight", "EVALSHA/s", "in-script commands/s", "refresh commands/s",
+             "ratio to first", "other commands/s"),
+            [(f"{c.inflight:,}", f"{c.evalsha_per_s:.2f}", f"{c.script_inner_per_s:.2f}",
+              f"{c.refresh_commands_per_s:.2f}",
+              f"{c.refresh_commands_per_s / base:.2f}x" if base else "—",
+              f"{c.other_commands_per_s:.2f}") for c in costs]))
+    if recovery is not None and rows:
+        row = rows[0]
+        figures += [
+            Figure(f"mass recovery: {recovery.tasks} tasks killed with their worker -> re-run, "
+                   "p99", "s", row.method, relier=round(row.stats.p99_ns / 1e9, 3)),
+            Figure(f"mass recovery: tasks delivered of {recovery.tasks}", "tasks", row.method,
+                   relier=recovery.delivered),
+        ]
+        tables += [
+            stats_table("mass recovery: kill -> start of attempt 2", rows, "s",
+                        count_label="tasks"),
+            table("mass recovery: outcome", row.method,
+                  ("tasks", "attempt 2 started", "delivered", "duplicate completions",
+                   "extra executions"),
+                  [(recovery.tasks, recovery.resumed, recovery.delivered,
+                    recovery.duplicate_completions, recovery.extra_executions)]),
+        ]
+    return figures, tables
+
+
 def run(args: argparse.Namespace) -> int:
     inflights: list[int] = args.inflight or [10, 1000]
     if min(*inflights, args.tasks) < 1 or args.window <= 0:
@@ -312,8 +350,11 @@ def run(args: argparse.Namespace) -> int:
                         recovery_method, summarize(recovery.latencies_ns)))
     recovery_ok = recovery is None or (
         recovery.delivered == recovery.tasks and recovery.duplicate_completions == 0)
+    figures, tables = figures_and_tables(costs, cost_method, rows, recovery)
     payload: dict[str, Any] = {
         "benchmark": NAME,
+        "figures": [figure.to_json() for figure in figures],
+        "tables": [item.to_json() for item in tables],
         "description": "Redis cost of lease refreshing vs tasks inflight; recovery latency of "
                        "many tasks killed at once",
         "config": {"inflight": inflights, "window_s": args.window, "settle_s": args.settle,
@@ -376,4 +417,5 @@ BENCHMARK = Benchmark(
          "time recovery of 25 tasks killed with their worker",
     add_arguments=add_arguments,
     run=run,
+    scale={"tasks": 25},
 )

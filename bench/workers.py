@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
+from bench.procfs import children
 from relier.testing import CeleryWorker
 
 #: The task modules workers load (put on their PYTHONPATH).
@@ -62,3 +64,14 @@ def parent_pid(pid: int) -> int:
     process groups, so the group id no longer names the worker)."""
     with open(f"/proc/{pid}/stat") as stat:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
+def stop_worker(worker: CeleryWorker) -> None:
+    """SIGKILL a worker's process group, then any pool process that leads its own group."""
+    if worker.process is None:
+        return
+    pool = children(worker.pid) if worker.process.poll() is None else []
+    worker.kill()
+    for pid in pool:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from bench.apps.common import client, relier_app
+from bench.apps.common import relier_app
+from bench.apps.counting import client
 from relier import Relier
 from relier.task import RelierTask
 

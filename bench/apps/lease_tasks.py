@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from bench.apps.common import client, record_attempt, relier_app
+from bench.apps.common import relier_app
+from bench.apps.counting import client, record_attempt
 from relier import Relier, current_context
 from relier.task import RelierTask
 

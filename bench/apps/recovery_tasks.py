@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from bench.apps.common import counted_work, record_attempt
+from bench.apps.counting import counted_work, record_attempt
 from relier import current_context, rl_task
 
 

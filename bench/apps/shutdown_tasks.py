@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from celery import Celery
 
-from bench.apps.common import begin_work, client, finish_work, relier_app
+from bench.apps.common import relier_app
+from bench.apps.counting import begin_work, client, finish_work
 from relier import Relier, current_context
 from relier.context import TaskContext
 from relier.task import RelierTask

@@ -1,0 +1,37 @@
+"""relier's no-op task for the footprint benchmarks, on an app built per server by `make_app`.
+
+``python -m bench coldstart|memory|fds|commands|throughput`` compare this task with vanilla
+Celery's ``bench.vanilla_noop`` (``vanilla_tasks``): same body, same queue (``default``), same
+worker options. The benchmark process builds its app for the server it starts; workers load
+``noop_worker.app``, built from ``RELIER_REDIS_URL``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from celery import Celery
+
+from bench.apps.common import relier_app
+from relier import Relier
+from relier.task import RelierTask
+
+#: The task's name on the relier side (``bench.vanilla_noop`` on the vanilla side).
+TASK_NAME = "bench.relier_noop"
+
+
+def _noop() -> None:
+    """Nothing: the figures are the machinery around the body."""
+
+
+@dataclass(frozen=True, slots=True)
+class NoopApp:
+    app: Celery
+    relier: Relier
+    noop: RelierTask
+
+
+def make_app(url: str, *, set_as_current: bool = False) -> NoopApp:
+    """A Celery app on `url` with relier bound (its defaults) and the no-op task."""
+    app, relier = relier_app("bench-noop", url, set_as_current=set_as_current)
+    return NoopApp(app=app, relier=relier, noop=relier.task(name=TASK_NAME)(_noop))

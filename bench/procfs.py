@@ -1,0 +1,103 @@
+"""What Linux's ``/proc`` says about a worker's processes: children, memory, open descriptors.
+
+Parsing is split from reading so that it can be tested on sample text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+PROC = Path("/proc")
+#: ``smaps_rollup`` fields kept, in kB.
+_MEMORY_FIELDS = ("Rss", "Pss", "Private_Clean", "Private_Dirty")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessMemory:
+    """One process's memory in kB: resident, proportional (shared pages split), private."""
+
+    pid: int
+    role: str
+    rss_kb: int
+    pss_kb: int
+    uss_kb: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessDescriptors:
+    """One process's open file descriptors, in all and by kind (socket, pipe, file...)."""
+
+    pid: int
+    role: str
+    count: int
+    kinds: dict[str, int]
+
+
+def parse_ppid(stat: str) -> int:
+    """The parent pid from the text of ``/proc/<pid>/stat`` (the name may hold spaces)."""
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def parse_smaps_rollup(text: str) -> dict[str, int]:
+    """``Name: value kB`` lines of ``/proc/<pid>/smaps_rollup`` -> {name: kB} for known names."""
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        if name in _MEMORY_FIELDS:
+            values[name] = int(rest.split()[0])
+    missing = [name for name in _MEMORY_FIELDS if name not in values]
+    if missing:
+        raise ValueError(f"smaps_rollup lacks {', '.join(missing)}")
+    return values
+
+
+def fd_kind(target: str) -> str:
+    """What a descriptor's link target names: socket, pipe, anon_inode:<what>, or file."""
+    if target.startswith(("socket:", "pipe:")):
+        return target.split(":", 1)[0]
+    if target.startswith("anon_inode:"):
+        return "anon_inode:" + target.removeprefix("anon_inode:").strip("[]")
+    if target.startswith("/dev/"):
+        return "device"
+    return "file"
+
+
+def children(pid: int) -> list[int]:
+    """Pids whose parent is `pid` (a worker's pool processes), in ascending order."""
+    found: list[int] = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if parse_ppid((entry / "stat").read_text()) == pid:
+                found.append(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited while we looked
+    return sorted(found)
+
+
+def memory(pid: int, role: str) -> ProcessMemory:
+    values = parse_smaps_rollup((PROC / str(pid) / "smaps_rollup").read_text())
+    return ProcessMemory(pid=pid, role=role, rss_kb=values["Rss"], pss_kb=values["Pss"],
+                         uss_kb=values["Private_Clean"] + values["Private_Dirty"])
+
+
+def descriptors(pid: int, role: str) -> ProcessDescriptors:
+    fd_dir = PROC / str(pid) / "fd"
+    kinds: Counter[str] = Counter()
+    for entry in os.listdir(fd_dir):
+        try:
+            kinds[fd_kind(os.readlink(fd_dir / entry))] += 1
+        except FileNotFoundError:
+            continue  # closed while we looked
+    return ProcessDescriptors(pid=pid, role=role, count=sum(kinds.values()),
+                              kinds=dict(sorted(kinds.items())))
+
+
+def worker_processes(main_pid: int) -> list[tuple[int, str]]:
+    """(pid, role) of a worker's main process and each of its children (``child 1``...)."""
+    return [(main_pid, "main"), *((pid, f"child {index}")
+                                  for index, pid in enumerate(children(main_pid), start=1))]
