@@ -32,6 +32,10 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 RESULTS = Path(__file__).parent / "results"
 
 
+def _shown(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chaos", description=__doc__)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="short")
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     (options.out / f"chaos-{options.profile}-{stamp}.json").write_text(json.dumps(report, indent=2))
     lines = ["| scenario | verdict | seconds | numbers |", "| --- | --- | --- | --- |"]
     lines += [f"| {v['label']} | {'held' if v['held'] else '**violated**'} | {v['seconds']} | "
-              + ", ".join(f"{k}={val}" for k, val in v["numbers"].items()) + " |" for v in verdicts]
+              + ", ".join(f"{k}={_shown(val)}" for k, val in v["numbers"].items()) + " |" for v in verdicts]
     (options.out / f"chaos-{options.profile}-{stamp}.md").write_text("\n".join(lines) + "\n")
     return 0 if all(v["held"] for v in verdicts) else 1
 
