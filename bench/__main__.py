@@ -28,6 +28,7 @@ from bench import (
     recovery,
     shutdown,
     throughput,
+    tui,
 )
 
 #: Every benchmark, in the order ``python -m bench`` (no subcommand) runs them.
@@ -43,16 +44,12 @@ REGISTRY: tuple[Benchmark, ...] = (
     fds.BENCHMARK,
     commands.BENCHMARK,
     throughput.BENCHMARK,
-    # tui.BENCHMARK goes here: ``python -m bench tui`` (bench/tui.py, exposing BENCHMARK like
-    # the others, with `scale` for --scale and `figures`/`tables` in its payload for the page).
-    # When it lands, import it above and drop its entry from PLANNED.
+    tui.BENCHMARK,
 )
 
 #: Names reserved for benchmarks not built yet: ``python -m bench NAME`` says so and exits 2,
 #: and the page lists them as not measured.
-PLANNED: dict[str, str] = {
-    "tui": "the relier_tui console under load, not built yet",
-}
+PLANNED: dict[str, str] = {}
 
 REPORT = "report"
 

@@ -15,6 +15,9 @@ from relier.envelope import Envelope, decode_value, open_sealed
 from relier.keys import PRIORITY_STEPS, BrokerKeys
 from relier.store import Store
 
+#: records read per pipeline: a huge inflight set is read in slices, so the server and the
+#: reader's other threads are never held up by one giant reply
+_READ_CHUNK = 1000
 _INFLIGHT_FIELDS = ("name", "queue", "state", "attempt", "fence", "holder", "worker", "started",
                     "updated")
 
@@ -116,17 +119,26 @@ def inflight(store: Store, *, queue: str | None = None, worker: str | None = Non
              limit: int = 1000) -> list[InflightTask]:
     """Tasks reserved or running in some process, longest running first (three round trips)."""
     leases = _leases(store)
-    pipe = store.client.pipeline(transaction=False)
-    for process in leases:
-        pipe.smembers(store.keys.held(process))
-    ids = sorted({member.decode() for members in cast(list[set[bytes]], pipe.execute())
-                  for member in members})
-    rows = _inflight_rows(store, ids, leases)
+    rows = _inflight_rows(store, _held_ids(store, leases), leases)
     tasks = [task for task in rows.values() if task is not None
              and (queue is None or task.queue == queue)
              and (worker is None or task.holder.startswith(worker))]
     tasks.sort(key=lambda task: -(task.running_for or 0))
     return tasks[:limit]
+
+
+def inflight_ids(store: Store) -> list[str]:
+    """Ids of the tasks some leased process holds: membership only, no records (two round
+    trips), to notice tasks that came or went without reading every record."""
+    return _held_ids(store, _leases(store))
+
+
+def _held_ids(store: Store, leases: dict[str, float]) -> list[str]:
+    pipe = store.client.pipeline(transaction=False)
+    for process in leases:
+        pipe.smembers(store.keys.held(process))
+    return sorted({member.decode() for members in cast(list[set[bytes]], pipe.execute())
+                   for member in members})
 
 
 def inflight_by_id(store: Store, ids: list[str]) -> dict[str, InflightTask | None]:
@@ -137,11 +149,14 @@ def inflight_by_id(store: Store, ids: list[str]) -> dict[str, InflightTask | Non
 
 def _inflight_rows(store: Store, ids: list[str], leases: dict[str, float]) -> dict[str, InflightTask | None]:
     now = _server_ms(store)
-    pipe = store.client.pipeline(transaction=False)
-    for task_id in ids:
-        pipe.hmget(store.keys.record(task_id), _INFLIGHT_FIELDS)
+    replies: list[list[bytes | None]] = []
+    for start in range(0, len(ids), _READ_CHUNK):
+        pipe = store.client.pipeline(transaction=False)
+        for task_id in ids[start:start + _READ_CHUNK]:
+            pipe.hmget(store.keys.record(task_id), _INFLIGHT_FIELDS)
+        replies += cast(list[list[bytes | None]], pipe.execute())
     rows: dict[str, InflightTask | None] = {}
-    for task_id, values in zip(ids, cast(list[list[bytes | None]], pipe.execute()), strict=True):
+    for task_id, values in zip(ids, replies, strict=True):
         fields = dict(zip(_INFLIGHT_FIELDS, values, strict=True))
         state = _text(fields["state"])
         if state not in {"reserved", "running"}:
@@ -197,18 +212,25 @@ def queue_depths(store: Store, broker_keys: BrokerKeys, queues: list[str]) -> di
     return {queue: sum(lengths[i * steps:(i + 1) * steps]) for i, queue in enumerate(queues)}
 
 
-def admission_rejections(store: Store, seconds: float = 60.0, *, cap: int = 10000) -> dict[str, int]:
-    """Admission rejections per queue in the last `seconds`, from the event stream (at most
-    `cap` events are read; a count at the cap means "at least")."""
-    since = _server_ms(store) - int(seconds * 1000)
+def admission_rejections(store: Store, seconds: float = 60.0, *,
+                         cap: int = 2000) -> tuple[dict[str, int], float]:
+    """Admission rejections per queue over the last `seconds`, read from the event stream,
+    newest first, at most `cap` events; returns the counts and the seconds they cover (less
+    than `seconds` when the stream was busier than `cap` events in that time)."""
+    now = _server_ms(store)
+    since = now - int(seconds * 1000)
     entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
-                   store.client.xrange(store.keys.events, min=f"{since}-0", max="+", count=cap))
+                   store.client.xrevrange(store.keys.events, max="+", min=f"{since}-0", count=cap))
     counts: dict[str, int] = {}
     for _, fields in entries:
         if fields.get(b"type") == b"admission_rejected":
             queue = _text(fields.get(b"queue"))
             counts[queue] = counts.get(queue, 0) + 1
-    return counts
+    covered = seconds
+    if len(entries) >= cap:
+        oldest = int(entries[-1][0].split(b"-", 1)[0])
+        covered = max(0.001, (now - oldest) / 1000)
+    return counts, covered
 
 
 def stored_envelope(store: Store, keys: Mapping[str, bytes], task_id: str) -> Envelope | None:

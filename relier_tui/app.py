@@ -22,7 +22,7 @@ from relier.binding import Relier
 from relier.dlq import DeadLetter
 from relier_tui.live import ChangeFeed
 from relier_tui.screens import ConfirmScreen, DetailScreen, HelpScreen, pretty
-from relier_tui.source import ConsoleSource, Health
+from relier_tui.source import ConsoleSource, Health, Snapshot
 from relier_tui.widgets.admission import AdmissionPane
 from relier_tui.widgets.chaos import ChaosPane
 from relier_tui.widgets.dead_letters import DeadLettersPane
@@ -69,7 +69,7 @@ class RelierConsole(App[None]):
     ]
 
     def __init__(self, relier: Relier, *, reconcile_interval: float = 5.0, poll_interval: float = 1.0,
-                 apply_interval: float = 0.1) -> None:
+                 apply_interval: float = 0.05, full_read_interval: float = 60.0) -> None:
         super().__init__()
         self.relier = relier
         self.source = ConsoleSource(relier)
@@ -77,6 +77,7 @@ class RelierConsole(App[None]):
         self.reconcile_interval = reconcile_interval
         self.poll_interval = poll_interval
         self.apply_interval = apply_interval
+        self.full_read_interval = full_read_interval
         self.connected: bool | None = None
         self.notifications: bool | None = None
         self.last_error = ""
@@ -84,7 +85,8 @@ class RelierConsole(App[None]):
         self.reload_now = threading.Event()
         self.stopping = threading.Event()
         self.chaos_running = False
-        #: change in Redis -> row on screen, for `python -m bench tui`: task id -> when applied
+        #: change in Redis -> console updated, for `python -m bench tui`: task id -> when a
+        #: changed state of it was applied
         self.applied_at: dict[str, float] = {}
         self.record_applied = False
 
@@ -113,7 +115,8 @@ class RelierConsole(App[None]):
     def on_mount(self) -> None:
         self.query_one("#banner", Static).display = False
         self.listen_for_changes()
-        self.refresh_state()
+        self.reconcile()
+        self.follow_changes()
         self.tail_events()
         self.query_one("#inflight-table", KeyedTable).focus()
 
@@ -137,35 +140,50 @@ class RelierConsole(App[None]):
                 self.reload_now.set()  # hints were lost while disconnected: reconcile
                 self.stopping.wait(1.0)
 
-    @work(thread=True, group="state", exit_on_error=False)
-    def refresh_state(self) -> None:
+    @work(thread=True, group="reconcile", exit_on_error=False)
+    def reconcile(self) -> None:
+        """Reconcile with Redis every `reconcile_interval` (the poll interval when
+        notifications are off): health, workers, dead letters, limits, SLO, and which tasks are
+        inflight. Every inflight record is re-read at start, after a reconnect or ctrl+r, every
+        `full_read_interval`, and on every pass while notifications are off; in between, the
+        event stream keeps records current."""
         worker = get_current_worker()
         next_full = 0.0
         while not worker.is_cancelled and not self.stopping.is_set():
-            full = time.monotonic() >= next_full or self.reload_now.is_set() or not self.notifications
+            full = self.reload_now.is_set() or time.monotonic() >= next_full or not self.notifications
+            self.reload_now.clear()
             try:
+                started = time.monotonic()
+                known = None if full else set(self.query_one(InflightPane).tasks)
+                snapshot = self.source.snapshot(self.query_one(DeadLettersPane).server_filter,
+                                                known=known)
+                self.call_from_thread(self._apply_snapshot, snapshot, started)
                 if full:
-                    self.reload_now.clear()
-                    self.feed.drain()
-                    snapshot = self._read_everything()
-                    self.call_from_thread(self._apply_snapshot, snapshot)
-                    next_full = time.monotonic() + (self.reconcile_interval if self.notifications
-                                                    else self.poll_interval)
-                else:
-                    changes = self.feed.drain()
-                    if changes.any:
-                        self.call_from_thread(self._apply_changes, self._read_changes(changes))
+                    next_full = started + self.full_read_interval
                 if self.connected is not True:
                     self.call_from_thread(self._set_connected, True, "")
             except (redis.RedisError, OSError) as exc:
                 self.call_from_thread(self._set_connected, False, str(exc))
-                next_full = 0.0
-                self.reload_now.wait(1.0)
+                next_full = 0.0  # what changed while Redis was away is read in full
+                self.stopping.wait(1.0)
                 continue
-            if self.notifications:
-                self.feed.changed.wait(self.apply_interval)
-            else:
-                self.reload_now.wait(self.poll_interval)
+            self.reload_now.wait(self.reconcile_interval if self.notifications else self.poll_interval)
+
+    @work(thread=True, group="changes", exit_on_error=False)
+    def follow_changes(self) -> None:
+        """Read just what the hints name, every `apply_interval` at most, in its own thread so
+        a slow full reconcile never holds back a row update."""
+        worker = get_current_worker()
+        while not worker.is_cancelled and not self.stopping.is_set():
+            self.feed.changed.wait(self.poll_interval)
+            changes = self.feed.drain()
+            if not changes.any or self.connected is False:
+                continue
+            try:
+                self.call_from_thread(self._apply_changes, self._read_changes(changes))
+            except (redis.RedisError, OSError):
+                self.reload_now.set()  # the reconcile loop reports the outage and recovers
+            self.stopping.wait(self.apply_interval)
 
     @work(thread=True, group="events", exit_on_error=False)
     def tail_events(self) -> None:
@@ -178,21 +196,10 @@ class RelierConsole(App[None]):
                 else:
                     last, events = self.source.events_after(last, count=500, block_ms=500)
                 if events:
+                    self.feed.note_tasks([event["id"] for event in events if event.get("id")])
                     self.call_from_thread(self.query_one(EventsPane).add, events)
             except (redis.RedisError, OSError):
                 self.stopping.wait(1.0)
-
-    def _read_everything(self) -> dict[str, Any]:
-        dlq = self.query_one(DeadLettersPane)
-        return {
-            "health": self.source.health(),
-            "inflight": self.source.inflight(),
-            "workers": self.source.workers(),
-            "dead_letters": self.source.dead_letter_list(dlq.server_filter),
-            "limits": self.source.limits(),
-            "rejections": self.source.rejections(),
-            "slo": self.source.slo_report(),
-        }
 
     def _read_changes(self, changes: Any) -> dict[str, Any]:
         read: dict[str, Any] = {}
@@ -208,27 +215,32 @@ class RelierConsole(App[None]):
         return read
 
     # ----- applying reads (UI thread)
-    def _apply_snapshot(self, snapshot: dict[str, Any]) -> None:
-        health: Health = snapshot["health"]
+    def _apply_snapshot(self, snapshot: Snapshot, read_started: float) -> None:
+        health = snapshot.health
         self.health = health
         self.notifications = health.notifications
         self.query_one(HealthBar).show(health, self.connected is not False)
-        self.query_one(InflightPane).replace(snapshot["inflight"])
-        self.query_one(WorkersTable).show(snapshot["workers"])
-        self.query_one(DeadLettersPane).show(snapshot["dead_letters"], health.dead_letters)
-        self.query_one(AdmissionPane).show(snapshot["limits"], snapshot["rejections"], snapshot["slo"])
-        self._mark_applied(task.id for task in snapshot["inflight"])
+        inflight = self.query_one(InflightPane)
+        if snapshot.complete:
+            inflight.replace(snapshot.inflight, read_started=read_started)
+        else:
+            inflight.update_rows({**{task.id: task for task in snapshot.inflight},
+                                  **dict.fromkeys(snapshot.departed)})
+        self.query_one(WorkersTable).show(snapshot.workers)
+        self.query_one(DeadLettersPane).show(snapshot.dead_letters, health.dead_letters)
+        self.query_one(AdmissionPane).show(snapshot.limits, snapshot.rejections, snapshot.slo)
+        self._mark_applied(self.query_one(InflightPane).changed)
 
     def _apply_changes(self, read: dict[str, Any]) -> None:
         if "rows" in read:
             self.query_one(InflightPane).update_rows(read["rows"])
-            self._mark_applied(read["rows"])
+            self._mark_applied(self.query_one(InflightPane).changed)
         if "workers" in read:
             self.query_one(WorkersTable).show(read["workers"])
         if "dead_letters" in read:
             self.query_one(DeadLettersPane).show(read["dead_letters"], read["dead_letter_total"])
-        if "limits" in read and self.health is not None:
-            self.query_one(AdmissionPane).show(read["limits"], {}, [])
+        if "limits" in read:
+            self.query_one(AdmissionPane).show(read["limits"])
 
     def _mark_applied(self, ids: Any) -> None:
         if self.record_applied:
@@ -264,6 +276,7 @@ class RelierConsole(App[None]):
         return panes is None or pane in panes
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.query_one(EventsPane).show(self.active_pane == "events")
         self.refresh_bindings()
 
     def action_filter(self) -> None:

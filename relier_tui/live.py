@@ -1,8 +1,13 @@
-"""Keyspace notifications as hints: which task records, leases, workers and dead letters changed.
+"""Hints about what changed: task records, leases, workers, dead letters and limits.
 
-Notifications are lossy (a dropped connection loses them, and Redis does not buffer), so they
-only say *that* something changed; the console then reads the authoritative state, and it
-reconciles everything on a slow timer and after every reconnect anyway.
+Keyspace notifications on relier's keys say when leases, the worker registry, the dead-letter
+set and admission limits change. Task records are followed through the lifecycle event stream
+the console already tails: every transition script appends an event naming its task, and a
+stream, unlike notifications, loses nothing across a reconnect and arrives in batches (at 1,000
+transitions a second, per-key notifications would be several thousand messages a second).
+
+Both are hints: the console then reads the authoritative state, and it reconciles everything on
+a slow timer and after every reconnect anyway.
 """
 
 from __future__ import annotations
@@ -34,7 +39,11 @@ class ChangeFeed:
 
     def __init__(self, keys: Keys, db: int = 0) -> None:
         self.keys = keys
-        self.pattern = f"__keyspace@{db}__:{keys.prefix}:*"
+        channel = f"__keyspace@{db}__:"
+        # records are followed through the event stream instead (see the module docstring)
+        self.patterns = [f"{channel}{keys.leases}",
+                         f"{channel}{keys.workers}", f"{channel}{keys.dead_letters}",
+                         f"{channel}{keys.prefix}:adm:*"]
         self._channel_prefix = f"__keyspace@{db}__:".encode()
         self._record_prefix = f"{keys.prefix}:t:".encode()
         self._workers_keys = {keys.leases.encode(), keys.workers.encode()}
@@ -52,7 +61,7 @@ class ChangeFeed:
                 rest = key[len(self._record_prefix):]
                 if not rest.endswith(b":h"):
                     self._changes.task_ids.add(rest.decode(errors="replace"))
-            elif key in self._workers_keys or key.startswith(f"{self.keys.prefix}:held:".encode()):
+            elif key in self._workers_keys:
                 self._changes.workers = True
             elif key == self._dead_letters_key:
                 self._changes.dead_letters = True
@@ -60,6 +69,14 @@ class ChangeFeed:
                 self._changes.limits = True
             else:
                 return
+        self.changed.set()
+
+    def note_tasks(self, task_ids: list[str]) -> None:
+        """Tasks named by lifecycle events: their records changed."""
+        if not task_ids:
+            return
+        with self._lock:
+            self._changes.task_ids.update(task_ids)
         self.changed.set()
 
     def drain(self) -> Changes:
@@ -73,7 +90,7 @@ class ChangeFeed:
         `redis.RedisError`; the caller reconnects and reconciles)."""
         pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
-            pubsub.psubscribe(self.pattern)
+            pubsub.psubscribe(*self.patterns)
             while not stop.is_set():
                 message = pubsub.get_message(timeout=0.5)
                 while message is not None:

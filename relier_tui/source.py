@@ -31,8 +31,27 @@ class Health:
     queue_depths: dict[str, int]
     dead_letters: int
     rejections_per_minute: int
+    rejections_estimated: bool
     worst_burn: float
     firing_alerts: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One read of what every pane shows. `complete`: `inflight` is every inflight task;
+    otherwise it holds only tasks new to the console and `departed` those no longer held.
+    Rejections per queue are per minute (scaled up when the event stream was too busy to read
+    the whole minute)."""
+
+    health: Health
+    inflight: list[inspection.InflightTask]
+    departed: list[str]
+    complete: bool
+    workers: list[inspection.WorkerView]
+    dead_letters: list[DeadLetter]
+    limits: list[LiveLimits]
+    rejections: dict[str, int]
+    slo: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,27 +101,44 @@ class ConsoleSource:
             queues |= set(worker.queues)
         return sorted(queues)
 
-    def health(self) -> Health:
+    def snapshot(self, dead_letter_filter: DeadLetterFilter | None, *,
+                 known: set[str] | None = None) -> Snapshot:
+        """Everything the panes show, each piece read once. With `known` (the inflight ids the
+        console already follows by their events), inflight records are read only for tasks
+        that came; `departed` lists those that went. Without it, every record is read."""
         client = self.store.client
         workers = inspection.workers(self.store)
         ttl = self.relier.settings.lease_ttl
         alive = sum(1 for w in workers if w.lease_age is not None and w.lease_age < ttl)
         problems = [f"{check.name}: {check.detail}" for check in check_server(client)
                     if check.severity is Severity.ERROR]
-        inflight = sum(worker.tasks_held for worker in workers)
+        report = slo.report(self.relier)
+        overall = [row for row in report if row["task"] == "all tasks"]
         burn, firing = 0.0, []
-        for row in slo.report(self.relier, "*"):
+        for row in overall:
             burn = max([burn, *(w["burn_rate"] for w in row["windows"].values())])
             firing += [alert["name"] for alert in row["alerts"] if alert["firing"]]
-        rejections = inspection.admission_rejections(self.store)
-        return Health(
+        counts, covered = inspection.admission_rejections(self.store)
+        rejections = {queue: round(count * 60 / covered) for queue, count in counts.items()}
+        health = Health(
             redis_url=self.redis_url, preflight_problems=problems,
             notifications=notifications_enabled(client), workers_alive=alive,
-            workers_total=len(workers), inflight=inflight,
+            workers_total=len(workers), inflight=sum(worker.tasks_held for worker in workers),
             queue_depths=inspection.queue_depths(self.store, self.relier.broker_keys,
                                                  self.known_queues(workers)),
             dead_letters=self.dead_letters_api.count(),
-            rejections_per_minute=sum(rejections.values()), worst_burn=burn, firing_alerts=firing)
+            rejections_per_minute=sum(rejections.values()), rejections_estimated=covered < 60,
+            worst_burn=burn, firing_alerts=firing)
+        if known is None:
+            inflight, departed, complete = self.inflight(), [], True
+        else:
+            ids = set(inspection.inflight_ids(self.store))
+            came = self.inflight_by_id(sorted(ids - known))
+            inflight = [task for task in came.values() if task is not None]
+            departed, complete = sorted(known - ids), False
+        return Snapshot(health=health, inflight=inflight, departed=departed, complete=complete,
+                        workers=workers, dead_letters=self.dead_letter_list(dead_letter_filter),
+                        limits=self.limits(), rejections=rejections, slo=report)
 
     def inflight(self, limit: int = 20000) -> list[inspection.InflightTask]:
         return inspection.inflight(self.store, limit=limit)
@@ -169,9 +205,6 @@ class ConsoleSource:
 
     def limits(self) -> list[LiveLimits]:
         return live_limits(self.store)
-
-    def rejections(self) -> dict[str, int]:
-        return inspection.admission_rejections(self.store)
 
     def set_limit(self, scope: str, name: str, *, rate: float | None, burst: int | None,
                   max_depth: int | None) -> None:

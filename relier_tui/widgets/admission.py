@@ -120,6 +120,13 @@ class AdmissionPane(Vertical):
         label.update(text)
         label.set_class(error, "error")
 
-    def show(self, limits: list[LiveLimits], rejected: dict[str, int], report: list[dict[str, Any]]) -> None:
-        self.query_one("#limits-table", KeyedTable).sync(limit_rows(limits, rejected))
-        self.query_one("#slo-table", KeyedTable).sync(slo_rows(report))
+    rejected: dict[str, int] = {}
+    report: list[dict[str, Any]] = []
+
+    def show(self, limits: list[LiveLimits], rejected: dict[str, int] | None = None,
+             report: list[dict[str, Any]] | None = None) -> None:
+        """Limits now; rejections and burn rates as last read when not given."""
+        self.rejected = self.rejected if rejected is None else rejected
+        self.report = self.report if report is None else report
+        self.query_one("#limits-table", KeyedTable).sync(limit_rows(limits, self.rejected))
+        self.query_one("#slo-table", KeyedTable).sync(slo_rows(self.report))

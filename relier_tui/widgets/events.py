@@ -13,6 +13,8 @@ from textual.widgets import Input, RichLog
 from relier_tui.filters import Filter
 
 KEEP = 2000
+#: a burst renders only its newest lines; the rest stay in `kept` for filters and redraws
+MAX_LINES_PER_BATCH = 200
 STYLES = {"completed": "green", "dead_lettered": "bold red", "failed": "red", "resurrected": "magenta",
           "rejected_write": "yellow", "admission_rejected": "yellow", "handed_off": "cyan",
           "timed_out": "red", "started": "blue", "lost": "magenta"}
@@ -44,6 +46,8 @@ class EventsPane(Vertical):
         self.where = Filter()
         self.paused = False
         self.missed_while_paused = 0
+        #: set by the app: a hidden pane keeps events but renders nothing until shown
+        self.visible = False
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: type=completed task=billing.charge queue=default  (space pauses)",
@@ -68,15 +72,23 @@ class EventsPane(Vertical):
             self.missed_while_paused += len(events)
             self.border_subtitle = f"paused ({self.missed_while_paused} new)"
             return
-        for event in events:
-            if self.where.is_empty or self.where.matches(self._row(event)):
-                self.log_view.write(event_line(event, self.names))
+        if not self.visible:
+            return
+        shown = [e for e in events if self.where.is_empty or self.where.matches(self._row(e))]
+        for event in shown[-MAX_LINES_PER_BATCH:]:
+            self.log_view.write(event_line(event, self.names))
 
     def redraw(self) -> None:
         self.log_view.clear()
-        for event in self.kept:
-            if self.where.is_empty or self.where.matches(self._row(event)):
-                self.log_view.write(event_line(event, self.names))
+        shown = [e for e in self.kept if self.where.is_empty or self.where.matches(self._row(e))]
+        for event in shown[-500:]:
+            self.log_view.write(event_line(event, self.names))
+
+    def show(self, visible: bool) -> None:
+        if visible and not self.visible:
+            self.visible = True
+            self.redraw()
+        self.visible = visible
 
     def toggle_pause(self) -> bool:
         self.paused = not self.paused

@@ -31,7 +31,8 @@ def health_line(health: Health | None, connected: bool) -> Text:
     deepest = max(health.queue_depths.items(), key=lambda item: item[1], default=("-", 0))
     line.append(f"│ queued {depth}" + (f" (max {deepest[0]} {deepest[1]})" if depth else "") + " ")
     line.append(f"│ DLQ {health.dead_letters} ", style="bold red" if health.dead_letters else "")
-    line.append(f"│ rejected/min {health.rejections_per_minute} ",
+    approx = "~" if health.rejections_estimated else ""
+    line.append(f"│ rejected/min {approx}{health.rejections_per_minute} ",
                 style="yellow" if health.rejections_per_minute else "")
     burn_style = "bold red" if health.firing_alerts else "yellow" if health.worst_burn > 1 else "green"
     line.append(f"│ burn {health.worst_burn:.1f}" + (f" ALERT {','.join(health.firing_alerts)}"

@@ -3,16 +3,21 @@ number, filterable and sortable; Enter opens a task."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from relier.inspection import InflightTask
 from relier_tui.filters import Filter
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
+
+#: rows the table holds at most: an operator reads the top of the list or filters, and a
+#: Textual DataTable re-renders and re-indexes per change in proportion to its rows
+MAX_ROWS = 1000
 
 COLUMNS = [("task", "task"), ("id", "id"), ("queue", "queue"), ("worker", "worker"),
            ("att", "attempt"), ("fence", "fence"), ("lease", "lease"), ("running", "running")]
@@ -34,10 +39,18 @@ def seconds_cell(value: float | None) -> str:
     return f"{value / 60:.1f}m"
 
 
-def row_of(task: InflightTask, ttl: float) -> Cells:
+def row_of(task: InflightTask, ttl: float, elapsed: float = 0.0) -> Cells:
+    """The row; `elapsed` seconds since the task was read age its lease and running time."""
     worker = task.holder.split("@", 1)[-1] if "@" in task.holder else task.holder
+    lease = None if task.lease_age is None else task.lease_age + elapsed
+    running = None if task.running_for is None else task.running_for + elapsed
     return (task.task, task.id[:8], task.queue, worker, task.attempt, task.fence,
-            lease_cell(task.lease_age, ttl), seconds_cell(task.running_for))
+            lease_cell(lease, ttl), seconds_cell(running))
+
+
+def _differs(old: InflightTask | None, new: InflightTask) -> bool:
+    return old is None or (old.state, old.attempt, old.fence, old.holder) != (
+        new.state, new.attempt, new.fence, new.holder)
 
 
 class InflightPane(Vertical):
@@ -45,12 +58,31 @@ class InflightPane(Vertical):
         super().__init__(**kwargs)
         self.lease_ttl = lease_ttl
         self.tasks: dict[str, InflightTask] = {}
+        self.read_at: dict[str, float] = {}
+        #: ids whose state the last update changed (for `python -m bench tui`)
+        self.changed: list[str] = []
         self.where = Filter()
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: queue=default worker=w1 charge  (/ to focus)", id="inflight-filter",
                     classes="filter")
-        yield KeyedTable(COLUMNS, id="inflight-table")
+        yield Static("", id="inflight-status", classes="status")
+        yield KeyedTable(COLUMNS, volatile=("lease", "running"), id="inflight-table")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh_ages)
+
+    def refresh_ages(self) -> None:
+        """Lease and running ages of the rows on screen, aged by the time since their read."""
+        now = time.monotonic()
+
+        def cells_for(task_id: str) -> Cells | None:
+            task = self.tasks.get(task_id)
+            if task is None:
+                return None
+            return row_of(task, self.lease_ttl, now - self.read_at.get(task_id, now))
+
+        self.table.refresh_volatile(cells_for)
 
     @property
     def table(self) -> KeyedTable:
@@ -61,24 +93,51 @@ class InflightPane(Vertical):
             {"task": task.task, "id": task.id, "queue": task.queue, "worker": task.holder,
              "state": task.state, "attempt": task.attempt})
 
-    def replace(self, tasks: list[InflightTask]) -> None:
-        self.tasks = {task.id: task for task in tasks}
-        self.table.sync({task.id: row_of(task, self.lease_ttl)
-                         for task in tasks if self._visible(task)})
-        self.border_subtitle = f"{len(self.tasks)} inflight"
+    def replace(self, tasks: list[InflightTask], read_started: float | None = None) -> None:
+        """Every inflight task (longest running first); the table shows the first MAX_ROWS
+        that match the filter. Rows updated by key since `read_started` (monotonic) are newer
+        than this snapshot and kept as they are."""
+        now = time.monotonic()
+        newer = {} if read_started is None else {
+            task_id: task for task_id, task in self.tasks.items()
+            if self.read_at.get(task_id, 0.0) > read_started}
+        read_at = {task_id: at for task_id, at in self.read_at.items() if task_id in newer}
+        previous = self.tasks
+        self.tasks = {task.id: newer.get(task.id, task) for task in tasks}
+        self.changed = [task_id for task_id, task in self.tasks.items()
+                        if _differs(previous.get(task_id), task)]
+        self.tasks.update(newer)
+        self.read_at = {task_id: read_at.get(task_id, now) for task_id in self.tasks}
+        tasks = list(self.tasks.values())
+        shown = [task for task in tasks if self._visible(task)][:MAX_ROWS]
+        self.table.sync({task.id: row_of(task, self.lease_ttl) for task in shown})
+        self._count()
+
+    def _count(self) -> None:
+        shown, total = len(self.table.keys), len(self.tasks)
+        text = f"{total} inflight"
+        if shown < total:
+            text += f", {shown} shown" + (" (the longest running; filter to narrow)"
+                                           if shown == MAX_ROWS else " (filtered)")
+        self.query_one("#inflight-status", Static).update(text)
 
     def update_rows(self, rows: dict[str, InflightTask | None]) -> None:
+        self.changed = [task_id for task_id, task in rows.items()
+                        if task is not None and _differs(self.tasks.get(task_id), task)]
         for task_id, task in rows.items():
             if task is None:
                 self.tasks.pop(task_id, None)
+                self.read_at.pop(task_id, None)
                 self.table.discard(task_id)
             else:
                 self.tasks[task_id] = task
-                if self._visible(task):
+                self.read_at[task_id] = time.monotonic()
+                shown = task_id in self.table.keys_set
+                if self._visible(task) and (shown or len(self.table.keys_set) < MAX_ROWS):
                     self.table.upsert(task_id, row_of(task, self.lease_ttl))
                 else:
                     self.table.discard(task_id)
-        self.border_subtitle = f"{len(self.tasks)} inflight"
+        self._count()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.where = Filter.parse(event.value)

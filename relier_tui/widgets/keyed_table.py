@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -19,10 +19,17 @@ def _plain(cell: Any) -> Any:
 class KeyedTable(DataTable[Any]):
     """Rows keyed by an id; `sync` replaces the whole set, `upsert`/`discard` touch a few."""
 
-    def __init__(self, columns: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(self, columns: Sequence[tuple[str, str]], *, volatile: Sequence[str] = (),
+                 **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._column_spec = list(columns)
+        #: columns that change on every read (ages): a full `sync` leaves them to
+        #: `refresh_visible`, so reconciling 10,000 rows does not rewrite 10,000 cells
+        self._volatile = {index for index, (_, key) in enumerate(columns) if key in volatile}
         self._shown: dict[str, Cells] = {}
+        #: rows changed while off screen: written when they scroll into view (any cell write
+        #: makes the table re-render every visible row, so off-screen writes are deferred)
+        self._pending: set[str] = set()
         self._sort_index = -1
 
     def on_mount(self) -> None:
@@ -32,6 +39,11 @@ class KeyedTable(DataTable[Any]):
     @property
     def keys(self) -> list[str]:
         return list(self._shown)
+
+    @property
+    def keys_set(self) -> dict[str, Cells]:
+        """The shown rows by key (a mapping: membership tests cost nothing)."""
+        return self._shown
 
     def selected_key(self) -> str | None:
         if not self._shown or self.cursor_row < 0:
@@ -43,28 +55,84 @@ class KeyedTable(DataTable[Any]):
         return None if row_key.value is None else str(row_key.value)
 
     def sync(self, rows: Mapping[str, Cells]) -> None:
-        """Make the table show exactly `rows`, touching only what differs."""
+        """Make the table show exactly `rows`, touching only what differs (volatile columns
+        of existing rows excepted)."""
         for key in [key for key in self._shown if key not in rows]:
             self.discard(key)
         for key, cells in rows.items():
-            self.upsert(key, cells)
+            self.upsert(key, cells, skip_volatile=True)
 
-    def upsert(self, key: str, cells: Cells) -> None:
+    def upsert(self, key: str, cells: Cells, *, skip_volatile: bool = False) -> None:
         shown = self._shown.get(key)
         if shown is None:
             self.add_row(*cells, key=key)
+            self._shown[key] = cells
+            return
+        merged = tuple(old if skip_volatile and index in self._volatile else new
+                       for index, (old, new) in enumerate(zip(shown, cells, strict=True)))
+        if merged == shown:
+            return
+        self._shown[key] = merged
+        if self._in_view(key):
+            self._write(key)
         else:
-            for (_, column), old, new in zip(self._column_spec, shown, cells, strict=True):
-                if _plain(old) != _plain(new) or (isinstance(new, Text) and old != new):
-                    self.update_cell(key, column, new)
-        self._shown[key] = cells
+            self._pending.add(key)
+
+    def _in_view(self, key: str) -> bool:
+        first = int(self.scroll_offset.y)
+        return first <= self.get_row_index(key) < first + max(1, self.size.height)
+
+    def _write(self, key: str) -> None:
+        """Make the table's cells of `key` what `_shown` says."""
+        self._pending.discard(key)
+        current = self.get_row(key)
+        for (_, column), old, new in zip(self._column_spec, current, self._shown[key], strict=True):
+            if _plain(old) != _plain(new) or (isinstance(new, Text) and old != new):
+                self.update_cell(key, column, new)
+
+    def flush(self, *, everything: bool = False) -> None:
+        """Write deferred rows now in view (or all of them)."""
+        keys = list(self._pending) if everything else [k for k in self.visible_keys() if k in self._pending]
+        for key in keys:
+            self._write(key)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self._pending:
+            self.call_after_refresh(self.flush)
+
+    def on_resize(self) -> None:
+        if self._pending:
+            self.call_after_refresh(self.flush)
+
+    def visible_keys(self) -> list[str]:
+        """Keys of the rows on screen now."""
+        first = max(0, int(self.scroll_offset.y))
+        rows = self.ordered_rows[first:first + max(1, self.size.height)]
+        return [str(row.key.value) for row in rows if row.key.value is not None]
+
+    def refresh_volatile(self, cells_for: Callable[[str], Cells | None]) -> None:
+        """Rewrite the volatile cells of the rows on screen from `cells_for(key)`."""
+        self.flush()
+        for key in self.visible_keys():
+            cells = cells_for(key)
+            if cells is None or key not in self._shown:
+                continue
+            shown = list(self._shown[key])
+            for index in self._volatile:
+                if _plain(shown[index]) != _plain(cells[index]) or shown[index] != cells[index]:
+                    self.update_cell(key, self._column_spec[index][1], cells[index])
+                    shown[index] = cells[index]
+            self._shown[key] = tuple(shown)
 
     def discard(self, key: str) -> None:
+        self._pending.discard(key)
         if self._shown.pop(key, None) is not None:
             self.remove_row(key)
 
     def cycle_sort(self) -> str:
         """Sort by the next column; returns its label."""
+        self.flush(everything=True)
         self._sort_index = (self._sort_index + 1) % len(self._column_spec)
         label, column = self._column_spec[self._sort_index]
         self.sort(column, key=lambda value: (str(type(_plain(value))), _plain(value)))
