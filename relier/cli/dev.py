@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -58,18 +62,25 @@ def dev(port: int, directory: Path) -> int:
 
 @click.command()
 @click.option("--duration", type=click.FloatRange(min=1), default=None,
-              help="Stop after this many seconds (default: until Ctrl-C).")
+              help="Stop after this many seconds (default: until Ctrl-C, or until the console quits).")
 @click.option("--rate", type=click.FloatRange(min=0.1, max=1000), default=5.0, show_default=True,
               help="Tasks pushed per second.")
+@click.option("--console/--no-console", "with_console", default=None,
+              help="Open `rl tui` on the demo cluster (default: when the output is a terminal); "
+                   "without it, progress is printed once a second.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".relier/demo"), show_default=True)
-def demo(duration: float | None, rate: float, directory: Path) -> int:
-    """Start a server, two workers and a trickle of demo tasks, printing progress."""
+def demo(duration: float | None, rate: float, with_console: bool | None, directory: Path) -> int:
+    """Start a server, two workers, a resurrector and live demo traffic, and watch them in the
+    console."""
     from relier.testing import CeleryWorker  # noqa: PLC0415 - keep `rl --help` fast
 
+    if with_console is None:
+        with_console = sys.stdout.isatty() and sys.stdin.isatty()
     directory = directory.resolve()
     stop = threading.Event()
-    _stop_on_signals(stop)
+    if not with_console:
+        _stop_on_signals(stop)  # the console handles Ctrl-C itself
     server = _embedded_server(directory / "server", free_port()).start()
     os.environ["RELIER_REDIS_URL"] = server.url
     from relier.config import reset_settings  # noqa: PLC0415 - settings follow the new URL
@@ -82,6 +93,7 @@ def demo(duration: float | None, rate: float, directory: Path) -> int:
                      log_path=directory / f"worker{n}.log", hostname=f"demo{n}@%h").start()
         for n in (1, 2)
     ]
+    resurrector = _start_resurrector(directory / "resurrector.log")
     try:
         for worker in workers:
             worker.wait_ready(timeout=60)
@@ -89,7 +101,11 @@ def demo(duration: float | None, rate: float, directory: Path) -> int:
         from relier.demo import Traffic  # noqa: PLC0415 - imports the default app
 
         traffic = Traffic(rate=rate)
-        traffic.run(duration, click.echo, stop.is_set)
+        if with_console:
+            _run_with_console(traffic, duration, stop)
+        else:
+            traffic.run(duration, click.echo, stop.is_set)
+
         def drained() -> bool:
             traffic.tally()
             return not traffic.pending
@@ -102,5 +118,38 @@ def demo(duration: float | None, rate: float, directory: Path) -> int:
     finally:
         for worker in workers:
             worker.stop()
+        resurrector.terminate()
+        resurrector.wait(15)
         server.stop()
     return 0
+
+
+def _start_resurrector(log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "relier.cli", "run-resurrector"],
+                                stdout=log, stderr=subprocess.STDOUT)
+
+
+def _run_with_console(traffic: Any, duration: float | None, stop: threading.Event) -> None:
+    """Traffic in a thread, the console in front; quitting the console ends the demo."""
+    import importlib  # noqa: PLC0415 - the console loads only here
+
+    from relier.tasks import relier  # noqa: PLC0415 - after the settings follow the demo server
+
+    pushing = threading.Thread(target=traffic.run, args=(duration, lambda _: None, stop.is_set),
+                               name="relier-demo-traffic", daemon=True)
+    pushing.start()
+    console = importlib.import_module("relier_tui.app").RelierConsole(relier)
+    if duration is not None:
+        def quit_console() -> None:
+            with contextlib.suppress(RuntimeError):  # already closed by the operator
+                console.call_from_thread(console.exit)
+
+        timer = threading.Timer(duration, quit_console)
+        timer.daemon = True
+        timer.start()
+    try:
+        console.run()
+    finally:
+        stop.set()
+        pushing.join(10)
