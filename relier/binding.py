@@ -29,6 +29,7 @@ from relier.message import CONTENT_TYPE, SERIALIZER_NAME
 from relier.reasons import DeadLetterReason
 from relier.retry import RetryPolicy
 from relier.schema import MigrationChain
+from relier.sentinel import from_broker
 from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import TaskOptions, TaskSpec, build_spec
 from relier.store import Store
@@ -67,8 +68,13 @@ def _settings_for(app: Celery) -> Settings:
     """Process settings; without RELIER_REDIS_URL, relier follows the app's Redis broker."""
     settings = get_settings()
     broker = str(app.conf.broker_url or "")
-    if "RELIER_REDIS_URL" not in os.environ and broker.startswith(("redis://", "rediss://")):
+    if "RELIER_REDIS_URL" in os.environ:
+        return settings
+    if broker.startswith(("redis://", "rediss://")):
         return dataclasses.replace(settings, redis_url=broker)
+    sentinel = from_broker(broker, app.conf.broker_transport_options or {})
+    if sentinel is not None:
+        return dataclasses.replace(settings, redis_url=sentinel.url)
     return settings
 
 
@@ -179,6 +185,11 @@ class Relier:
 
     def _spec(self, target: Callable[..., Any], options: TaskOptions) -> TaskSpec:
         """Options as given, with this relier's settings for the ones left out."""
+        unknown = sorted(set(options) - set(TaskOptions.__annotations__))
+        if unknown:
+            raise ConfigurationError(
+                f"@rl_task on {getattr(target, '__qualname__', target)}: unknown option(s) "
+                f"{', '.join(unknown)}; the options are {', '.join(sorted(TaskOptions.__annotations__))}")
         settings = self.settings
         idempotent = options.get("idempotent", False) or "idempotency_key" in options
         return build_spec(
@@ -204,6 +215,7 @@ class Relier:
             ),
             admission=options.get("admission"),
             slo=options.get("slo"),
+            durable=options.get("durable", False),
         )
 
     @property

@@ -54,6 +54,16 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"expected a whole number >= 0, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"expected a whole number >= 0, got {raw!r}")
+    return value
+
+
 def _fraction(raw: str) -> float:
     value = float(raw)
     if not 0 < value < 1:
@@ -156,6 +166,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Most list elements one reconcile check scans from the consuming end."),
     Setting("RELIER_REDIS_RETRY_WINDOW", "30", _positive_float,
             "Seconds a pool process retries start/complete/fail/reject through a Redis outage."),
+    Setting("RELIER_DURABLE_REPLICAS", "0", _non_negative_int,
+            "Replicas that must have fsynced a `durable=True` task's push before it returns."),
+    Setting("RELIER_DURABLE_TIMEOUT", "1", _positive_float,
+            "Seconds a `durable=True` push waits for those fsyncs before `NotDurableError`."),
     Setting("RELIER_CONSOLE_MASK", DEFAULT_CONSOLE_MASK, _words,
             "Comma-separated words: the console masks values whose key, or whose text, contains one."),
     Setting("RELIER_HEALTH_FILE", "", str,
@@ -202,6 +216,8 @@ class Settings:
     reconcile_after: float
     reconcile_scan: int
     redis_retry_window: float
+    durable_replicas: int
+    durable_timeout: float
     console_mask: tuple[str, ...]
     health_file: str
 

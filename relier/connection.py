@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
+from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.sentinel
+import redis.sentinel
 
 from relier.config import Settings
 from relier.scripts import AsyncScriptSet
+from relier.sentinel import SentinelAddress, is_sentinel_url, parse
 
 
 class Connections:
@@ -39,7 +43,9 @@ class Connections:
         client = self._sync
         if client is None:
             with self._lock:
-                if self._sync is None:
+                if self._sync is None and is_sentinel_url(self._settings.redis_url):
+                    self._sync = sentinel_master(self._settings)
+                elif self._sync is None:
                     pool = redis.BlockingConnectionPool.from_url(
                         self._settings.redis_url,
                         max_connections=self._settings.max_connections,
@@ -56,7 +62,9 @@ class Connections:
         """The asyncio client of the running event loop (clients cannot cross loops)."""
         loop = asyncio.get_running_loop()
         client = self._async.get(loop)
-        if client is None:
+        if client is None and is_sentinel_url(self._settings.redis_url):
+            client = self._async[loop] = async_sentinel_master(self._settings)
+        elif client is None:
             pool = redis.asyncio.BlockingConnectionPool.from_url(
                 self._settings.redis_url,
                 max_connections=self._settings.max_connections,
@@ -82,3 +90,43 @@ class Connections:
                 self._sync.close()
                 self._sync.connection_pool.disconnect()
                 self._sync = None
+
+
+def _sentinel_kwargs(settings: Settings) -> tuple[SentinelAddress, dict[str, Any], dict[str, Any]]:
+    address = parse(settings.redis_url)
+    timeouts = {"socket_timeout": settings.socket_timeout,
+                "socket_connect_timeout": settings.socket_timeout}
+    sentinel_kwargs: dict[str, Any] = dict(timeouts)
+    if address.sentinel_password:
+        sentinel_kwargs["password"] = address.sentinel_password
+    master_kwargs: dict[str, Any] = {**timeouts, "db": address.db, "password": address.password,
+                                     "username": address.username,
+                                     "max_connections": settings.max_connections}
+    return address, sentinel_kwargs, master_kwargs
+
+
+def sentinel_master(settings: Settings) -> redis.Redis:
+    """A client of the master the Sentinels name now; its pool asks them again after a
+    connection error, so it follows a failover (a demoted master's READONLY reply counts as a
+    connection error)."""
+    address, sentinel_kwargs, master_kwargs = _sentinel_kwargs(settings)
+    sentinels = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        list(address.sentinels), sentinel_kwargs=sentinel_kwargs)
+    client: redis.Redis = sentinels.master_for(address.master, **master_kwargs)  # type: ignore[no-untyped-call]
+    return client
+
+
+def async_sentinel_master(settings: Settings) -> redis.asyncio.Redis:
+    address, sentinel_kwargs, master_kwargs = _sentinel_kwargs(settings)
+    sentinels = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+        list(address.sentinels), sentinel_kwargs=sentinel_kwargs)
+    client: redis.asyncio.Redis = sentinels.master_for(address.master, **master_kwargs)
+    return client
+
+
+def client_for(settings: Settings) -> redis.Redis:
+    """A plain client of relier's Redis (following Sentinel when the URL names Sentinels)."""
+    if is_sentinel_url(settings.redis_url):
+        return sentinel_master(settings)
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=settings.socket_timeout,
+                                socket_connect_timeout=settings.socket_timeout)

@@ -186,3 +186,57 @@ class RedisServer:
     def resume(self) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGCONT)
+
+
+class SentinelServer:
+    """One Sentinel process (the server binary with ``--sentinel``) watching `master_name` at
+    the loopback `master_port`, quick to decide: the master counts as down after
+    `down_after_ms` without an answer, and `quorum` Sentinels must agree."""
+
+    def __init__(self, directory: Path, master_name: str, master_port: int, *, quorum: int = 2,
+                 down_after_ms: int = 1000, failover_timeout_ms: int = 5000,
+                 binary: Path | None = None) -> None:
+        self.directory = Path(directory)
+        self.port = free_port()
+        self.binary = binary or server_binary()
+        self.config = self.directory / "sentinel.conf"
+        self.lines = [
+            f"port {self.port}", f"bind {LOOPBACK}", f"dir {self.directory}",
+            f"logfile {self.directory / 'sentinel.log'}",
+            f"sentinel monitor {master_name} {LOOPBACK} {master_port} {quorum}",
+            f"sentinel down-after-milliseconds {master_name} {down_after_ms}",
+            f"sentinel failover-timeout {master_name} {failover_timeout_ms}",
+            f"sentinel parallel-syncs {master_name} 1",
+        ]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> SentinelServer:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.config.write_text("\n".join(self.lines) + "\n")  # Sentinel rewrites it as it learns
+        self.process = subprocess.Popen([str(self.binary), str(self.config), "--sentinel"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        preexec_fn=_die_with_parent)  # noqa: PLW1509 - one syscall
+        client = redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=2)
+
+        def answers() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"sentinel exited with {self.process.returncode}")
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        try:
+            wait_until(answers, timeout=timeout, message=f"sentinel on port {self.port} not ready")
+        finally:
+            client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)

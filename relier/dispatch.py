@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from relier import telemetry
 from relier.admission import NO_LIMIT
 from relier.envelope import Envelope, seal
-from relier.errors import AdmissionRejectedError
+from relier.errors import AdmissionRejectedError, NotDurableError
 from relier.handle import TaskHandle
 from relier.keys import PRIORITY_STEPS
 from relier.message import build_message
@@ -29,6 +29,7 @@ class PreparedDispatch:
     task_name: str
     keys: list[str]
     args: list[Any]
+    durable: bool = False
 
 
 def prepare_dispatch(
@@ -74,6 +75,7 @@ def prepare_dispatch(
     return PreparedDispatch(
         task_id=task_id,
         task_name=spec.name,
+        durable=spec.durable,
         keys=[
             keys.record(task_id),
             relier.broker_keys.queue_list(target_queue, target_priority),
@@ -114,14 +116,38 @@ def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> Tas
 
 
 def push(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
-    reply = relier.store.run_script("dispatch", prepared.keys, prepared.args)
-    return _counted(_handle, relier, prepared, reply)
+    if not prepared.durable:
+        reply = relier.store.run_script("dispatch", prepared.keys, prepared.args)
+        return _counted(_handle, relier, prepared, reply)
+    settings = relier.settings
+    reply, confirmed = relier.store.run_script_durably(
+        "dispatch", prepared.keys, prepared.args, replicas=settings.durable_replicas,
+        timeout=settings.durable_timeout)
+    handle = _counted(_handle, relier, prepared, reply)
+    _require_durable(relier, handle, confirmed)
+    return handle
 
 
 async def apush(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
     scripts = relier.connections.scripts_for_running_loop()
-    reply = await scripts.run("dispatch", prepared.keys, prepared.args)
-    return _counted(_handle, relier, prepared, reply)
+    if not prepared.durable:
+        reply = await scripts.run("dispatch", prepared.keys, prepared.args)
+        return _counted(_handle, relier, prepared, reply)
+    settings = relier.settings
+    pipe = relier.connections.for_running_loop().pipeline(transaction=False)
+    await scripts.run("dispatch", prepared.keys, prepared.args, client=pipe)
+    pipe.execute_command("WAITAOF", 1, settings.durable_replicas,
+                         max(1, int(settings.durable_timeout * 1000)))
+    reply, confirmed = await pipe.execute()
+    handle = _counted(_handle, relier, prepared, reply)
+    _require_durable(relier, handle, (int(confirmed[0]), int(confirmed[1])))
+    return handle
+
+
+def _require_durable(relier: Relier, handle: TaskHandle, confirmed: tuple[int, int]) -> None:
+    fsynced, replicas = confirmed
+    if fsynced < 1 or replicas < relier.settings.durable_replicas:
+        raise NotDurableError(handle.id, fsynced, replicas, relier.settings.durable_replicas)
 
 
 def _counted(handle: Any, relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:

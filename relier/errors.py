@@ -68,3 +68,18 @@ class AdmissionRejectedError(RelierError):
             f"push of {task} rejected by the {scope} {reason} limit; retry after "
             f"{retry_after:.3f} s"
         )
+
+
+class NotDurableError(RelierError):
+    """A `durable` task was queued, but Redis did not confirm its fsync (and its replicas) in
+    time: it may be lost if Redis crashes now. Pushing the same task id again is safe (it
+    returns the existing task) and waits again."""
+
+    def __init__(self, task_id: str, fsynced: int, replicas: int, wanted_replicas: int) -> None:
+        self.task_id = task_id
+        self.fsynced = fsynced
+        self.replicas = replicas
+        self.wanted_replicas = wanted_replicas
+        super().__init__(
+            f"task {task_id} is queued but not confirmed durable: fsynced locally {bool(fsynced)}, "
+            f"{replicas} of {wanted_replicas} replica(s) within RELIER_DURABLE_TIMEOUT")

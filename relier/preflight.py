@@ -6,6 +6,7 @@ all; workers and the resurrector refuse to start while any error-level check fai
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +17,8 @@ import redis
 
 from relier.config import Settings
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
+from relier.sentinel import from_broker, is_sentinel_url
+from relier.sentinel import parse as parse_sentinel
 
 SUPPORTED_POOLS = ("prefork", "threads", "solo")
 _MIN_REDIS = (7, 0)
@@ -43,12 +46,12 @@ class Check:
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***``."""
     parts = urlsplit(url)
-    if parts.password is None:
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    user = userinfo.partition(":")[0]
+    query = re.sub(r"(sentinel_password=)[^&]*", r"\1***", parts.query)
+    return urlunsplit((parts.scheme, f"{user}:***@{hosts}", parts.path, query, parts.fragment))
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -116,12 +119,16 @@ def _check_notifications(client: redis.Redis) -> Check:
 
 
 def same_redis(first: str, second: str) -> bool:
-    """Whether two redis:// URLs name the same server and database."""
-    a, b = urlsplit(first), urlsplit(second)
-    return (
-        (a.hostname or "localhost", a.port or 6379, a.path.strip("/") or "0")
-        == (b.hostname or "localhost", b.port or 6379, b.path.strip("/") or "0")
-    )
+    """Whether two redis:// (or redis+sentinel://) URLs name the same server and database."""
+    return _identity(first) == _identity(second)
+
+
+def _identity(url: str) -> tuple[object, ...]:
+    if is_sentinel_url(url):
+        address = parse_sentinel(url)
+        return ("sentinel", frozenset(address.sentinels), address.master, address.db)
+    parts = urlsplit(url)
+    return (parts.hostname or "localhost", parts.port or 6379, parts.path.strip("/") or "0")
 
 
 def check_app(app: Any, pool: str | None = None, redis_url: str | None = None) -> list[Check]:
@@ -137,6 +144,9 @@ def check_app(app: Any, pool: str | None = None, redis_url: str | None = None) -
               "configuring it")
     ]
     broker = str(app.conf.broker_url or "")
+    sentinel_broker = from_broker(broker, app.conf.broker_transport_options or {})
+    if sentinel_broker is not None:
+        broker = sentinel_broker.url
     if redis_url is not None and broker:
         checks.append(
             Check("broker", Severity.OK, "broker is relier's Redis")

@@ -63,8 +63,9 @@ class ScriptSet:
             name: client.register_script(source(name)) for name in SCRIPT_NAMES
         }
 
-    def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        return self._scripts[name](keys=keys, args=args)
+    def run(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
+        """Run `name`; with a pipeline as `client`, queue it there (loaded first if needed)."""
+        return self._scripts[name](keys=keys, args=args, client=client)
 
 
 class AsyncScriptSet:
@@ -75,5 +76,5 @@ class AsyncScriptSet:
             name: client.register_script(source(name)) for name in SCRIPT_NAMES
         }
 
-    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        return await self._scripts[name](keys=keys, args=args)
+    async def run(self, name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
+        return await self._scripts[name](keys=keys, args=args, client=client)

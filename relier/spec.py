@@ -35,6 +35,7 @@ class TaskSpec:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     admission: Admission | None = None
     slo: float | None = None
+    durable: bool = False
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
@@ -52,7 +53,10 @@ class TaskOptions(TypedDict, total=False):
     max_resurrections: process deaths before the dead letters (default
     RELIER_MAX_RESURRECTIONS). idempotent, idempotency_key(*args, **kwargs), idempotency_ttl:
     see docs/architecture.md "Idempotency". retries, retry_backoff, retry_backoff_max,
-    retry_on: the retry policy. admission: `Admission` limits for this task.
+    retry_on: the retry policy. admission: `Admission` limits for this task. durable: a push
+    returns only once Redis has fsynced the task to its AOF (and RELIER_DURABLE_REPLICAS
+    replicas have it), via WAITAOF; raises `NotDurableError` when that is not confirmed in
+    RELIER_DURABLE_TIMEOUT.
     """
 
     name: str
@@ -72,6 +76,7 @@ class TaskOptions(TypedDict, total=False):
     retry_on: tuple[type[BaseException], ...]
     admission: Admission
     slo: float
+    durable: bool
 
 
 def idempotency_digest(spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
@@ -110,6 +115,7 @@ def build_spec(
     retry: RetryPolicy | None = None,
     admission: Admission | None = None,
     slo: float | None = None,
+    durable: bool = False,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     if not callable(func):
@@ -131,6 +137,7 @@ def build_spec(
         retry=retry or RetryPolicy(),
         admission=admission,
         slo=slo,
+        durable=durable,
     )
     where = f"@rl_task on {spec.name}"
     _check_identity(spec, where, has_explicit_name=name is not None)

@@ -13,6 +13,7 @@ import redis
 
 from relier.config import Settings
 from relier.connection import Connections
+from relier.errors import ConfigurationError
 from relier.keys import BrokerKeys, Keys
 from relier.scripts import ScriptSet
 
@@ -99,11 +100,30 @@ class Store:
                 delay = min(delay * 2, 1.0)
 
     def run_script(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        return self._script_set().run(name, keys, args)
+
+    def run_script_durably(self, name: str, keys: list[str], args: list[Any], *, replicas: int,
+                           timeout: float) -> tuple[Any, tuple[int, int]]:
+        """`run_script`, then WAITAOF on the same connection (one round trip): the reply and
+        (local fsyncs, replica fsyncs) confirmed within `timeout` seconds."""
+        pipe = self.client.pipeline(transaction=False)
+        self._script_set().run(name, keys, args, client=pipe)
+        pipe.execute_command("WAITAOF", 1, replicas, max(1, int(timeout * 1000)))  # type: ignore[no-untyped-call]
+        try:
+            reply, confirmed = pipe.execute()
+        except redis.ResponseError as exc:
+            if "unknown command" in str(exc).lower():
+                raise ConfigurationError(
+                    "durable=True needs WAITAOF: Redis 7.2+ or Valkey 7.2+") from None
+            raise
+        return reply, (int(confirmed[0]), int(confirmed[1]))
+
+    def _script_set(self) -> ScriptSet:
         client = self.client
         if self._scripts is None or self._scripts_client is not client:
             self._scripts = ScriptSet(client)
             self._scripts_client = client
-        return self._scripts.run(name, keys, args)
+        return self._scripts
 
     @property
     def _maxlen(self) -> int:

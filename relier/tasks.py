@@ -11,16 +11,22 @@ from celery import Celery
 from relier.binding import Relier
 from relier.chaos.probes import register as register_probes
 from relier.config import get_settings
+from relier.sentinel import is_sentinel_url
+from relier.sentinel import parse as parse_sentinel
 
 #: kombu redelivers unacked messages after this many seconds. relier's tickets make any such
 #: copy harmless; a long timeout just avoids wasted deliveries of reserved tasks.
 VISIBILITY_TIMEOUT = 12 * 3600
 
 settings = get_settings()
+broker_url, transport_options = settings.redis_url, {"visibility_timeout": VISIBILITY_TIMEOUT}
+if is_sentinel_url(settings.redis_url):
+    broker_url, sentinel_options = parse_sentinel(settings.redis_url).broker_settings()
+    transport_options.update(sentinel_options)
 app = Celery("relier")
 app.conf.update(
-    broker_url=settings.redis_url,
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_url=broker_url,
+    broker_transport_options=transport_options,
     broker_connection_retry_on_startup=True,
     task_default_queue=settings.default_queue,
     worker_disable_prefetch=True,

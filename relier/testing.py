@@ -14,9 +14,10 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from relier.devserver import LOOPBACK, RedisServer, free_port, server_binary, wait_until
+from relier.devserver import LOOPBACK, RedisServer, SentinelServer, free_port, server_binary, wait_until
 
-__all__ = ["LOOPBACK", "CeleryWorker", "RedisServer", "free_port", "server_binary", "wait_until"]
+__all__ = ["LOOPBACK", "CeleryWorker", "RedisServer", "SentinelServer", "free_port", "server_binary",
+           "wait_until"]
 
 
 class CeleryWorker:

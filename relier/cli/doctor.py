@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 import click
-import redis
 
 from relier import preflight
 from relier.config import get_settings
+from relier.connection import client_for
 from relier.preflight import Check, Severity
 
 _STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "red"}
@@ -31,8 +31,7 @@ def load_app(spec: str) -> Any:
 def doctor(app_spec: str, as_json: bool) -> int:
     """Check Redis and the app; exit 1 if a worker would refuse to start."""
     settings = get_settings()
-    client = redis.Redis.from_url(settings.redis_url, socket_timeout=settings.socket_timeout,
-                                  socket_connect_timeout=settings.socket_timeout)
+    client = client_for(settings)
     try:
         checks: list[Check] = preflight.check_server(client)
     finally:

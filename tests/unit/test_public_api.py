@@ -17,6 +17,7 @@ def test_all_is_the_intended_surface() -> None:
         "IdempotencyLock",
         "IdempotencyLockHeldError",
         "IdempotencyLockLostError",
+        "NotDurableError",
         "PreflightError",
         "Relier",
         "RelierError",
@@ -34,3 +35,14 @@ def test_all_is_the_intended_surface() -> None:
     ]
     for name in relier.__all__:
         assert hasattr(relier, name), name
+
+
+def test_an_unknown_task_option_is_refused_with_the_list_of_options() -> None:
+    import pytest
+    from celery import Celery
+
+    from relier.config import Settings
+
+    own = relier.Relier(Celery("options-test"), settings=Settings.from_env({}))
+    with pytest.raises(relier.ConfigurationError, match="unknown option\\(s\\) hard_timout"):
+        own.task(hard_timout=5)(lambda: None)
