@@ -42,6 +42,10 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "relier.recovery.latency": ("histogram", "s",
                                 "From a dead process's last lease refresh to its tasks' re-queue."),
 }
+#: histogram bucket boundaries: relier records seconds, and the SDK's defaults (0, 5, 10, 25,
+#: ... 10,000) suit milliseconds, which would put every sub-5-second latency in one bucket
+SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                   120.0, 300.0, 600.0)
 SPANS = ("relier.dispatch", "relier.execute", "relier.resurrect", "relier.handoff",
          "relier.dead_letter")
 
@@ -57,7 +61,9 @@ def _instrument(name: str) -> Any:
         if kind == "counter":
             instrument = _meter.create_counter(name, unit=unit, description=description)
         elif kind == "histogram":
-            instrument = _meter.create_histogram(name, unit=unit, description=description)
+            instrument = _meter.create_histogram(
+                name, unit=unit, description=description,
+                explicit_bucket_boundaries_advisory=SECONDS_BUCKETS)
         else:
             instrument = _meter.create_up_down_counter(name, unit=unit, description=description)
         _instruments[name] = instrument
@@ -122,8 +128,10 @@ _configured = False
 
 
 def _configure_metrics(resource: Any) -> None:
-    """``OTEL_METRICS_EXPORTER=prometheus`` serves /metrics on RELIER_PROMETHEUS_PORT (relier's
-    optional extra ``relier[prometheus]``); ``console`` prints them."""
+    """``OTEL_METRICS_EXPORTER=otlp`` pushes every process's metrics (pool processes included)
+    to ``OTEL_EXPORTER_OTLP_ENDPOINT``; ``prometheus`` serves /metrics on RELIER_PROMETHEUS_PORT
+    from the process that called this (relier's optional extra ``relier[prometheus]``), which
+    for a prefork worker is its main process only; ``console`` prints them."""
     exporter = os.environ.get("OTEL_METRICS_EXPORTER", "none").lower()
     if exporter in {"", "none"}:
         return
@@ -141,6 +149,22 @@ def _configure_metrics(resource: Any) -> None:
         settings = get_settings()
         start_http_server(settings.prometheus_port, addr=settings.prometheus_addr)
         reader: Any = PrometheusMetricReader()
+    elif exporter == "otlp":
+        try:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415 - optional
+                OTLPMetricExporter,
+            )
+            from opentelemetry.sdk.metrics.export import (  # noqa: PLC0415 - optional SDK
+                PeriodicExportingMetricReader,
+            )
+        except ImportError:
+            logger.warning("OTEL_METRICS_EXPORTER=otlp needs opentelemetry-exporter-otlp-proto-http")
+            return
+        # the reader restarts its export thread in each forked pool process, so every process
+        # pushes its own metrics (pool processes have no /metrics endpoint to scrape). Forked
+        # processes share one resource, so their counts travel as deltas, which add up
+        # whichever process sent them (a collector's deltatocumulative turns them back)
+        reader = PeriodicExportingMetricReader(OTLPMetricExporter(preferred_temporality=_delta_unless_set()))
     elif exporter == "console":
         from opentelemetry.sdk.metrics.export import (  # noqa: PLC0415 - optional SDK
             ConsoleMetricExporter,
@@ -152,6 +176,15 @@ def _configure_metrics(resource: Any) -> None:
         logger.warning("OTEL_METRICS_EXPORTER=%s is not supported by relier.telemetry", exporter)
         return
     metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[reader]))
+
+
+def _delta_unless_set() -> dict[type, Any] | None:
+    if os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE"):
+        return None
+    from opentelemetry.sdk.metrics import Counter, Histogram  # noqa: PLC0415 - optional SDK
+    from opentelemetry.sdk.metrics.export import AggregationTemporality  # noqa: PLC0415
+
+    return {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA}
 
 
 def configure() -> bool:
@@ -185,7 +218,7 @@ def configure() -> bool:
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     elif traces == "otlp":
         try:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found]  # noqa: PLC0415 - optional
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[import-not-found, unused-ignore]  # noqa: PLC0415 - optional
                 OTLPSpanExporter,
             )
             from opentelemetry.sdk.trace.export import BatchSpanProcessor  # noqa: PLC0415
