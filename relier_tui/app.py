@@ -4,17 +4,20 @@ All Redis I/O runs in Textual thread workers; the UI thread only renders."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import redis
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -119,6 +122,21 @@ class RelierConsole(App[None]):
         self.follow_changes()
         self.tail_events()
         self.query_one("#inflight-table", KeyedTable).focus()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every binding of the console in the command palette (ctrl+p), with its key."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.action in {"quit", "leave_filter"}:
+                continue
+            action = binding.action
+            if self.check_action(action.split("(", 1)[0], ()) is False:
+                continue
+            key = binding.key.replace("question_mark", "?").replace("slash", "/")
+            title = binding.description if not action.startswith("show(") else f"Show {binding.description}"
+            yield SystemCommand(title, f"key: {key}",
+                                functools.partial(self.call_later, self.run_action, action))
 
     def on_unmount(self) -> None:
         self.stopping.set()

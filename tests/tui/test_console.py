@@ -204,3 +204,17 @@ async def test_notifications_off_shows_and_polls(redis_server: RedisServer) -> N
                             what="the polled dead-letter count")
         finally:
             server.stop()
+
+
+async def test_every_action_is_in_the_command_palette(console_worker: CeleryWorker) -> None:
+    app = _console()
+    async with app.run_test(size=(120, 36)) as pilot:
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Show Inflight", "Show DLQ", "Show Chaos", "Reload", "Help", "Filter", "Sort"} <= titles
+        assert "Release" not in titles  # a dead-letter action, offered on that pane only
+        await pilot.press("4")
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {"Release", "Retry all", "Purge"} <= titles
+        show_chaos = next(c for c in app.get_system_commands(app.screen) if c.title == "Show Chaos")
+        show_chaos.callback()
+        await until(pilot, lambda: app.active_pane == "chaos", what="the chaos pane")
