@@ -23,6 +23,7 @@ from relier.connection import Connections
 from relier.dlq import DeadLetters
 from relier.envelope import DecodeFailure, open_sealed
 from relier.errors import ConfigurationError
+from relier.handle import TaskHandle
 from relier.idempotency import IdempotencyLock
 from relier.keys import BrokerKeys, Keys
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
@@ -222,6 +223,10 @@ class Relier:
     def dead_letters(self) -> DeadLetters:
         """Dead-letter operations (list, show, release, retry-all, purge, export)."""
         return DeadLetters(self.store, self.broker_keys.queue_list(self.settings.default_queue, 0))
+
+    def handle(self, task_id: str) -> TaskHandle:
+        """A handle on a task pushed earlier (by any process), from its id."""
+        return TaskHandle(task_id, self)
 
     def idempotency_lock(self, key: str, ttl: float = 60.0) -> IdempotencyLock:
         """A manual once-only section keyed by `key`; see `relier.idempotency`."""

@@ -26,6 +26,17 @@ def test_sync_task_round_trip(
     assert executions(redis_client, handle.id) == 1
 
 
+def test_a_handle_from_a_stored_id_reads_the_same_task(
+    basic_tasks: ModuleType, default_worker: CeleryWorker
+) -> None:
+    from relier.tasks import relier
+
+    pushed = basic_tasks.add.push(20, 22)
+    later = relier.handle(pushed.id)  # e.g. in another request, from an id kept in a database
+    assert later.result(timeout=30) == 42
+    assert later.state is TaskState.COMPLETED
+
+
 async def test_async_task_round_trip(
     basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
 ) -> None:
