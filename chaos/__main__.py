@@ -27,6 +27,8 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
              "network-partition/cut": {"tasks": 6, "seconds": 6.0, "mode": "cut"},
              "network-partition/drop": {"tasks": 6, "seconds": 6.0, "mode": "drop"},
              "redis-restart": {"rate": 200.0, "duration": 10.0, "down_seconds": 2.0},
+             "redis-restart/always": {"rate": 200.0, "duration": 10.0, "down_seconds": 2.0,
+                                      "appendfsync": "always"},
              "rolling-deploy": {"rounds": 6, "tasks": 10}},
 }
 RESULTS = Path(__file__).parent / "results"

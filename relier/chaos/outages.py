@@ -69,6 +69,9 @@ def redis_restart(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
             "redis-restart kills and restarts the Redis server, and RELIER_REDIS_URL points at a "
             "server this command did not start: run `rl chaos redis-restart --own-server` (or "
             "`python -m chaos`) to use a server it owns")
+    if options["appendfsync"]:
+        ctx.relier.store.client.config_set("appendfsync", str(options["appendfsync"]))
+    fsync = _appendfsync(ctx)  # the policy in force when the server dies
     worker = ctx.cluster.start_worker(concurrency=2)
     resurrector = ctx.cluster.resurrector_pid
     duration = float(options["duration"])
@@ -86,7 +89,6 @@ def redis_restart(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     ids = [task_id for task_id, _ in acknowledged]
     ctx.wait(lambda: all(s == "completed" for s in ctx.states(ids)), 120)
     doubled, missing = ctx.completions(ids)
-    fsync = _appendfsync(ctx)
     # acknowledged writes the documented bound allows a crash to lose: none with `always`, the
     # last second's with `everysec`, anything with `no`; a process kill (not an OS crash) keeps
     # what reached the kernel, so the measured loss is normally zero

@@ -308,7 +308,8 @@ SCENARIOS: dict[str, Scenario] = {
     "redis-restart": Scenario(
         "redis-restart", "nothing acknowledged is lost beyond the appendfsync bound; workers and "
         "resurrector reconnect by themselves", {"rate": 50.0, "duration": 3.0, "down_seconds": 1.0,
-                                                "task_seconds": 0.05}, redis_restart),
+                                                "task_seconds": 0.05, "appendfsync": ""},
+        redis_restart),
     "rolling-deploy": Scenario(
         "rolling-deploy", "workers replaced by SIGTERM with old and new code side by side: nothing "
         "lost or doubled; every task ran on code that understood its version",

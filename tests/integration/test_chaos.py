@@ -65,9 +65,15 @@ def test_network_partition_holds(mode: str, redis_server: RedisServer) -> None:
     assert numbers["late_side_effects_refused"] == numbers["bodies_finished_on_both_sides"]
 
 
-def test_redis_restart_holds_on_a_server_it_owns(redis_server: RedisServer) -> None:
-    verdict = _held(_chaos("redis-restart", ["duration=2"], redis_server.url, "--own-server"))
+@pytest.mark.parametrize("appendfsync", ["everysec", "always"])
+def test_redis_restart_holds_on_a_server_it_owns(appendfsync: str, redis_server: RedisServer) -> None:
+    verdict = _held(_chaos("redis-restart", ["duration=2", f"appendfsync={appendfsync}"], redis_server.url,
+                           "--own-server"))
     numbers = verdict["numbers"]
+    assert numbers["appendfsync"] == appendfsync
+    if appendfsync == "always":
+        assert numbers["allowed_by_fsync_bound"] == 0
+        assert numbers["lost"] == 0
     assert numbers["lost"] <= numbers["allowed_by_fsync_bound"]
     assert numbers["pushed_after_restart"] > 0
     assert numbers["worker_reconnected"] is True
