@@ -272,7 +272,8 @@ class RelierConsole(App[None]):
         banner = self.query_one("#banner", Static)
         banner.display = not connected
         if not connected:
-            banner.update(f"Redis unreachable at {self.source.redis_url}: {error}. Retrying every "
+            reason = error.rstrip(".")
+            banner.update(f"Redis unreachable at {self.source.redis_url}: {reason}. Retrying every "
                           "second; the console recovers by itself when Redis is back.")
         self.query_one(HealthBar).show(self.health, connected)
 
