@@ -11,7 +11,6 @@ millisecond); the ``ready.`` line gives launch -> ready. Rounds rotate the order
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from bench.report import (
     summarize,
     write_results,
 )
-from bench.servers import probe_machine, running_server
+from bench.servers import probe_machine, rotating_arm_servers
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
 from relier.testing import server_binary
@@ -82,17 +81,11 @@ def run(args: argparse.Namespace) -> int:
     binary = server_binary(args.server)
     starts: list[Start] = []
     machine: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="relier-bench-coldstart-") as tmp:
-        parent = Path(tmp)
-        for round_index in range(args.rounds):
-            shift = round_index % len(arms)
-            for arm in arms[shift:] + arms[:shift]:
-                directory = parent / f"{arm}-{round_index}"
-                with running_server(directory / "server", binary) as server:
-                    if not machine:
-                        machine = probe_machine(server, binary)
-                    starts.append(launch(arm, server.url, directory / "worker.log",
-                                         round_index, args.timeout))
+    with rotating_arm_servers("coldstart", arms, args.rounds, binary) as runs:
+        for arm, round_index, server, directory in runs:
+            machine = machine or probe_machine(server, binary)
+            starts.append(launch(arm, server.url, directory / "worker.log",
+                                 round_index, args.timeout))
 
     common = (f"{args.rounds} launches per arm, rotating order, a fresh {server_label(machine)} "
               f"with one no-op task queued each time; {WORKERS}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ from bench.noop_arms import WORKERS, noop_arm, started
 from bench.options import add_arm_option, add_output_options
 from bench.procfs import ProcessMemory, memory, worker_processes
 from bench.report import machine_summary, now_utc, print_written, server_label, write_results
-from bench.servers import probe_machine, running_server
+from bench.servers import probe_machine, rotating_arm_servers
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
 from relier.testing import server_binary
@@ -111,18 +110,12 @@ def run(args: argparse.Namespace) -> int:
     binary = server_binary(args.server)
     snapshots: list[Snapshot] = []
     machine: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="relier-bench-memory-") as tmp:
-        parent = Path(tmp)
-        for round_index in range(args.rounds):
-            shift = round_index % len(arms)
-            for arm in arms[shift:] + arms[:shift]:
-                directory = parent / f"{arm}-{round_index}"
-                with running_server(directory / "server", binary) as server:
-                    if not machine:
-                        machine = probe_machine(server, binary)
-                    snapshots.append(snapshot(arm, server.url, directory / "worker.log",
-                                              round_index, warmup=args.warmup,
-                                              settle=args.settle, timeout=120.0))
+    with rotating_arm_servers("memory", arms, args.rounds, binary) as runs:
+        for arm, round_index, server, directory in runs:
+            machine = machine or probe_machine(server, binary)
+            snapshots.append(snapshot(arm, server.url, directory / "worker.log",
+                                      round_index, warmup=args.warmup,
+                                      settle=args.settle, timeout=120.0))
 
     per_arm = {arm: summaries([s for s in snapshots if s.arm == arm]) for arm in arms}
     method = (f"/proc/<pid>/smaps_rollup of the main process and each child after "

@@ -58,3 +58,20 @@ def probe_machine(server: RedisServer, binary: Path) -> dict[str, Any]:
         return describe_machine(client, binary)
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def rotating_arm_servers(name: str, arms: list[str], rounds: int,
+                         binary: Path) -> Iterator[Iterator[tuple[str, int, RedisServer, Path]]]:
+    """Each arm once per round, in an order rotated every round, each on a fresh server in its
+    own directory: yields (arm, round, server, directory) while that server runs."""
+    with tempfile.TemporaryDirectory(prefix=f"relier-bench-{name}-") as tmp:
+        def runs() -> Iterator[tuple[str, int, RedisServer, Path]]:
+            for round_index in range(rounds):
+                shift = round_index % len(arms)
+                for arm in arms[shift:] + arms[:shift]:
+                    directory = Path(tmp) / f"{arm}-{round_index}"
+                    with running_server(directory / "server", binary) as server:
+                        yield arm, round_index, server, directory
+
+        yield runs()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from bench.figures import Figure, by_arm, format_text, table
 from bench.noop_arms import WORKERS, noop_arm, started
 from bench.options import add_arm_option, add_output_options
 from bench.report import machine_summary, now_utc, print_written, server_label, write_results
-from bench.servers import probe_machine, running_server
+from bench.servers import probe_machine, rotating_arm_servers
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
 from relier.testing import server_binary
@@ -96,18 +95,12 @@ def run(args: argparse.Namespace) -> int:
     binary = server_binary(args.server)
     results: list[Rates] = []
     machine: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="relier-bench-throughput-") as tmp:
-        parent = Path(tmp)
-        for round_index in range(args.rounds):
-            shift = round_index % len(arms)
-            for arm in arms[shift:] + arms[:shift]:
-                directory = parent / f"{arm}-{round_index}"
-                with running_server(directory / "server", binary) as server:
-                    if not machine:
-                        machine = probe_machine(server, binary)
-                    results.append(measure(arm, server.url, directory / "worker.log",
-                                           round_index, tasks=args.tasks,
-                                           timeout=max(120.0, args.tasks * 0.1)))
+    with rotating_arm_servers("throughput", arms, args.rounds, binary) as runs:
+        for arm, round_index, server, directory in runs:
+            machine = machine or probe_machine(server, binary)
+            results.append(measure(arm, server.url, directory / "worker.log",
+                                   round_index, tasks=args.tasks,
+                                   timeout=max(120.0, args.tasks * 0.1)))
 
     common = (f"{args.tasks:,} no-op tasks, median of {args.rounds} rounds (rotating arm order), "
               f"fresh {server_label(machine)} per round; the benchmark process pushes "
