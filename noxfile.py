@@ -47,3 +47,12 @@ def chaos(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("python", "-m", "bench", *session.posargs)
+
+
+@nox.session
+def fuzz(session: nox.Session) -> None:
+    """Poison elements in a relier queue, ten times the default suite's sample, three seeds."""
+    session.install("-e", ".[dev]")
+    for seed in ("1", "2", "3"):
+        session.run("pytest", "tests/integration/test_poison.py", *session.posargs,
+                    env={"POISON_ELEMENTS": "5000", "POISON_SEED": seed})

@@ -9,9 +9,13 @@ in its registry. Results go to ``bench/results/`` as JSON, with a table on stdou
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+# Benchmarks run on throwaway local servers and sign with the public development key.
+os.environ.setdefault("RELIER_ENV", "test")
 
 
 @dataclass(frozen=True, slots=True)

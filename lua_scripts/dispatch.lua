@@ -15,21 +15,23 @@
 -- KEYS[10..13] the queue's four priority lists (their total length is the queue's depth)
 -- ARGV[11..13] declared queue rate (per s), burst, max depth; ARGV[14..16] the same for the
 -- task (0 means no limit)
--- Returns {'ok', task id} for a new task, or {'exists', task id} when the id already has a
--- record or the idempotency key is claimed by a task that is pending, running or completed
--- (then that task's id), or {'rejected', retry after ms, scope, why} when admission refuses.
+-- ARGV[17] dispatch nonce: unique per push call, repeated when the call retries after no answer
+-- Returns {'ok', task id} for a new task, or {'exists', task id, nonce} when the id already has
+-- a record (its nonce: equal to ARGV[17] when this very call's earlier try created it) or the
+-- idempotency key is claimed by a task that is pending, running or completed (then that task's
+-- id and ''), or {'rejected', retry after ms, scope, why} when admission refuses.
 -- Guarantees: record and message are written together; an existing id is never pushed twice,
 -- and one idempotency key has at most one live task; the GCRA buckets are exact under any
 -- concurrency (one script at a time), and nothing is written for a rejected push but its
 -- event.
 local existing = redis.call('HGET', KEYS[1], 'state')
 if existing then
-  return {'exists', ARGV[1]}
+  return {'exists', ARGV[1], redis.call('HGET', KEYS[1], 'nonce') or ''}
 end
 if ARGV[8] ~= '' then
   local owner = redis.call('HGET', KEYS[5], 'task')
   if owner then
-    return {'exists', owner}
+    return {'exists', owner, ''}
   end
 end
 local now = now_ms()
@@ -54,7 +56,7 @@ redis.call('HSET', KEYS[1],
   'state', 'queued', 'name', ARGV[2], 'queue', ARGV[3], 'list', KEYS[2],
   'head', ARGV[4], 'tail', ARGV[5], 'ticket', 1, 'fence', 0, 'attempt', 0,
   'resurrections', 0, 'max_resurrections', ARGV[9], 'deliveries', 1, 'version', ARGV[7],
-  'idem', ARGV[8], 'front', ARGV[10],
+  'idem', ARGV[8], 'front', ARGV[10], 'nonce', ARGV[17],
   'created', now, 'updated', now)
 redis.call('LPUSH', KEYS[2], ARGV[4] .. ticket_tag(id, 1) .. ARGV[5])
 redis.call('ZADD', KEYS[4], now, id)

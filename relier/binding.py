@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import sys
 import time
 import weakref
@@ -15,11 +16,13 @@ from typing import Any, Unpack, overload
 
 import redis
 from celery import Celery, signals
+from kombu.serialization import prepare_accept_content
 
 from relier import preflight, telemetry
 from relier.admission import Admission
 from relier.config import Settings, get_settings
 from relier.connection import Connections
+from relier.display import safe_text
 from relier.dlq import DeadLetters
 from relier.envelope import DecodeFailure, open_sealed
 from relier.errors import ConfigurationError
@@ -27,6 +30,7 @@ from relier.handle import TaskHandle
 from relier.idempotency import IdempotencyLock
 from relier.keys import BrokerKeys, Keys
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
+from relier.names import queue_name_problem, task_name_problem
 from relier.reasons import DeadLetterReason
 from relier.retry import RetryPolicy
 from relier.schema import MigrationChain
@@ -35,8 +39,10 @@ from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import TaskOptions, TaskSpec, build_spec
 from relier.store import Store
 from relier.task import RelierTask
+from relier.transport import SENTINEL_TRANSPORT, TRANSPORT, install_gate
 from relier.worker.consumer import ReturnReserved, WatchPoolProcesses
 from relier.worker.drain import Drainer
+from relier.worker.gate import DeadLetterKeeper, Gate, GateRules, TaskKind
 from relier.worker.identity import mark_worker_main_process, worker_node
 from relier.worker.lease import LeaseKeeper
 from relier.worker.pipeline import Pipeline
@@ -79,6 +85,26 @@ def _settings_for(app: Celery) -> Settings:
     return settings
 
 
+def _use_relier_transport(conf: Any) -> None:
+    """relier's kombu transport for a Redis or Sentinel broker, unless the app chose one."""
+    if conf.broker_transport:
+        return
+    broker = str(conf.broker_url or "")
+    if broker.startswith("sentinel://"):
+        conf.broker_transport = SENTINEL_TRANSPORT
+    elif broker.startswith(("redis://", "rediss://", "unix://")):
+        if broker.startswith("rediss://") and not conf.broker_use_ssl:
+            conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}  # what kombu assumes
+        conf.broker_transport = TRANSPORT
+
+
+def _consumed_queues(worker: Any) -> list[str]:
+    """The queues a starting worker will consume (``-Q``, else every declared queue)."""
+    queues = worker.app.amqp.queues
+    selected = getattr(queues, "consume_from", None) or queues
+    return sorted(str(name) for name in selected)
+
+
 def _lead_own_process_group(**_: Any) -> None:
     """Pool processes lead their own process group, so that billiard's hard-timeout kill also
     ends any subprocess a body started."""
@@ -111,15 +137,18 @@ class Relier:
             unacked_index=str(transport.get("unacked_index_key", "unacked_index")),
         )
         self.store = Store(self.connections, self.settings, self.broker_keys)
+        #: Raw dead letters of this process (messages that must never run), kept through outages.
+        self.dead_letter_keeper = DeadLetterKeeper(self.store)
         self.keys: Keys = self.store.keys
         self.tasks: dict[str, RelierTask] = {}
+        self._accepted_queues: set[str] = set()
         self._migrations: dict[str, MigrationChain] = {}
         self.pipeline = Pipeline(
             self.store, self.migrations_for, self.settings.max_result_bytes,
             max_checkpoint_bytes=self.settings.max_checkpoint_bytes,
         )
         register_serializer()
-        add_verification_keys(self.settings.signing_keys)
+        add_verification_keys(self.settings.verification_keys)
         self._lease_keeper: LeaseKeeper | None = None
         self._drainer: Drainer | None = None
         self._configure_app()
@@ -141,6 +170,7 @@ class Relier:
             conf.accept_content = [*accepted, SERIALIZER_NAME]
         if "worker_disable_prefetch" not in conf.changes:
             conf.worker_disable_prefetch = True
+        _use_relier_transport(conf)
         self.app.steps["consumer"].update({ReturnReserved, WatchPoolProcesses})
 
     def migrations_for(self, task_name: str) -> MigrationChain:
@@ -193,7 +223,7 @@ class Relier:
                 f"{', '.join(unknown)}; the options are {', '.join(sorted(TaskOptions.__annotations__))}")
         settings = self.settings
         idempotent = options.get("idempotent", False) or "idempotency_key" in options
-        return build_spec(
+        spec = build_spec(
             target,
             name=options.get("name"),
             queue=options.get("queue") or settings.default_queue,
@@ -218,6 +248,23 @@ class Relier:
             slo=options.get("slo"),
             durable=options.get("durable", False),
         )
+        problem = task_name_problem(spec.name) or self.queue_problem(spec.queue)
+        if problem:
+            raise ConfigurationError(f"@rl_task on {getattr(target, '__qualname__', target)}: {problem}")
+        return spec
+
+    def queue_problem(self, queue: str) -> str | None:
+        """Why relier tasks cannot be sent to `queue` (its list would collide with a key)."""
+        return queue_name_problem(queue, self.settings.key_prefix, self.broker_keys.global_prefix)
+
+    def require_queue(self, queue: str) -> None:
+        """Raise `ValueError` naming the problem if relier tasks cannot be sent to `queue`."""
+        if queue in self._accepted_queues:
+            return
+        problem = self.queue_problem(queue)
+        if problem:
+            raise ValueError(problem)
+        self._accepted_queues.add(queue)
 
     @property
     def dead_letters(self) -> DeadLetters:
@@ -234,6 +281,8 @@ class Relier:
 
     def preflight_checks(self, pool: str | None = None) -> list[preflight.Check]:
         checks = preflight.check_server(self.store.client)
+        if checks[0].severity is not preflight.Severity.ERROR:
+            checks.append(preflight.check_memory(self.store.client, self.settings.memory_warning))
         checks += preflight.check_app(self.app, pool, self.settings.redis_url)
         checks += preflight.check_settings(self.settings)
         return checks
@@ -294,6 +343,7 @@ class Relier:
             return
         mark_worker_main_process()
         telemetry.configure()  # before the pool forks: its processes inherit it
+        self._install_gate(sender)
         pool = pool_name(sender)
         if pool in {"threads", "solo"}:
             logger.warning(
@@ -302,6 +352,8 @@ class Relier:
                 pool,
             )
         checks = self.preflight_checks(pool)
+        checks += preflight.check_queue_names(
+            _consumed_queues(sender), self.settings.key_prefix, self.broker_keys.global_prefix)
         for check in checks:
             if check.severity is preflight.Severity.WARNING:
                 logger.warning("relier preflight: %s (%s)", check.detail, check.fix)
@@ -319,20 +371,48 @@ class Relier:
         sys.stderr.flush()
         raise SystemExit(EXIT_PREFLIGHT)
 
+    def _install_gate(self, worker: Any) -> None:
+        """Every element this worker pops goes through relier's gate first."""
+        transport = str(self.app.conf.broker_transport or "")
+        if transport not in {TRANSPORT, SENTINEL_TRANSPORT}:
+            logger.warning(
+                "relier: broker_transport is %r, not relier's: an element in a queue that is not "
+                "a kombu message can stop this worker and is not kept as a dead letter "
+                "(leave broker_transport unset, or set %r)", transport, TRANSPORT)
+            return
+        rules = GateRules(
+            task_kind=self._task_kind,
+            accepted=frozenset(prepare_accept_content(  # type: ignore[no-untyped-call]
+                self.app.conf.accept_content or ["json"])),
+            verification_keys=dict(self.settings.verification_keys),
+        )
+        install_gate(Gate(self.store, rules, worker_node(worker.hostname), self.dead_letter_keeper))
+
+    def _task_kind(self, name: str) -> TaskKind:
+        task = self.app.tasks.get(name)
+        if task is None:
+            return None
+        return "relier" if isinstance(task, RelierTask) else "plain"
+
     def _on_task_unknown(self, sender: Any = None, message: Any = None, name: str = "",
                          **_: Any) -> None:
-        """Celery drops a message whose task name it does not know; keep relier's."""
+        """Celery drops a message whose task name it does not know; keep relier's. (With
+        relier's transport the gate handles these before Celery sees them.)"""
         if message is None or getattr(sender, "app", None) is not self.app:
             return
         if message.content_type != CONTENT_TYPE:
             return
-        decoded = open_sealed(bytes(message.body), dict(self.settings.signing_keys))
+        decoded = open_sealed(bytes(message.body), dict(self.settings.verification_keys))
         if isinstance(decoded, DecodeFailure):
             dead_letter_message(self, message, decoded)
             return
         error = f"no task named {name!r} is registered on this worker"
-        status = self.store.bounce(
-            decoded.id, str(message.delivery_tag), worker_node(sender.hostname),
-            DeadLetterReason.UNKNOWN_TASK, error, idem=decoded.idempotency_key or "", retry=False,
-        )
-        logger.error("relier task %s (%s): %s [%s]", decoded.id, name, error, status)
+        try:
+            status = self.store.bounce(
+                decoded.id, str(message.delivery_tag), worker_node(sender.hostname),
+                DeadLetterReason.UNKNOWN_TASK, error, idem=decoded.idempotency_key or "",
+                retry=False,
+            )
+        except redis.RedisError as exc:  # still queued in its record: reconciliation finds it
+            status = f"not recorded: {exc}"
+        logger.error("relier task %s (%s): %s [%s]", decoded.id, safe_text(name), error, status)

@@ -16,6 +16,12 @@ from relier.errors import ConfigurationError
 DEVELOPMENT_SECRET_KEY = "relier-development-key-do-not-use-in-production"  # noqa: S105 - public on purpose
 DEVELOPMENT_KEY_ID = "dev"
 
+MISSING_KEYS = (
+    "RELIER_SECRET_KEYS is empty and RELIER_ENV is production (the default): set signing keys "
+    "on every producer and worker (RELIER_SECRET_KEYS=k1:$(openssl rand -hex 32)), or "
+    "RELIER_ENV=development to use the public development key on a trial machine"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Setting:
@@ -78,8 +84,17 @@ def _environment(raw: str) -> str:
     return value
 
 
+#: Shortest secret accepted in RELIER_SECRET_KEYS (32 random hex characters are 128 bits).
+MIN_SECRET_LENGTH = 16
+
+
 def _secret_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
-    """Parse ``kid:secret,kid2:secret2`` (or bare secrets, numbered k0, k1, ...)."""
+    """Parse ``kid:secret,kid2:secret2`` (or bare secrets, numbered k0, k1, ...).
+
+    Refuses a key id given twice (a verifier would use one secret for both, and every message
+    signed with the other would be dead-lettered), secrets under `MIN_SECRET_LENGTH`, and the
+    public development secret.
+    """
     keys: list[tuple[str, bytes]] = []
     for index, item in enumerate(part.strip() for part in raw.split(",")):
         if not item:
@@ -87,10 +102,18 @@ def _secret_keys(raw: str) -> tuple[tuple[str, bytes], ...]:
         kid, sep, secret = item.partition(":")
         if not sep:
             kid, secret = f"k{index}", item
+        kid = kid.strip()
         if not kid or not secret:
             raise ValueError("each key must be 'id:secret' or a bare secret")
-        if len(secret) < 16:
-            raise ValueError(f"secret for key id {kid!r} is shorter than 16 characters")
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"secret for key id {kid!r} is shorter than {MIN_SECRET_LENGTH} characters "
+                "(use `openssl rand -hex 32`)")
+        if secret == DEVELOPMENT_SECRET_KEY:
+            raise ValueError(f"key id {kid!r} uses the public development secret; generate one "
+                             "with `openssl rand -hex 32`")
+        if any(kid == seen for seen, _ in keys):
+            raise ValueError(f"key id {kid!r} is given twice: every key id must be unique")
         keys.append((kid, secret.encode()))
     return tuple(keys)
 
@@ -106,8 +129,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Redis for relier's state and the broker lists (one server, one db); default: the app's broker."),
     Setting("RELIER_SECRET_KEYS", "", _secret_keys,
             "Comma-separated `id:secret` signing keys; the first signs, all verify."),
-    Setting("RELIER_ENV", "development", _environment,
-            "`production` refuses to start without RELIER_SECRET_KEYS."),
+    Setting("RELIER_ENV", "production", _environment,
+            "`development` or `test` allow the public development signing key when "
+            "RELIER_SECRET_KEYS is empty; `production` (the default) refuses it: workers do not "
+            "start and pushes raise."),
     Setting("RELIER_UNSAFE_SKIP_PREFLIGHT", "0", _bool,
             "Start workers even when preflight checks fail (logged as CRITICAL; guarantees void)."),
     Setting("RELIER_RESULT_TTL", "604800", _positive_int,
@@ -166,12 +191,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Most list elements one reconcile check scans from the consuming end."),
     Setting("RELIER_REDIS_RETRY_WINDOW", "30", _positive_float,
             "Seconds a pool process retries start/complete/fail/reject through a Redis outage."),
+    Setting("RELIER_PUSH_RETRY_WINDOW", "10", _positive_float,
+            "Seconds push/apush retry, under the same task id, a dispatch that got no answer "
+            "(timeout, connection reset); past it they raise PushOutcomeUnknownError."),
     Setting("RELIER_DURABLE_REPLICAS", "0", _non_negative_int,
             "Replicas that must have fsynced a `durable=True` task's push before it returns."),
     Setting("RELIER_DURABLE_TIMEOUT", "1", _positive_float,
             "Seconds a `durable=True` push waits for those fsyncs before `NotDurableError`."),
     Setting("RELIER_CONSOLE_MASK", DEFAULT_CONSOLE_MASK, _words,
             "Comma-separated words: the console masks values whose key, or whose text, contains one."),
+    Setting("RELIER_MEMORY_WARNING", "0.8", _fraction,
+            "Fraction of Redis `maxmemory` in use at which `rl doctor`, workers and the console "
+            "warn (at 100% Redis refuses writes: pushes fail and transitions wait)."),
     Setting("RELIER_HEALTH_FILE", "", str,
             "File a worker's main process touches every lease refresh interval while its lease "
             "thread runs, whether or not Redis answers (for `rl health` liveness probes); empty: off."),
@@ -216,9 +247,11 @@ class Settings:
     reconcile_after: float
     reconcile_scan: int
     redis_retry_window: float
+    push_retry_window: float
     durable_replicas: int
     durable_timeout: float
     console_mask: tuple[str, ...]
+    memory_warning: float
     health_file: str
 
     @property
@@ -226,19 +259,42 @@ class Settings:
         return not self.secret_keys
 
     @property
-    def signing_keys(self) -> tuple[tuple[str, bytes], ...]:
-        """Keys in signing order; the development key when none is configured."""
+    def allows_development_key(self) -> bool:
+        """Whether this process may sign and verify with the public development key."""
+        return not self.secret_keys and self.env in {"development", "test"}
+
+    @property
+    def verification_keys(self) -> tuple[tuple[str, bytes], ...]:
+        """Keys a worker accepts: the configured ones; the development key only when none is
+        configured and RELIER_ENV is development or test; otherwise none at all."""
         if self.secret_keys:
             return self.secret_keys
-        return ((DEVELOPMENT_KEY_ID, DEVELOPMENT_SECRET_KEY.encode()),)
+        if self.allows_development_key:
+            return ((DEVELOPMENT_KEY_ID, DEVELOPMENT_SECRET_KEY.encode()),)
+        return ()
+
+    @property
+    def signing_keys(self) -> tuple[tuple[str, bytes], ...]:
+        """Keys in signing order (the first signs); raises `ConfigurationError` when there is
+        none to sign with (no RELIER_SECRET_KEYS outside development and test)."""
+        keys = self.verification_keys
+        if not keys:
+            raise ConfigurationError(MISSING_KEYS)
+        return keys
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every setting; a bad value raises `ConfigurationError` naming the variable."""
         source = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        aliases = {replacement: legacy for legacy, (replacement, _) in LEGACY_SETTINGS.items()
+                   if replacement is not None and legacy in source}
         for setting in SETTINGS:
-            raw = source.get(setting.env, setting.default)
+            raw = source.get(setting.env)
+            if raw is None and setting.env in aliases:
+                raw = source[aliases[setting.env]]
+            if raw is None:
+                raw = setting.default
             try:
                 values[setting.env.removeprefix("RELIER_").lower()] = setting.parse(raw)
             except ValueError as exc:
@@ -249,13 +305,67 @@ class Settings:
                 f"RELIER_LEASE_REFRESH_INTERVAL ({settings.lease_refresh_interval}) must be at most "
                 f"half of RELIER_LEASE_TTL ({settings.lease_ttl}) so one missed refresh is survived"
             )
-        if settings.env == "production" and settings.uses_development_key:
-            raise ConfigurationError(
-                "RELIER_ENV=production but RELIER_SECRET_KEYS is empty: set signing keys "
-                "(for example RELIER_SECRET_KEYS=k1:$(openssl rand -hex 32)) so envelopes are "
-                "not signed with the public development key."
-            )
         return settings
+
+
+#: ``RELIER_*`` variables that are not settings but are read by relier's own tools.
+TOOL_VARIABLES = frozenset({"RELIER_TEST_SERVER", "RELIER_CHAOS_PROBE_VERSION"})
+
+#: Setting names of relier 0.1.7 (the earlier project this one replaces) that were renamed
+#: here. A name mapped to a setting has the same meaning and is read, with a deprecation
+#: warning, when the new name is not set; a name mapped to None has no equivalent, and the
+#: text says what to do instead.
+LEGACY_SETTINGS: dict[str, tuple[str | None, str]] = {
+    "RELIER_SECRET_KEY": ("RELIER_SECRET_KEYS", "a single secret is a one-key list"),
+    "RELIER_HEARTBEAT_TTL": ("RELIER_LEASE_TTL", "leases are per process, not per task"),
+    "RELIER_HEARTBEAT_INTERVAL": ("RELIER_LEASE_REFRESH_INTERVAL",
+                                  "leases are refreshed per process"),
+    "RELIER_SOFT_TIMEOUT": (None, "there is no process-wide soft timeout: declare "
+                                  "@rl_task(soft_timeout=...) on the tasks that need one"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SettingNotice:
+    """An environment variable that relier does not read as written."""
+
+    name: str
+    message: str
+    replacement: str | None = None
+
+    @property
+    def is_deprecated_alias(self) -> bool:
+        return self.replacement is not None
+
+
+def setting_notices(environ: Mapping[str, str] | None = None) -> list[SettingNotice]:
+    """Every ``RELIER_*`` variable that is not a setting: renamed ones (read under their new
+    name, see `LEGACY_SETTINGS`) and unknown ones with the nearest known name."""
+    import difflib  # noqa: PLC0415 - only when reporting
+
+    source = os.environ if environ is None else environ
+    known = set(_BY_ENV)
+    notices: list[SettingNotice] = []
+    for name in sorted(source):
+        if not name.startswith("RELIER_") or name in known or name in TOOL_VARIABLES:
+            continue
+        if name in LEGACY_SETTINGS:
+            replacement, why = LEGACY_SETTINGS[name]
+            if replacement is None:
+                notices.append(SettingNotice(name, f"{name} (relier 0.1.7) is not read: {why}"))
+            elif replacement in source:
+                notices.append(SettingNotice(
+                    name, f"{name} (relier 0.1.7) is ignored because {replacement} is set; "
+                    "remove it"))
+            else:
+                notices.append(SettingNotice(
+                    name, f"{name} (relier 0.1.7) is deprecated, read as {replacement} ({why}); "
+                    f"rename it", replacement))
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else "; see docs/configuration.md"
+        notices.append(SettingNotice(name, f"{name} is not a relier setting{hint}"))
+    return notices
 
 
 def setting_names() -> list[str]:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from relier import telemetry
 from relier.admission import NO_LIMIT
 from relier.envelope import Envelope, seal
-from relier.errors import AdmissionRejectedError, NotDurableError
+from relier.errors import AdmissionRejectedError, NotDurableError, PushOutcomeUnknownError
 from relier.handle import TaskHandle
 from relier.keys import PRIORITY_STEPS
 from relier.message import build_message
+from relier.names import task_name_problem
 from relier.spec import MAX_PRIORITY, TaskSpec, build_spec, idempotency_digest
 
 if TYPE_CHECKING:
@@ -31,6 +36,10 @@ class PreparedDispatch:
     args: list[Any]
     durable: bool = False
 
+    @property
+    def nonce(self) -> str:
+        return str(self.args[-1])
+
 
 def prepare_dispatch(
     relier: Relier,
@@ -46,10 +55,13 @@ def prepare_dispatch(
     """Sign and frame one call; raises `TypeError` for arguments msgspec cannot encode."""
     task_id = task_id or str(uuid.uuid4())
     target_queue = queue or spec.queue
+    if target_queue != spec.queue:
+        relier.require_queue(target_queue)
     target_priority = spec.priority if priority is None else priority
     if not 0 <= target_priority <= MAX_PRIORITY:
         raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}, got {target_priority}")
     digest = idempotency_digest(spec, args, kwargs)
+    policy = spec.retry
     envelope = Envelope(
         task=spec.name,
         id=task_id,
@@ -59,6 +71,12 @@ def prepare_dispatch(
         idempotency_key=digest or None,
         created_ms=time.time_ns() // 1_000_000,
         trace=dict(trace or {}),
+        queue=target_queue,
+        time_limit=spec.hard_timeout,
+        soft_time_limit=spec.soft_timeout,
+        retries=policy.retries,
+        retry_backoff=policy.backoff,
+        retry_backoff_max=policy.backoff_max,
     )
     kid, secret = relier.settings.signing_keys[0]
     message = build_message(
@@ -67,7 +85,7 @@ def prepare_dispatch(
         body=seal(envelope, kid, secret),
         queue=target_queue,
         priority=target_priority,
-        time_limits=spec.time_limits,
+        time_limits=envelope.time_limits,
         args=envelope.args,
         kwargs=envelope.kwargs,
     )
@@ -101,6 +119,7 @@ def prepare_dispatch(
             relier.broker_keys.queue_list(target_queue, 0),
             *relier.queue_admission.get(target_queue, NO_LIMIT).as_args(),
             *(spec.admission or NO_LIMIT).as_args(),
+            secrets.token_hex(8),
         ],
     )
 
@@ -112,10 +131,58 @@ def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> Tas
         raise AdmissionRejectedError(
             prepared.task_name, reply[2].decode(), reply[3].decode(), int(reply[1]) / 1000
         )
-    return TaskHandle(reply[1].decode(), relier, existing=reply[0] == b"exists")
+    ours = reply[0] == b"exists" and len(reply) > 2 and reply[2].decode() == prepared.nonce
+    return TaskHandle(reply[1].decode(), relier, existing=reply[0] == b"exists" and not ours)
+
+
+#: A dispatch that got no answer may have run: these errors are retried under the same id.
+_UNANSWERED = (redis.ConnectionError, redis.TimeoutError)
+
+
+def never_sent(exc: BaseException) -> bool:
+    """Whether redis-py failed while connecting, before any command was sent (it raises the
+    same classes for a refused connection and for a reply lost after sending; only the
+    connecting ones say "connecting")."""
+    return "connecting to" in str(exc) or str(exc).startswith("Timeout connecting")
+
+
+class _Retries:
+    """Back-off between tries of one push, within RELIER_PUSH_RETRY_WINDOW.
+
+    A first try that could not even connect queued nothing: its error is raised as it is. Once
+    a try may have reached Redis, the outcome is unknown until a retry gets an answer.
+    """
+
+    def __init__(self, relier: Relier, prepared: PreparedDispatch) -> None:
+        self._window = relier.settings.push_retry_window
+        self._deadline = time.monotonic() + self._window
+        self._delay = 0.05
+        self._prepared = prepared
+        self._maybe_sent = False
+
+    def next_delay(self, exc: BaseException) -> float:
+        """Seconds before the next try; re-raises a first try that never connected, and
+        raises `PushOutcomeUnknownError` past the window."""
+        if not self._maybe_sent and never_sent(exc):
+            raise exc
+        self._maybe_sent = True
+        delay, self._delay = self._delay, min(self._delay * 2, 1.0)
+        if time.monotonic() + delay > self._deadline:
+            raise PushOutcomeUnknownError(self._prepared.task_name, self._prepared.task_id,
+                                          self._window, exc) from exc
+        return delay
 
 
 def push(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
+    retries = _Retries(relier, prepared)
+    while True:
+        try:
+            return _push_once(relier, prepared)
+        except _UNANSWERED as exc:
+            time.sleep(retries.next_delay(exc))
+
+
+def _push_once(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
     if not prepared.durable:
         reply = relier.store.run_script("dispatch", prepared.keys, prepared.args)
         return _counted(_handle, relier, prepared, reply)
@@ -129,6 +196,15 @@ def push(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
 
 
 async def apush(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
+    retries = _Retries(relier, prepared)
+    while True:
+        try:
+            return await _apush_once(relier, prepared)
+        except _UNANSWERED as exc:
+            await asyncio.sleep(retries.next_delay(exc))
+
+
+async def _apush_once(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
     scripts = relier.connections.scripts_for_running_loop()
     if not prepared.durable:
         reply = await scripts.run("dispatch", prepared.keys, prepared.args)
@@ -187,8 +263,14 @@ def push_by_name(relier: Relier, task_name: str, args: Sequence[Any], kwargs: Ma
     (``rl push``, the console). An unknown name goes to `queue` (default RELIER_DEFAULT_QUEUE)
     as schema `version` (default 1); the worker that knows it decides.
 
-    Raises `AdmissionRejectedError`, `redis.RedisError`."""
+    Raises `AdmissionRejectedError`, `redis.RedisError`, `ValueError` for a name that cannot
+    be a relier task's or queue's."""
     task = relier.tasks.get(task_name)
+    if task is None:
+        problem = task_name_problem(task_name)
+        if problem:
+            raise ValueError(problem)
+        relier.require_queue(queue or relier.settings.default_queue)
     spec = task.spec if task is not None else build_spec(
         _unregistered, name=task_name, queue=queue or relier.settings.default_queue,
         version=version or 1, priority=0, soft_timeout=None, hard_timeout=None,

@@ -16,14 +16,21 @@ from typing import Any
 
 import msgspec
 
+from relier import values
 from relier.reasons import DeadLetterReason
 
 #: Version of the sealed wire format itself (not of a task's arguments).
 WIRE_FORMAT = 1
 
 
-class Envelope(msgspec.Struct, frozen=True, kw_only=True):
-    """One task invocation as the producer created it."""
+class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One task invocation as the producer created it: everything that decides how it runs.
+
+    Celery's headers repeat some of these fields (task, id, time limits, eta, expiry); a worker
+    checks that they agree and uses these. `retries`, `retry_backoff` and `retry_backoff_max`
+    are the task's retry policy when it was pushed (which exceptions are retried stays the
+    worker's `retry_on`).
+    """
 
     task: str
     id: str
@@ -33,6 +40,19 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_key: str | None = None
     created_ms: int = 0
     trace: dict[str, str] = {}
+    queue: str = ""
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    eta: str | None = None
+    expires: str | None = None
+    retries: int = 0
+    retry_backoff: float = 1.0
+    retry_backoff_max: float = 600.0
+
+    @property
+    def time_limits(self) -> tuple[float | None, float | None]:
+        """``(hard, soft)`` seconds, Celery's order."""
+        return (self.time_limit, self.soft_time_limit)
 
 
 class _Sealed(msgspec.Struct, frozen=True, array_like=True):
@@ -55,7 +75,7 @@ class DecodeFailure(msgspec.Struct, frozen=True, kw_only=True):
 _encoder = msgspec.msgpack.Encoder()
 _canonical_encoder = msgspec.msgpack.Encoder(order="sorted")
 _sealed_decoder = msgspec.msgpack.Decoder(_Sealed)
-_envelope_decoder = msgspec.msgpack.Decoder(Envelope)
+_envelope_decoder = msgspec.msgpack.Decoder(Envelope, ext_hook=values.ext_hook)
 
 
 def _mac(secret: bytes, fmt: int, kid: str, payload: bytes) -> bytes:
@@ -64,9 +84,13 @@ def _mac(secret: bytes, fmt: int, kid: str, payload: bytes) -> bytes:
 
 
 def encode_payload(envelope: Envelope) -> bytes:
-    """Encode an envelope's payload; raises `TypeError` naming any value msgspec cannot encode."""
+    """Encode an envelope's payload; raises `TypeError` naming the path of any argument that
+    cannot be sent (`relier.values`)."""
     try:
-        return _encoder.encode(envelope)
+        wire = msgspec.structs.replace(
+            envelope, args=tuple(values.to_wire(list(envelope.args), "args")),
+            kwargs=values.to_wire(dict(envelope.kwargs), "kwargs"))
+        return _encoder.encode(wire)
     except (TypeError, OverflowError, msgspec.EncodeError) as exc:
         raise TypeError(f"task {envelope.task} arguments cannot be encoded: {exc}") from None
 
@@ -110,17 +134,19 @@ def open_sealed(raw: bytes, keys: Mapping[str, bytes]) -> Envelope | DecodeFailu
 
 
 def canonical_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> bytes:
-    """Deterministic bytes for a call's arguments (keys sorted), for hashing."""
-    return _canonical_encoder.encode([list(args), dict(kwargs)])
+    """Deterministic bytes for a call's arguments (keys sorted), for hashing; a date and its
+    ISO string hash differently."""
+    return _canonical_encoder.encode([values.to_wire(list(args), "args"),
+                                      values.to_wire(dict(kwargs), "kwargs")])
 
 
 def encode_value(value: Any) -> bytes:
-    """Encode a result or checkpoint; raises `TypeError` naming the offending type."""
+    """Encode a result or checkpoint; raises `TypeError` naming what cannot be stored."""
     try:
-        return _encoder.encode(value)
+        return values.encode(value, "value")
     except (TypeError, OverflowError, msgspec.EncodeError) as exc:
-        raise TypeError(f"{type(value).__name__} value cannot be encoded by msgspec: {exc}") from None
+        raise TypeError(f"{type(value).__name__} value cannot be encoded: {exc}") from None
 
 
 def decode_value(raw: bytes) -> Any:
-    return msgspec.msgpack.decode(raw)
+    return values.decode(raw)

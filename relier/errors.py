@@ -70,6 +70,22 @@ class AdmissionRejectedError(RelierError):
         )
 
 
+class PushOutcomeUnknownError(RelierError, TimeoutError):
+    """A push got no answer from Redis within RELIER_PUSH_RETRY_WINDOW: the task **may** be
+    queued. Pushing again with the same ``task_id`` is safe: it returns the existing task if
+    the first push landed, and queues it if not."""
+
+    def __init__(self, task: str, task_id: str, window: float, cause: BaseException) -> None:
+        self.task = task
+        self.task_id = task_id
+        self.cause = cause
+        super().__init__(
+            f"push of {task} {task_id} got no answer from Redis in {window:g} s ({cause}); the "
+            f"task may be queued: push again with task_id={task_id!r} (it returns the existing "
+            "task if the first push landed) or read handle(task_id).state"
+        )
+
+
 class NotDurableError(RelierError):
     """A `durable` task was queued, but Redis did not confirm its fsync (and its replicas) in
     time: it may be lost if Redis crashes now. Pushing the same task id again is safe (it

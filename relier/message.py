@@ -40,6 +40,61 @@ def _repr_limited(value: object, limit: int = 1024) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def execution_headers(
+    *,
+    task_name: str,
+    task_id: str,
+    time_limits: tuple[float | None, float | None],  # (hard, soft), as Celery orders them
+    eta: str | None = None,
+    expires: str | None = None,
+) -> dict[str, Any]:
+    """The Celery protocol-2 headers that decide how a worker runs a message.
+
+    A relier worker accepts a message only if its headers are exactly these (computed from the
+    signed envelope) plus the informational `DISPLAY_HEADERS`: Celery reads its headers, not
+    relier's envelope, so an unsigned header that disagrees is tampering.
+    """
+    return {
+        "lang": "py",
+        "task": task_name,
+        "id": task_id,
+        "shadow": None,
+        "eta": eta,
+        "expires": expires,
+        "group": None,
+        "group_index": None,
+        "retries": 0,
+        "timelimit": list(time_limits),
+        "root_id": task_id,
+        "parent_id": None,
+        "ignore_result": True,
+        "replaced_task_nesting": 0,
+        "stamped_headers": None,
+        "stamps": {},
+    }
+
+
+#: Headers Celery only shows (logs, events, `inspect`); they never change what runs.
+DISPLAY_HEADERS = frozenset({"argsrepr", "kwargsrepr", "origin"})
+
+
+def header_mismatches(
+    headers: Mapping[str, Any], properties: Mapping[str, Any], expected: Mapping[str, Any],
+    task_id: str,
+) -> list[str]:
+    """Where a delivered message's headers and properties differ from what was signed."""
+    problems = [f"header {key!r} is {headers.get(key)!r}, signed {value!r}"
+                for key, value in expected.items()
+                if key not in headers or headers[key] != value]
+    problems += [f"unexpected header {key!r}" for key in headers
+                 if key not in expected and key not in DISPLAY_HEADERS]
+    if properties.get("correlation_id") != task_id:
+        problems.append(f"correlation_id is {properties.get('correlation_id')!r}")
+    if properties.get("reply_to") not in ("", None):
+        problems.append(f"reply_to is {properties.get('reply_to')!r}")
+    return problems
+
+
 def build_message(
     *,
     task_name: str,
@@ -50,29 +105,14 @@ def build_message(
     time_limits: tuple[float | None, float | None],  # (hard, soft), as Celery orders them
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
+    eta: str | None = None,
+    expires: str | None = None,
 ) -> SplitMessage:
     """The kombu JSON for one relier task, split where the delivery tag goes."""
-    headers: dict[str, Any] = {
-        "lang": "py",
-        "task": task_name,
-        "id": task_id,
-        "shadow": None,
-        "eta": None,
-        "expires": None,
-        "group": None,
-        "group_index": None,
-        "retries": 0,
-        "timelimit": list(time_limits),
-        "root_id": task_id,
-        "parent_id": None,
-        "argsrepr": _repr_limited(tuple(args)),
-        "kwargsrepr": _repr_limited(dict(kwargs)),
-        "origin": _ORIGIN,
-        "ignore_result": True,
-        "replaced_task_nesting": 0,
-        "stamped_headers": None,
-        "stamps": {},
-    }
+    headers = execution_headers(task_name=task_name, task_id=task_id, time_limits=time_limits,
+                                eta=eta, expires=expires)
+    headers.update(argsrepr=_repr_limited(tuple(args)), kwargsrepr=_repr_limited(dict(kwargs)),
+                   origin=_ORIGIN)
     properties: dict[str, Any] = {
         "correlation_id": task_id,
         "reply_to": "",

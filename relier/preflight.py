@@ -6,17 +6,18 @@ all; workers and the resurrector refuse to start while any error-level check fai
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import redis
 
-from relier.config import Settings
+from relier.config import Settings, setting_notices
+from relier.display import redact_url
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
+from relier.names import queue_name_problem
 from relier.sentinel import from_broker, is_sentinel_url
 from relier.sentinel import parse as parse_sentinel
 
@@ -41,17 +42,6 @@ class Check:
     @property
     def is_blocking(self) -> bool:
         return self.severity is Severity.ERROR
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    userinfo, at, hosts = parts.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.partition(":")[0]
-    query = re.sub(r"(sentinel_password=)[^&]*", r"\1***", parts.query)
-    return urlunsplit((parts.scheme, f"{user}:***@{hosts}", parts.path, query, parts.fragment))
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -175,15 +165,76 @@ def check_app(app: Any, pool: str | None = None, redis_url: str | None = None) -
     return checks
 
 
-def check_settings(settings: Settings) -> list[Check]:
-    if settings.uses_development_key:
-        return [Check("signing-key", Severity.WARNING,
-                      "RELIER_SECRET_KEYS is empty: envelopes are signed with the public "
-                      "development key",
-                      "set RELIER_SECRET_KEYS=k1:<random 32+ characters> on every producer and worker")]
-    return [Check("signing-key", Severity.OK,
-                  f"{len(settings.secret_keys)} signing key(s); signing with "
-                  f"{settings.secret_keys[0][0]!r}")]
+def check_settings(settings: Settings, environ: Mapping[str, str] | None = None) -> list[Check]:
+    """Signing keys, and every ``RELIER_*`` variable that is misspelt or renamed."""
+    if settings.secret_keys:
+        checks = [Check("signing-key", Severity.OK,
+                        f"{len(settings.secret_keys)} signing key(s); signing with "
+                        f"{settings.secret_keys[0][0]!r}")]
+    elif settings.allows_development_key:
+        checks = [Check("signing-key", Severity.WARNING,
+                        f"RELIER_SECRET_KEYS is empty: RELIER_ENV={settings.env} signs and accepts "
+                        "the public development key, so anyone who can write to Redis can run "
+                        "tasks", "set RELIER_SECRET_KEYS=k1:<random 32+ characters> on every "
+                        "producer and worker")]
+    else:
+        checks = [Check("signing-key", Severity.ERROR,
+                        "RELIER_SECRET_KEYS is empty in production (RELIER_ENV defaults to "
+                        "production): nothing can be signed or verified",
+                        "set RELIER_SECRET_KEYS=k1:$(openssl rand -hex 32) on every producer and "
+                        "worker, or RELIER_ENV=development on a trial machine")]
+    for notice in setting_notices(environ):
+        checks.append(Check("settings", Severity.WARNING, notice.message,
+                            f"rename it to {notice.replacement}" if notice.replacement else
+                            "fix or remove the variable"))
+    return checks
+
+
+def check_memory(client: redis.Redis, warning: float) -> Check:
+    """Redis memory in use against ``maxmemory``: at the limit Redis refuses every write."""
+    try:
+        memory: dict[str, Any] = client.info("memory")
+    except redis.RedisError as exc:
+        return Check("memory", Severity.WARNING, f"cannot read INFO memory: {exc}")
+    headroom = memory_headroom(memory)
+    if headroom.limit == 0:
+        return Check("memory", Severity.OK,
+                     f"{headroom.used / 2**20:.1f} MiB used, no maxmemory (limited by the host)")
+    text = (f"{headroom.used / 2**20:.1f} of {headroom.limit / 2**20:.1f} MiB used "
+            f"({headroom.fraction:.0%})")
+    if headroom.fraction < warning:
+        return Check("memory", Severity.OK, text)
+    return Check("memory", Severity.WARNING,
+                 f"{text}: at maxmemory Redis refuses writes (pushes fail, transitions wait)",
+                 "raise maxmemory, purge old dead letters (`rl dlq purge`) or lower RELIER_RESULT_TTL")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryHeadroom:
+    """Bytes Redis uses and its ``maxmemory`` (0: none set)."""
+
+    used: int
+    limit: int
+
+    @property
+    def fraction(self) -> float:
+        return self.used / self.limit if self.limit else 0.0
+
+
+def memory_headroom(memory: Mapping[str, Any]) -> MemoryHeadroom:
+    """From an ``INFO memory`` reply."""
+    return MemoryHeadroom(int(memory.get("used_memory", 0) or 0),
+                          int(memory.get("maxmemory", 0) or 0))
+
+
+def check_queue_names(queues: Iterable[str], key_prefix: str, global_prefix: str) -> list[Check]:
+    """Queues whose Redis list would collide with relier's or kombu's keys."""
+    problems = [problem for queue in queues
+                if (problem := queue_name_problem(queue, key_prefix, global_prefix))]
+    if not problems:
+        return [Check("queue-names", Severity.OK, "no queue name collides with relier's keys")]
+    return [Check("queue-names", Severity.ERROR, problem, "rename the queue (-Q, task_queues)")
+            for problem in problems]
 
 
 def refusal_message(url: str, failures: Iterable[Check]) -> str:

@@ -26,15 +26,19 @@ from relier.testing import CeleryWorker, LifecycleEvents, RedisServer
 @pytest.fixture(scope="session")
 def relier_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     server = RedisServer(tmp_path_factory.mktemp("relier-redis")).start()
-    previous = os.environ.get("RELIER_REDIS_URL")
-    os.environ["RELIER_REDIS_URL"] = server.url
+    overrides = {"RELIER_REDIS_URL": server.url}
+    if "RELIER_ENV" not in os.environ and "RELIER_SECRET_KEYS" not in os.environ:
+        overrides["RELIER_ENV"] = "test"  # the development key, on a throwaway server only
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
     reset_settings()
     yield server
     server.stop()
-    if previous is None:
-        os.environ.pop("RELIER_REDIS_URL", None)
-    else:
-        os.environ["RELIER_REDIS_URL"] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     reset_settings()
 
 

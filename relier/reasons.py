@@ -19,6 +19,8 @@ class DeadLetterReason(StrEnum):
     UNKNOWN_TASK = "unknown_task"
     RESULT_UNENCODABLE = "result_unencodable"
     LOST_IN_BROKER = "lost_in_broker"
+    TAMPERED = "tampered"
+    CONTENT_REFUSED = "content_refused"
 
     @property
     def is_releasable(self) -> bool:
@@ -27,5 +29,6 @@ class DeadLetterReason(StrEnum):
 
 
 _UNVERIFIED = frozenset(
-    {DeadLetterReason.UNDECODABLE, DeadLetterReason.BAD_SIGNATURE, DeadLetterReason.UNKNOWN_KEY}
+    {DeadLetterReason.UNDECODABLE, DeadLetterReason.BAD_SIGNATURE, DeadLetterReason.UNKNOWN_KEY,
+     DeadLetterReason.TAMPERED, DeadLetterReason.CONTENT_REFUSED}
 )

@@ -20,6 +20,7 @@ from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from relier.binding import Relier
+from relier_tui.literal import literal
 from relier_tui.live import ChangeFeed
 from relier_tui.operations import ConsoleOperations
 from relier_tui.screens import HelpScreen
@@ -29,7 +30,7 @@ from relier_tui.widgets.chaos import ChaosPane
 from relier_tui.widgets.dead_letters import DeadLettersPane
 from relier_tui.widgets.dispatch import DispatchPane
 from relier_tui.widgets.events import EventsPane
-from relier_tui.widgets.health import HealthBar
+from relier_tui.widgets.health import HealthBar, health_notes
 from relier_tui.widgets.inflight import InflightPane
 from relier_tui.widgets.keyed_table import KeyedTable
 from relier_tui.widgets.workers import WorkersTable
@@ -155,10 +156,10 @@ class RelierConsole(ConsoleOperations):
     @work(thread=True, group="reconcile", exit_on_error=False)
     def reconcile(self) -> None:
         """Reconcile with Redis every `reconcile_interval` (the poll interval when
-        notifications are off): health, workers, dead letters, limits, SLO, and which tasks are
-        inflight. Every inflight record is re-read at start, after a reconnect or ctrl+r, every
-        `full_read_interval`, and on every pass while notifications are off; in between, the
-        event stream keeps records current."""
+        notifications are off): health (Redis memory and misspelt settings included), workers,
+        dead letters, limits, SLO, and which tasks are inflight. Every inflight record is re-read
+        at start, after a reconnect or ctrl+r, every `full_read_interval`, and on every pass while
+        notifications are off; in between, the event stream keeps records current."""
         worker = get_current_worker()
         next_full = 0.0
         while not worker.is_cancelled and not self.stopping.is_set():
@@ -267,8 +268,9 @@ class RelierConsole(ConsoleOperations):
         banner.display = not connected
         if not connected:
             reason = error.rstrip(".")
-            banner.update(f"Redis unreachable at {self.source.redis_url}: {reason}. Retrying every "
-                          "second; the console recovers by itself when Redis is back.")
+            banner.update(literal(f"Redis unreachable at {self.source.redis_url}: {reason}. "
+                                  "Retrying every second; the console recovers by itself when "
+                                  "Redis is back."))
         self.query_one(HealthBar).show(self.health, connected)
 
     # ----- actions
@@ -311,18 +313,18 @@ class RelierConsole(ConsoleOperations):
 
     def action_sort(self) -> None:
         label = self.query_one(SORTABLE[self.active_pane], KeyedTable).cycle_sort()
-        self.notify(f"sorted by {label}", timeout=2)
+        self.tell(f"sorted by {label}", timeout=2)
 
     def action_pause(self) -> None:
         paused = self.query_one(EventsPane).toggle_pause()
-        self.notify("event tail paused" if paused else "event tail live", timeout=2)
+        self.tell("event tail paused" if paused else "event tail live", timeout=2)
 
     def action_reload(self) -> None:
         self.reload_now.set()
         self.feed.changed.set()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(health_notes(self.health)))
 
 
 def _db_of(relier: Relier) -> int:

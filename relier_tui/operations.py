@@ -13,9 +13,11 @@ from typing import Any
 import redis
 from textual import work
 from textual.app import App
+from textual.notifications import SeverityLevel
 from textual.widgets import Button, TabbedContent
 
 from relier.binding import Relier
+from relier.display import safe_text
 from relier.dlq import DeadLetter
 from relier_tui.live import ChangeFeed
 from relier_tui.screens import ConfirmScreen, DetailScreen, pretty
@@ -40,6 +42,11 @@ class ConsoleOperations(App[None]):
     def active_pane(self) -> str:
         return str(self.query_one(TabbedContent).active)
 
+    def tell(self, message: str, *, severity: SeverityLevel = "information",
+             timeout: float | None = None) -> None:
+        """A notification shown literally (its text often names tasks or errors from Redis)."""
+        self.notify(safe_text(message), severity=severity, timeout=timeout, markup=False)
+
     def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
         key = None if event.row_key.value is None else str(event.row_key.value)
         if key is None:
@@ -54,10 +61,10 @@ class ConsoleOperations(App[None]):
         try:
             detail = self.source.task_detail(task_id)
         except redis.RedisError as exc:
-            self.call_from_thread(self.notify, f"cannot read {task_id}: {exc}", severity="error")
+            self.call_from_thread(self.tell, f"cannot read {task_id}: {exc}", severity="error")
             return
         if detail is None:
-            self.call_from_thread(self.notify, f"{task_id} has no record any more", severity="warning")
+            self.call_from_thread(self.tell, f"{task_id} has no record any more", severity="warning")
             return
         fields = {k: v for k, v in detail.fields.items() if k not in {"partial"}}
         sections = [("arguments", pretty({"args": detail.args, "kwargs": detail.kwargs})),
@@ -70,10 +77,10 @@ class ConsoleOperations(App[None]):
         try:
             shown = self.source.dead_letter(task_id)
         except redis.RedisError as exc:
-            self.call_from_thread(self.notify, f"cannot read {task_id}: {exc}", severity="error")
+            self.call_from_thread(self.tell, f"cannot read {task_id}: {exc}", severity="error")
             return
         if shown is None:
-            self.call_from_thread(self.notify, f"{task_id} is no longer a dead letter", severity="warning")
+            self.call_from_thread(self.tell, f"{task_id} is no longer a dead letter", severity="warning")
             return
         history = shown.pop("history", [])
         traceback = str(shown.pop("traceback", "") or "(none)")
@@ -85,11 +92,11 @@ class ConsoleOperations(App[None]):
     def action_release(self) -> None:
         entry = self.query_one(DeadLettersPane).selected()
         if entry is None:
-            self.notify("select a dead letter first", severity="warning")
+            self.tell("select a dead letter first", severity="warning")
             return
         if not entry.releasable:
-            self.notify(f"{entry.id} cannot be released ({entry.reason}: no trusted envelope)",
-                        severity="warning")
+            self.tell(f"{entry.id} cannot be released ({entry.reason}: no trusted envelope)",
+                      severity="warning")
             return
         def release_if_confirmed(yes: bool | None) -> None:
             if yes:
@@ -104,7 +111,7 @@ class ConsoleOperations(App[None]):
             outcome = self.source.release(entry.id)
         except redis.RedisError as exc:
             outcome = f"failed: {exc}"
-        self.call_from_thread(self.notify, f"release {entry.id[:8]}: {outcome}")
+        self.call_from_thread(self.tell, f"release {entry.id[:8]}: {outcome}")
         self.reload_now.set()
 
     def action_retry_all(self) -> None:
@@ -119,7 +126,7 @@ class ConsoleOperations(App[None]):
         try:
             count = self.source.count_dead_letters(where)
         except redis.RedisError as exc:
-            self.call_from_thread(self.notify, f"cannot count dead letters: {exc}", severity="error")
+            self.call_from_thread(self.tell, f"cannot count dead letters: {exc}", severity="error")
             return
         scope = "matching the filter" if where is not None else "(no filter: ALL of them)"
         question = (f"Release {count} dead letters {scope} to their queues (50 per second)?"
@@ -145,7 +152,7 @@ class ConsoleOperations(App[None]):
                 text = f"purged {self.source.purge(where)}"
         except redis.RedisError as exc:
             text = f"{what} failed: {exc}"
-        self.call_from_thread(self.notify, text)
+        self.call_from_thread(self.tell, text)
         self.reload_now.set()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -221,7 +228,7 @@ class ConsoleOperations(App[None]):
     def _start_chaos(self) -> None:
         pane = self.query_one(ChaosPane)
         if self.chaos_running:
-            self.notify("a scenario is already running", severity="warning")
+            self.tell("a scenario is already running", severity="warning")
             return
         try:
             options = pane.options()

@@ -1,8 +1,10 @@
-"""Modal screens: confirmation, detail views and help."""
+"""Modal screens: confirmation, detail views and help. Their text often comes from Redis, so
+each is shown literally: control characters replaced, never read as markup."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from textual.app import ComposeResult
@@ -10,6 +12,8 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from relier_tui.literal import literal
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -24,7 +28,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(self.question, id="question")
+            yield Static(literal(self.question), id="question")
             with Horizontal(id="buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="error", id="confirm")
                 yield Button("Cancel (n)", variant="primary", id="cancel")
@@ -58,10 +62,10 @@ class DetailScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail"):
-            yield Static(self.heading, classes="detail-title")
+            yield Static(literal(self.heading), classes="detail-title")
             for name, body in self.sections:
-                yield Static(name, classes="section-title")
-                yield Static(body, classes="section-body", markup=False)
+                yield Static(literal(name), classes="section-title")
+                yield Static(literal(body, keep_newlines=True), classes="section-body")
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -85,17 +89,28 @@ relier console — keys
 
 The header answers "is the system healthy?": Redis and preflight, keyspace notifications (off:
 the console polls), workers alive, inflight, queue depths, dead letters, admission rejections
-in the last minute, and the worst SLO burn rate with any firing alert.
+in the last minute, the worst SLO burn rate with any firing alert, Redis memory against
+maxmemory (yellow from RELIER_MEMORY_WARNING, red from 95%) and misspelt RELIER_* settings.
 Lease ages are green below half the lease TTL, yellow below the TTL, red past it.
 """
 
 
 class HelpScreen(ModalScreen[None]):
+    """The keys, then what needs attention now (preflight, memory, misspelt settings)."""
+
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, notes: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.notes = list(notes)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(HELP, markup=False)
+            if self.notes:
+                yield Static("Needs attention now", classes="section-title")
+                yield Static(literal("\n".join(f"  {note}" for note in self.notes),
+                                     keep_newlines=True), id="help-notes")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -12,9 +12,11 @@ import redis
 from relier import inspection, slo
 from relier.admission import LiveLimits, live_limits, set_limits
 from relier.binding import Relier
+from relier.config import SettingNotice, setting_notices
 from relier.dispatch import push_by_name
+from relier.display import redact_url
 from relier.dlq import DeadLetter, DeadLetterFilter, ReleaseReport
-from relier.preflight import Severity, check_server, redact_url
+from relier.preflight import MemoryHeadroom, Severity, check_server, memory_headroom
 from relier_tui.masking import SecretMask
 
 
@@ -34,6 +36,12 @@ class Health:
     rejections_estimated: bool
     worst_burn: float
     firing_alerts: list[str]
+    #: Redis memory in use and its maxmemory; None when INFO memory cannot be read
+    memory: MemoryHeadroom | None = None
+    #: the memory fraction (RELIER_MEMORY_WARNING) from which the header warns
+    memory_warning: float = 0.8
+    #: RELIER_* variables that are misspelt or renamed, as this console's process sees them
+    setting_notices: list[SettingNotice] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +136,8 @@ class ConsoleSource:
                                                  self.known_queues(workers)),
             dead_letters=self.dead_letters_api.count(),
             rejections_per_minute=sum(rejections.values()), rejections_estimated=covered < 60,
-            worst_burn=burn, firing_alerts=firing)
+            worst_burn=burn, firing_alerts=firing, memory=self.memory(),
+            memory_warning=self.relier.settings.memory_warning, setting_notices=setting_notices())
         if known is None:
             inflight, departed, complete = self.inflight(), [], True
         else:
@@ -139,6 +148,13 @@ class ConsoleSource:
         return Snapshot(health=health, inflight=inflight, departed=departed, complete=complete,
                         workers=workers, dead_letters=self.dead_letter_list(dead_letter_filter),
                         limits=self.limits(), rejections=rejections, slo=report)
+
+    def memory(self) -> MemoryHeadroom | None:
+        """Redis memory against maxmemory; None when INFO is refused (a restricted ACL)."""
+        try:
+            return memory_headroom(self.store.client.info("memory"))
+        except redis.ResponseError:
+            return None
 
     def inflight(self, limit: int = 20000) -> list[inspection.InflightTask]:
         return inspection.inflight(self.store, limit=limit)
@@ -154,7 +170,8 @@ class ConsoleSource:
         if fields is None:
             return None
         history = fields.pop("history", [])
-        envelope = inspection.stored_envelope(self.store, dict(self.relier.settings.signing_keys), task_id)
+        keys = dict(self.relier.settings.verification_keys)
+        envelope = inspection.stored_envelope(self.store, keys, task_id)
         return TaskDetail(
             id=task_id, fields=self.mask.apply(fields),
             args=None if envelope is None else self.mask.apply(list(envelope.args)),

@@ -15,6 +15,9 @@ from hypothesis import HealthCheck, settings
 from relier.config import reset_settings
 from relier.testing import CeleryWorker, RedisServer
 
+# Test processes sign with the public development key, which production (the default) refuses.
+os.environ.setdefault("RELIER_ENV", "test")
+
 APPS_DIR = Path(__file__).parent / "apps"
 sys.path.insert(0, str(APPS_DIR))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,8 +11,11 @@ from types import ModuleType
 
 import redis
 
-from relier import TaskHandle
+from relier import Relier, TaskHandle
+from relier.config import Settings
 from relier.keys import Keys
+from relier.phoenix import Resurrector
+from relier.store import Store
 from relier.testing import CeleryWorker, RedisServer, wait_until
 from tests.conftest import start_worker
 
@@ -19,6 +23,18 @@ KEYS = Keys()
 #: Short leases so recovery tests finish in seconds.
 FAST_LEASES = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
                "RELIER_RESURRECTOR_INTERVAL": "0.2"}
+
+
+def settings_for(url: str, **env: str) -> Settings:
+    """Settings of a test process against `url` (development key allowed, as in tests)."""
+    return Settings.from_env({"RELIER_ENV": "test", "RELIER_REDIS_URL": url, **env})
+
+
+def reconciling_resurrector(relier: Relier, reconcile_after: float) -> Resurrector:
+    """A resurrector (run in-process, one `run_pass` at a time) that reconciles quickly."""
+    settings = dataclasses.replace(relier.settings, reconcile_after=reconcile_after)
+    return Resurrector(Store(relier.connections, settings, relier.broker_keys), settings,
+                       relier.broker_keys.queue_list("default", 0))
 
 
 def executions(client: redis.Redis, task_id: str) -> int:
@@ -31,6 +47,15 @@ def running_pid(client: redis.Redis, task_id: str, attempt: int = 1) -> int:
     raw = wait_until(lambda: client.get(f"test:pid:{task_id}:{attempt}"), timeout=30,
                      message=f"attempt {attempt} of {task_id} never started")
     return int(raw)
+
+
+def raw_dead_letter(client: redis.Redis, claimed_id: str) -> str | None:
+    """The id of the raw dead letter (a message that never ran) claiming to be `claimed_id`."""
+    for member in client.zrange(KEYS.dead_letters, 0, -1):
+        entry = member.decode()
+        if entry.startswith("x-") and client.hget(KEYS.record(entry), "claimed_id") == claimed_id.encode():
+            return entry
+    return None
 
 
 def events_of(client: redis.Redis, task_id: str) -> list[dict[bytes, bytes]]:

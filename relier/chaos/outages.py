@@ -85,7 +85,7 @@ def redis_restart(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     ctx.report("redis restarted", {"down_s": round(time.time() - killed_at, 2)})
     time.sleep(duration / 2)  # load after the restart
     producer.stop()
-    acknowledged, refused = producer.acknowledged, producer.refused
+    acknowledged, refused, waited = producer.acknowledged, producer.refused, producer.waited
     ids = [task_id for task_id, _ in acknowledged]
     ctx.wait(lambda: all(s == "completed" for s in ctx.states(ids)), 120)
     doubled, missing = ctx.completions(ids)
@@ -97,7 +97,8 @@ def redis_restart(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     after = [t for t, at in acknowledged if at > killed_at]
     worker_alive = worker.process is not None and worker.process.poll() is None
     verdict = Verdict("redis-restart", held=True, numbers={
-        "acknowledged": len(ids), "refused_while_down": refused, "appendfsync": fsync,
+        "acknowledged": len(ids), "refused_while_down": refused,
+        "waited_through_outage": waited, "appendfsync": fsync,
         "lost": len(missing), "allowed_by_fsync_bound": allowed, "completed": len(ids) - len(missing),
         "completed_twice": len(doubled), "pushed_after_restart": len(after),
         "worker_reconnected": worker_alive and not set(after) & set(missing),
@@ -126,6 +127,8 @@ class _Producer:
         self.ctx, self.rate, self.task_seconds = ctx, rate, task_seconds
         self.acknowledged: list[tuple[str, float]] = []
         self.refused = 0
+        #: pushes that were retried through the outage (over half a second) and then answered
+        self.waited = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="chaos-producer", daemon=True)
 
@@ -144,6 +147,7 @@ class _Producer:
             try:
                 task_id = probe.push(self.ctx.run_id, self.task_seconds).id
                 self.acknowledged.append((task_id, time.time()))
+                self.waited += time.monotonic() - began > 0.5
             except (redis.RedisError, RelierError, OSError):
                 self.refused += 1  # the producer was told nothing was accepted; it may retry
             self._stop.wait(max(0.0, 1 / self.rate - (time.monotonic() - began)))

@@ -108,30 +108,38 @@ def task_corrupt(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     ctx.cluster.start_worker(concurrency=1)
     kid, secret = ctx.relier.settings.signing_keys[0]
     cases: dict[str, tuple[bytes, DeadLetterReason]] = {}
-    good = seal(Envelope(task="relier.chaos.sleep", id="x", args=(ctx.run_id, 0.0)), kid, secret)
+    good = seal(Envelope(task="relier.chaos.sleep", id="x", args=(ctx.run_id, 0.0),
+                         queue="chaos"), kid, secret)
     tampered = bytearray(good)
     tampered[-2] ^= 1
     cases["tampered"] = (bytes(tampered), DeadLetterReason.BAD_SIGNATURE)
-    cases["unknown_key"] = (seal(Envelope(task="relier.chaos.sleep", id="y"), "rotated-out",
-                                 b"z" * 32), DeadLetterReason.UNKNOWN_KEY)
+    cases["unknown_key"] = (seal(Envelope(task="relier.chaos.sleep", id="y", queue="chaos"),
+                                 "rotated-out", b"z" * 32), DeadLetterReason.UNKNOWN_KEY)
     cases["garbage"] = (os.urandom(64), DeadLetterReason.UNDECODABLE)
-    entries: dict[str, tuple[str, DeadLetterReason, bytes]] = {}
+    published: dict[str, tuple[str, DeadLetterReason, bytes]] = {}
     for _ in range(int(options["rounds"])):
         for name, (body, reason) in cases.items():
             task_id = str(uuid.uuid4())
-            tag = f"{task_id}.1"
             message = build_message(task_name="relier.chaos.sleep", task_id=task_id, body=body,
                                     queue="chaos", priority=0, time_limits=(None, None),
                                     args=(), kwargs={})
             ctx.relier.store.client.lpush(ctx.relier.broker_keys.queue_list("chaos"),
-                                          message.with_tag(tag))
-            entries[f"x-{tag}"] = (name, reason, body)
-    ctx.report("published", {"messages": len(entries)})
+                                          message.with_tag(f"{task_id}.1"))
+            published[task_id] = (name, reason, body)
+    ctx.report("published", {"messages": len(published)})
     client, keys = ctx.relier.store.client, ctx.relier.keys
-    ctx.wait(lambda: all(client.exists(keys.record(e)) for e in entries), 30)
+    entries: dict[str, str] = {}
+
+    def all_kept() -> bool:
+        for entry in ctx.relier.dead_letters.iter_entries():
+            if entry.claimed_id in published:
+                entries[entry.claimed_id] = entry.id
+        return len(entries) == len(published)
+
+    ctx.wait(all_kept, 30)
     verdict = Verdict("task-corrupt", held=True)
-    for entry, (name, reason, body) in entries.items():
-        record = cast(list[bytes | None], client.hmget(keys.record(entry), "reason", "raw"))
+    for task_id, (name, reason, body) in published.items():
+        record = cast(list[bytes | None], client.hmget(keys.record(entries[task_id]), "reason", "raw"))
         if record[0] is None or record[0].decode() != reason or record[1] != body:
             verdict.held = False
             verdict.failures.append(f"{name}: expected a {reason} dead letter with its raw bytes")

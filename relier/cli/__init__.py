@@ -19,8 +19,8 @@ from relier.cli.resurrector import run_resurrector
 from relier.cli.slo import slo_command
 from relier.cli.tui import tui
 from relier.config import get_settings
+from relier.display import redact_url, safe_text
 from relier.errors import ConfigurationError
-from relier.preflight import redact_url
 
 EXIT_USAGE = 2
 
@@ -48,24 +48,25 @@ cli.add_command(health)
 cli.add_command(tui)
 
 
+def _fail(message: str, code: int) -> SystemExit:
+    """Write `message` as one line (its text may come from Redis: controls replaced)."""
+    sys.stderr.write(safe_text(message) + "\n")
+    return SystemExit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: bad usage prints one line and exits 2; configuration errors exit 2 too."""
     try:
         code = cli.main(args=argv, prog_name="rl", standalone_mode=False)
     except click.exceptions.Abort:
-        sys.stderr.write("rl: aborted\n")
-        raise SystemExit(1) from None
+        raise _fail("rl: aborted", 1) from None
     except click.UsageError as exc:
-        sys.stderr.write(f"rl: error: {exc.format_message()}\n")
-        raise SystemExit(EXIT_USAGE) from None
+        raise _fail(f"rl: error: {exc.format_message()}", EXIT_USAGE) from None
     except ConfigurationError as exc:
-        sys.stderr.write(f"rl: configuration error: {exc}\n")
-        raise SystemExit(EXIT_USAGE) from None
+        raise _fail(f"rl: configuration error: {exc}", EXIT_USAGE) from None
     except click.ClickException as exc:
-        sys.stderr.write(f"rl: error: {exc.format_message()}\n")
-        raise SystemExit(exc.exit_code) from None
+        raise _fail(f"rl: error: {exc.format_message()}", exc.exit_code) from None
     except redis.RedisError as exc:
         url = redact_url(get_settings().redis_url)
-        sys.stderr.write(f"rl: error: cannot reach Redis at {url}: {exc}\n")
-        raise SystemExit(1) from None
+        raise _fail(f"rl: error: cannot reach Redis at {url}: {exc}", 1) from None
     raise SystemExit(code if isinstance(code, int) else 0)

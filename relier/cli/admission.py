@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,6 +9,7 @@ import click
 from relier.admission import Scope, clear_limits, live_limits, set_limits
 from relier.binding import Relier
 from relier.cli.doctor import load_app
+from relier.cli.output import echo, echo_json
 
 app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
                           help="Celery app whose Relier binding to use, as module:attribute.")
@@ -38,7 +38,7 @@ def set_command(name: str, is_task: bool, rate: float | None, burst: int | None,
         raise click.UsageError("give at least one of --rate, --burst, --max-depth")
     relier = Relier.of(load_app(app_spec))
     set_limits(relier.store, _scope(is_task), name, rate=rate, burst=burst, max_depth=max_depth)
-    click.echo(f"{_scope(is_task)} {name}: limits set")
+    echo(f"{_scope(is_task)} {name}: limits set")
     return 0
 
 
@@ -50,7 +50,7 @@ def clear(name: str, is_task: bool, app_spec: str) -> int:
     """Drop the live override of NAME; its declared limits apply again."""
     relier = Relier.of(load_app(app_spec))
     existed = clear_limits(relier.store, _scope(is_task), name)
-    click.echo(f"{_scope(is_task)} {name}: {'override cleared' if existed else 'no override'}")
+    echo(f"{_scope(is_task)} {name}: {'override cleared' if existed else 'no override'}")
     return 0
 
 
@@ -71,18 +71,18 @@ def status(as_json: bool, app_spec: str) -> int:
         for task in relier.tasks.values() if task.spec.admission is not None
     ]
     if as_json:
-        click.echo(json.dumps({
+        echo_json({
             "live": [{"scope": item.scope, "name": item.name, "rate": item.rate,
                       "burst": item.burst, "max_depth": item.max_depth} for item in live],
             "declared": declared,
-        }, indent=2))
+        }, indent=2)
         return 0
-    click.echo("live overrides:" if live else "live overrides: none")
+    echo("live overrides:" if live else "live overrides: none")
     for item in live:
-        click.echo(f"  {item.scope:<6} {item.name:<30} rate={item.rate} burst={item.burst} "
-                   f"max_depth={item.max_depth}")
-    click.echo("declared in code:" if declared else "declared in code: none")
+        echo(f"  {item.scope:<6} {item.name:<30} rate={item.rate} burst={item.burst} "
+             f"max_depth={item.max_depth}")
+    echo("declared in code:" if declared else "declared in code: none")
     for row in declared:
-        click.echo(f"  {row['scope']:<6} {row['name']:<30} rate={row['rate']} burst={row['burst']} "
-                   f"max_depth={row['max_depth']}")
+        echo(f"  {row['scope']:<6} {row['name']:<30} rate={row['rate']} burst={row['burst']} "
+             f"max_depth={row['max_depth']}")
     return 0

@@ -16,6 +16,7 @@ from relier.chaos.engine import ChaosContext, LocalCluster, ScenarioUnavailableE
 from relier.chaos.progress import Progress
 from relier.chaos.scenarios import SCENARIOS, run
 from relier.cli.doctor import load_app
+from relier.cli.output import echo, echo_json
 from relier.config import reset_settings
 from relier.devserver import RedisServer
 
@@ -69,11 +70,11 @@ def chaos_command(name: str, options: tuple[str, ...], seed: int | None, own_ser
         except ScenarioUnavailableError as exc:
             raise click.UsageError(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(verdict.as_dict(), indent=2, default=str))
+        echo_json(verdict.as_dict(), indent=2, default=str)
     else:
         for key, value in verdict.numbers.items():
-            click.echo(f"  {key}: {value}")
+            echo(f"  {key}: {value}")
         for failure in verdict.failures:
-            click.echo(f"  violated: {failure}")
-        click.echo(f"verdict: {name} {'HELD' if verdict.held else 'VIOLATED'}")
+            echo(f"  violated: {failure}")
+        echo(f"verdict: {name} {'HELD' if verdict.held else 'VIOLATED'}")
     return 0 if verdict.held else 1

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from relier.devserver import RedisServer, free_port, valkey_binary, wait_until
+from relier.display import redact_url
 
 DEV_PORT = 6399
 
@@ -47,8 +48,8 @@ def dev(port: int, directory: Path) -> int:
         server.start()
     except RuntimeError as exc:
         raise click.ClickException(f"server did not start on port {port}: {exc}") from None
-    click.echo(f"relier dev server: {server.url} (AOF on, data in {directory}/)")
-    click.echo(f"  export RELIER_REDIS_URL={server.url}")
+    click.echo(f"relier dev server: {redact_url(server.url)} (AOF on, data in {directory}/)")
+    click.echo(f"  export RELIER_REDIS_URL={redact_url(server.url)} RELIER_ENV=development")
     click.echo("  Ctrl-C stops it.")
     try:
         while not stop.wait(0.5):
@@ -83,10 +84,11 @@ def demo(duration: float | None, rate: float, with_console: bool | None, directo
         _stop_on_signals(stop)  # the console handles Ctrl-C itself
     server = _embedded_server(directory / "server", free_port()).start()
     os.environ["RELIER_REDIS_URL"] = server.url
+    os.environ.setdefault("RELIER_ENV", "development")
     from relier.config import reset_settings  # noqa: PLC0415 - settings follow the new URL
 
     reset_settings()
-    click.echo(f"demo server: {server.url}")
+    click.echo(f"demo server: {redact_url(server.url)}")
     workers = [
         CeleryWorker("relier.tasks.app", redis_url=server.url, include=["relier.demo"],
                      queues=("high_priority", "default", "low_priority"),

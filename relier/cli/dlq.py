@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +11,7 @@ import click
 
 from relier.binding import Relier
 from relier.cli.doctor import load_app
+from relier.cli.output import dumps, echo, echo_json
 from relier.dlq import DeadLetterFilter, DeadLetters
 from relier.reasons import DeadLetterReason
 
@@ -90,15 +90,14 @@ def list_command(limit: int, offset: int, as_json: bool, app_spec: str, **option
     dead = _dead_letters(app_spec)
     entries = dead.list_entries(_where(options), limit=limit, offset=offset)
     if as_json:
-        click.echo(json.dumps({"total": dead.count(), "entries": [e.as_dict() for e in entries]},
-                              indent=2))
+        echo_json({"total": dead.count(), "entries": [e.as_dict() for e in entries]}, indent=2)
         return 0
-    click.echo(f"{'id':<40} {'reason':<20} {'task':<28} {'age':>8}  error")
+    echo(f"{'id':<40} {'reason':<20} {'task':<28} {'age':>8}  error")
     for entry in entries:
         age = f"{entry.age_seconds():.0f}s"
-        click.echo(f"{entry.id:<40} {entry.reason:<20} {entry.task[:28]:<28} {age:>8}  "
-                   f"{entry.error[:60]}")
-    click.echo(f"{len(entries)} shown of {dead.count()} dead letters")
+        echo(f"{entry.id:<40} {entry.reason:<20} {entry.task[:28]:<28} {age:>8}  "
+             f"{entry.error[:60]}")
+    echo(f"{len(entries)} shown of {dead.count()} dead letters")
     return 0
 
 
@@ -112,16 +111,16 @@ def show(task_id: str, as_json: bool, app_spec: str) -> int:
     if shown is None:
         raise click.ClickException(f"no dead letter {task_id}")
     if as_json:
-        click.echo(json.dumps(shown, indent=2, sort_keys=True))
+        echo_json(shown, indent=2, sort_keys=True)
         return 0
     for name in ("name", "queue", "reason", "exc_type", "error", "attempt", "fence"):
         if name in shown:
-            click.echo(f"{name:>10}: {shown[name]}")
+            echo(f"{name:>10}: {shown[name]}")
     if shown.get("traceback"):
-        click.echo("traceback:\n" + str(shown["traceback"]))
-    click.echo("history:")
+        echo("traceback:\n" + str(shown["traceback"]), keep_newlines=True)
+    echo("history:")
     for entry in shown["history"]:
-        click.echo("  " + json.dumps(entry, sort_keys=True))
+        echo("  " + dumps(entry, sort_keys=True))
     return 0
 
 
@@ -133,7 +132,7 @@ def release(task_id: str, app_spec: str) -> int:
     outcome = _dead_letters(app_spec).release(task_id, by="rl dlq release")
     if outcome != "queued":
         raise click.ClickException(f"{task_id} not released: {outcome.replace('_', ' ')}")
-    click.echo(f"released {task_id}")
+    echo(f"released {task_id}")
     return 0
 
 
@@ -148,9 +147,9 @@ def retry_all(rate: float, dry_run: bool, app_spec: str, **options: Any) -> int:
     report = _dead_letters(app_spec).retry_all(_where(options), rate=rate, dry_run=dry_run,
                                                by="rl dlq retry-all")
     verb = "would release" if dry_run else "released"
-    click.echo(f"{verb} {len(report.released)}; refused {len(report.refused)}")
+    echo(f"{verb} {len(report.released)}; refused {len(report.refused)}")
     for task_id, why in report.refused.items():
-        click.echo(f"  {task_id}: {why}")
+        echo(f"  {task_id}: {why}")
     return 0
 
 
@@ -164,13 +163,13 @@ def purge(yes: bool, app_spec: str, **options: Any) -> int:
     where = _where(options)
     matching = sum(1 for _ in dead.iter_entries(where))
     if matching == 0:
-        click.echo("nothing to purge")
+        echo("nothing to purge")
         return 0
     if not yes:
         if not sys.stdin.isatty():
             raise click.UsageError(f"purge of {matching} dead letters needs --yes when not interactive")
         click.confirm(f"delete {matching} dead letters for good?", abort=True)
-    click.echo(f"purged {dead.purge(where)}")
+    echo(f"purged {dead.purge(where)}")
     return 0
 
 
@@ -184,12 +183,12 @@ def export(output: Path | None, app_spec: str, **options: Any) -> int:
     lines = _dead_letters(app_spec).export(_where(options))
     if output is None:
         for line in lines:
-            click.echo(line)
+            echo(line)  # JSON lines: already ASCII; replacing controls is a second guard
         return 0
     with output.open("w") as handle:
         count = 0
         for line in lines:
             handle.write(line + "\n")
             count += 1
-    click.echo(f"exported {count} to {output}")
+    echo(f"exported {count} to {output}")
     return 0

@@ -10,6 +10,8 @@ import click
 from relier import preflight
 from relier.config import get_settings
 from relier.connection import client_for
+from relier.display import redact_url
+from relier.errors import ConfigurationError
 from relier.preflight import Check, Severity
 
 _STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "red"}
@@ -30,10 +32,15 @@ def load_app(spec: str) -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor(app_spec: str, as_json: bool) -> int:
     """Check Redis and the app; exit 1 if a worker would refuse to start."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ConfigurationError as exc:
+        return _report_unreadable_settings(exc, as_json)
     client = client_for(settings)
     try:
         checks: list[Check] = preflight.check_server(client)
+        if not checks[0].is_blocking:
+            checks.append(preflight.check_memory(client, settings.memory_warning))
     finally:
         client.close()
     checks += preflight.check_app(load_app(app_spec), redis_url=settings.redis_url)
@@ -41,13 +48,13 @@ def doctor(app_spec: str, as_json: bool) -> int:
     failed = any(check.is_blocking for check in checks)
     if as_json:
         click.echo(json.dumps({
-            "redis_url": preflight.redact_url(settings.redis_url),
+            "redis_url": redact_url(settings.redis_url),
             "ok": not failed,
             "checks": [{"name": c.name, "severity": c.severity.value, "detail": c.detail,
                         "fix": c.fix} for c in checks],
         }, indent=2))
         return 1 if failed else 0
-    click.echo(f"relier doctor: {preflight.redact_url(settings.redis_url)}")
+    click.echo(f"relier doctor: {redact_url(settings.redis_url)}")
     for check in checks:
         label = click.style(f"{check.severity.value:<8}", fg=_STYLE[check.severity])
         click.echo(f"  {label} {check.name:<24} {check.detail}")
@@ -56,3 +63,20 @@ def doctor(app_spec: str, as_json: bool) -> int:
     verdict = "workers would refuse to start" if failed else "ready"
     click.echo(f"result: {verdict}")
     return 1 if failed else 0
+
+
+def _report_unreadable_settings(error: ConfigurationError, as_json: bool) -> int:
+    """Settings that do not parse (a duplicate key id, a short secret, a bad number): every
+    process would refuse them, so the doctor fails without going further."""
+    check = Check("settings", Severity.ERROR, str(error),
+                  "fix the variable named above (docs/configuration.md)")
+    if as_json:
+        click.echo(json.dumps({"ok": False, "checks": [
+            {"name": check.name, "severity": check.severity.value, "detail": check.detail,
+             "fix": check.fix}]}, indent=2))
+        return 1
+    label = click.style(f"{check.severity.value:<8}", fg=_STYLE[check.severity])
+    click.echo(f"  {label} {check.name:<24} {check.detail}")
+    click.echo(f"  {'':<8} {'':<24} fix: {check.fix}")
+    click.echo("result: workers would refuse to start")
+    return 1

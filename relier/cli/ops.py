@@ -12,8 +12,9 @@ import redis
 from relier import inspection
 from relier.binding import Relier
 from relier.cli.doctor import load_app
+from relier.cli.output import dumps, echo, echo_json, echo_lines
 from relier.dispatch import push_by_name
-from relier.errors import AdmissionRejectedError
+from relier.errors import ConfigurationError, RelierError
 
 app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
                           help="Celery app whose Relier binding to use, as module:attribute.")
@@ -35,16 +36,16 @@ def workers(as_json: bool, app_spec: str) -> int:
     """Every worker: host, pid, queues, lease age, tasks held (three round trips)."""
     views = inspection.workers(_relier(app_spec).store)
     if as_json:
-        click.echo(json.dumps([view.as_dict() for view in views], indent=2))
+        echo_json([view.as_dict() for view in views], indent=2)
         return 0
-    click.echo(f"{'worker':<36} {'pool':<8} {'queues':<32} {'lease':>7} {'held':>5}")
+    echo(f"{'worker':<36} {'pool':<8} {'queues':<32} {'lease':>7} {'held':>5}")
     for view in views:
-        click.echo(f"{view.node:<36} {view.pool:<8} {','.join(view.queues)[:32]:<32} "
-                   f"{_age(view.lease_age):>7} {view.tasks_held:>5}")
+        echo(f"{view.node:<36} {view.pool:<8} {','.join(view.queues)[:32]:<32} "
+             f"{_age(view.lease_age):>7} {view.tasks_held:>5}")
         for process in view.processes:
-            click.echo(f"  {process.id:<34} {'':<8} {'':<32} {_age(process.lease_age):>7} "
-                       f"{process.tasks_held:>5}")
-    click.echo(f"{len(views)} worker(s)")
+            echo(f"  {process.id:<34} {'':<8} {'':<32} {_age(process.lease_age):>7} "
+                 f"{process.tasks_held:>5}")
+    echo(f"{len(views)} worker(s)")
     return 0
 
 
@@ -53,13 +54,13 @@ def tasks() -> None:
     """Tasks: what is running now, and one task's whole record."""
 
 
-def _inflight_table(rows: list[inspection.InflightTask]) -> str:
+def _inflight_table(rows: list[inspection.InflightTask]) -> list[str]:
     lines = [f"{'id':<38} {'task':<26} {'state':<9} {'att':>3} {'fence':>5} {'lease':>7} "
              f"{'running':>8}  worker"]
     lines += [f"{t.id:<38} {t.task[:26]:<26} {t.state:<9} {t.attempt:>3} {t.fence:>5} "
               f"{_age(t.lease_age):>7} {_age(t.running_for):>8}  {t.holder}" for t in rows]
     lines.append(f"{len(rows)} inflight")
-    return "\n".join(lines)
+    return lines
 
 
 @tasks.command("inflight")
@@ -76,17 +77,19 @@ def inflight_command(queue: str | None, worker: str | None, follow: bool, interv
     store = _relier(app_spec).store
     if not follow:
         rows = inspection.inflight(store, queue=queue, worker=worker, limit=limit)
-        click.echo(json.dumps([row.as_dict() for row in rows], indent=2) if as_json
-                   else _inflight_table(rows))
+        if as_json:
+            echo_json([row.as_dict() for row in rows], indent=2)
+        else:
+            echo_lines(_inflight_table(rows))
         return 0
     try:
         while True:
             rows = inspection.inflight(store, queue=queue, worker=worker, limit=limit)
             if as_json:
-                click.echo(json.dumps({"at": time.time(), "tasks": [r.as_dict() for r in rows]}))
+                echo_json({"at": time.time(), "tasks": [r.as_dict() for r in rows]})
             else:
                 click.clear()
-                click.echo(_inflight_table(rows))
+                echo_lines(_inflight_table(rows))
             time.sleep(interval)
     except KeyboardInterrupt:
         return 0
@@ -102,14 +105,16 @@ def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
     if detail is None:
         raise click.ClickException(f"no task {task_id} (never pushed, or expired)")
     if as_json:
-        click.echo(json.dumps(detail, indent=2, sort_keys=True, default=repr))
+        echo_json(detail, indent=2, sort_keys=True, default=repr)
         return 0
     for name, value in detail.items():
-        if name != "history":
-            click.echo(f"{name:>18}: {value}")
-    click.echo("history:")
+        if name == "traceback" and value:
+            echo(f"{name:>18}:\n{value}", keep_newlines=True)
+        elif name != "history":
+            echo(f"{name:>18}: {value}")
+    echo("history:")
     for entry in detail["history"]:
-        click.echo("  " + json.dumps(entry, sort_keys=True))
+        echo("  " + dumps(entry, sort_keys=True, default=repr))
     return 0
 
 
@@ -142,12 +147,12 @@ def tail(task_name: str | None, event_type: str | None, since: str, count: int |
                     name = event.get("task") or names.get(event.get("id", ""), "")
                     if event.get("task"):
                         names[event["id"]] = event["task"]
-                    if (task_name and name != task_name) or (event_type and event["type"] != event_type):
+                    if (task_name and name != task_name) or (event_type and event.get("type") != event_type):
                         continue
                     shown += 1
-                    click.echo(json.dumps(event, sort_keys=True) if as_json else
-                               f"{event['event_id']} {event['type']:<18} {event.get('id', ''):<38} "
-                               f"{name}")
+                    echo(dumps(event, sort_keys=True) if as_json else
+                         f"{event['event_id']} {event.get('type', '?'):<18} "
+                         f"{event.get('id', ''):<38} {name}")
                     if count is not None and shown >= count:
                         return 0
     except KeyboardInterrupt:
@@ -161,6 +166,8 @@ def _json_value(text: str, option: str, kind: type) -> Any:
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc.msg} at column {exc.colno}",
                                  param_hint=option) from None
+    except RecursionError:
+        raise click.BadParameter("nested too deeply", param_hint=option) from None
     if not isinstance(value, kind):
         raise click.BadParameter(f"must be a JSON {'array' if kind is list else 'object'}",
                                  param_hint=option)
@@ -183,9 +190,18 @@ def push_command(task_name: str, args_json: str, kwargs_json: str, queue: str | 
     relier = _relier(app_spec)
     try:
         handle = push_by_name(relier, task_name, args, kwargs, queue=queue, version=schema_version)
-    except AdmissionRejectedError as exc:
+    except ConfigurationError:
+        raise  # `main` reports it
+    except RelierError as exc:  # admission refused, not durable, outcome unknown: one line
         raise click.ClickException(str(exc)) from None
     except redis.RedisError as exc:
         raise click.ClickException(f"cannot reach Redis: {exc}") from None
-    click.echo(handle.id)
+    except OverflowError as exc:
+        raise click.BadParameter(f"an integer does not fit in 64 bits ({exc})",
+                                 param_hint="--args/--kwargs") from None
+    except TypeError as exc:
+        raise click.BadParameter(str(exc), param_hint="--args/--kwargs") from None
+    except ValueError as exc:
+        raise click.UsageError(f"cannot push {task_name}: {exc}") from None
+    echo(handle.id)
     return 0

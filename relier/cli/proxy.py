@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 from types import FrameType
@@ -10,6 +9,7 @@ from types import FrameType
 import click
 
 from relier.chaos.proxy import FaultMode, FaultProxy, ProxyControl, send_control
+from relier.cli.output import echo_json
 
 DEFAULT_CONTROL = "127.0.0.1:7380"
 
@@ -73,5 +73,5 @@ def set_command(mode: str, seconds: float | None, control: str) -> int:
         raise click.UsageError(str(exc)) from None
     except OSError as exc:
         raise click.ClickException(f"no fault proxy answers on {control}: {exc}") from None
-    click.echo(json.dumps(reply))
+    echo_json(reply)
     return 1 if "error" in reply else 0

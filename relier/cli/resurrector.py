@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import signal
-import sys
 import threading
 from types import FrameType
 
@@ -15,6 +13,8 @@ import click
 from relier import preflight, telemetry
 from relier.binding import Relier
 from relier.cli.doctor import load_app
+from relier.cli.output import echo, echo_json
+from relier.display import redact_url
 from relier.phoenix import Resurrector
 
 
@@ -32,7 +32,7 @@ def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) ->
     relier = Relier.of(load_app(app_spec))
     failures = [check for check in preflight.check_server(relier.store.client) if check.is_blocking]
     if failures and not relier.settings.unsafe_skip_preflight:
-        sys.stderr.write(preflight.refusal_message(relier.settings.redis_url, failures) + "\n")
+        echo(preflight.refusal_message(relier.settings.redis_url, failures), err=True)
         return 78
     telemetry.configure()
     resurrector = Resurrector(relier.store, relier.settings,
@@ -40,11 +40,11 @@ def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) ->
     if once:
         result = resurrector.run_pass()
         if as_json:
-            click.echo(json.dumps(dataclasses.asdict(result)))
+            echo_json(dataclasses.asdict(result))
         else:
-            click.echo(f"processes expired {result.processes}, re-queued {result.requeued}, "
-                       f"dead-lettered {result.dead_lettered}, promoted {result.promoted}, "
-                       f"reconciled {result.reconciled}, quiet {result.quiet}")
+            echo(f"processes expired {result.processes}, re-queued {result.requeued}, "
+                 f"dead-lettered {result.dead_lettered}, promoted {result.promoted}, "
+                 f"reconciled {result.reconciled}, quiet {result.quiet}")
         return 0
     stop = threading.Event()
 
@@ -54,6 +54,6 @@ def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) ->
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     logging.getLogger("relier.resurrector").info(
-        "resurrector started against %s", preflight.redact_url(relier.settings.redis_url))
+        "resurrector started against %s", redact_url(relier.settings.redis_url))
     resurrector.run_forever(stop)
     return 0

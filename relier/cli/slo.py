@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from relier import slo
 from relier.binding import Relier
 from relier.cli.doctor import load_app
+from relier.cli.output import echo, echo_json
 
 
 @click.command("slo")
@@ -23,16 +22,16 @@ def slo_command(task_name: str | None, objective: float | None, as_json: bool, a
     relier = Relier.of(load_app(app_spec))
     report = slo.report(relier, task_name, objective)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        echo_json(report, indent=2)
         return 0
     for row in report:
-        click.echo(f"{row['task']} (objective {row['objective']:.3%})")
+        echo(f"{row['task']} (objective {row['objective']:.3%})")
         for window, values in row["windows"].items():
             availability = values["availability"]
             shown = "-" if availability is None else f"{availability:.3%}"
-            click.echo(f"  {window:>4}  good {values['good']:>7}  bad {values['bad']:>6}  "
-                       f"availability {shown:>9}  burn {values['burn_rate']:7.2f}")
+            echo(f"  {window:>4}  good {values['good']:>7}  bad {values['bad']:>6}  "
+                 f"availability {shown:>9}  burn {values['burn_rate']:7.2f}")
         firing = [a for a in row["alerts"] if a["firing"]]
-        click.echo("  alerts: " + (", ".join(f"{a['name']} ({a['severity']})" for a in firing)
-                                    if firing else "none firing"))
+        echo("  alerts: " + (", ".join(f"{a['name']} ({a['severity']})" for a in firing)
+                              if firing else "none firing"))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import os
@@ -26,6 +27,7 @@ from relier.context import TaskContext, bind_context, unbind_context
 from relier.envelope import Envelope, decode_value, encode_value
 from relier.errors import CheckpointTooLargeError, FencedOffError, ResultEncodingError
 from relier.reasons import DeadLetterReason
+from relier.retry import RetryPolicy
 from relier.schema import Arguments, MigrationChain, MigrationError, SchemaTooNewError
 from relier.spec import TaskSpec
 from relier.store import StartRefusal, Store
@@ -106,6 +108,20 @@ def _run_body(spec: TaskSpec, arguments: Arguments, ctx: TaskContext, timers: At
     return timers.future.result()
 
 
+def as_signed(spec: TaskSpec, envelope: Envelope) -> TaskSpec:
+    """`spec` with the time limits and retry policy the envelope was signed with (a producer
+    and a worker on different code during a deploy may disagree; the message decides)."""
+    policy = spec.retry
+    if envelope.time_limits == spec.time_limits and (
+            envelope.retries, envelope.retry_backoff, envelope.retry_backoff_max) == (
+            policy.retries, policy.backoff, policy.backoff_max):
+        return spec
+    return dataclasses.replace(
+        spec, hard_timeout=envelope.time_limit, soft_timeout=envelope.soft_time_limit,
+        retry=RetryPolicy(envelope.retries, envelope.retry_backoff, envelope.retry_backoff_max,
+                          policy.retry_on))
+
+
 class Pipeline:
     """Runs one delivered copy of a task through the state machine."""
 
@@ -146,6 +162,7 @@ class Pipeline:
         """Run the body if this copy may start; raises `Ignore` when it may not. `queue` is the
         queue the copy came from (the task's declared queue when not given)."""
         queue = queue or spec.queue
+        spec = as_signed(spec, envelope)
         worker = worker_node(hostname)
         arguments = self._migrate(spec, envelope, tag, worker)
         process = process_id(hostname)

@@ -20,10 +20,15 @@ from relier.worker.identity import worker_node
 logger = logging.getLogger("relier.worker")
 
 
-def _idempotency_digest(request: Request) -> str:
+def _envelope(request: Request) -> Envelope | None:
     args = request.args or ()
     envelope = args[0] if args else None
-    return envelope.idempotency_key or "" if isinstance(envelope, Envelope) else ""
+    return envelope if isinstance(envelope, Envelope) else None
+
+
+def _idempotency_digest(request: Request) -> str:
+    envelope = _envelope(request)
+    return envelope.idempotency_key or "" if envelope is not None else ""
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -48,7 +53,9 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
         relier = self.task.relier
         hostname = self.hostname or ""
         process = f"{hostname}/{self.worker_pid}" if self.worker_pid else worker_node(hostname)
-        seconds = self.task.spec.hard_timeout or 0.0
+        envelope = _envelope(self)
+        signed = envelope.time_limit if envelope is not None else self.task.spec.hard_timeout
+        seconds = signed or 0.0
         try:
             outcome = relier.store.hard_timeout(
                 self.id, str(self._message.delivery_tag), process, seconds,

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 import redis
 from celery.worker.strategy import default
 
-from relier.envelope import DecodeFailure
-from relier.message import CONTENT_TYPE
+from relier.display import safe_text
+from relier.envelope import DecodeFailure, Envelope
+from relier.message import CONTENT_TYPE, DISPLAY_HEADERS, execution_headers, header_mismatches
 from relier.reasons import DeadLetterReason
+from relier.worker.gate import RawDeadLetter, Refusal
 from relier.worker.identity import worker_node
 
 if TYPE_CHECKING:
@@ -26,38 +28,55 @@ if TYPE_CHECKING:
 logger = logging.getLogger("relier.worker")
 
 
-def _decoded(message: Any) -> Any:
-    """The message's first positional argument, or a `DecodeFailure` if not relier's."""
+def _raw_body(message: Any) -> bytes:
+    body = message.body
+    return bytes(body) if isinstance(body, bytes | bytearray) else str(body).encode()
+
+
+def _decoded(message: Any) -> Envelope | DecodeFailure:
+    """The message's verified envelope, or a `DecodeFailure` if it is not one."""
     if message.content_type != CONTENT_TYPE:
         return DecodeFailure(
-            reason=DeadLetterReason.UNDECODABLE,
+            reason=DeadLetterReason.CONTENT_REFUSED,
             error=(
                 f"content type {message.content_type!r} is not relier's {CONTENT_TYPE!r}: "
                 "relier tasks must be sent with .push()/.apush()/.delay()"
             ),
-            raw=bytes(message.body) if isinstance(message.body, bytes) else str(message.body).encode(),
+            raw=_raw_body(message),
         )
-    return message.payload[0][0]
+    payload = message.payload
+    decoded = payload[0][0] if isinstance(payload, tuple) and payload and payload[0] else None
+    if isinstance(decoded, Envelope | DecodeFailure):
+        return decoded
+    return DecodeFailure(reason=DeadLetterReason.UNDECODABLE, raw=_raw_body(message),
+                         error=f"the body decoded to {type(decoded).__name__}, not an envelope")
 
 
 def dead_letter_message(relier: Relier, message: Any, failure: DecodeFailure) -> None:
-    """Store a message that must never run, with its raw bytes and reason."""
+    """Keep a message that must never run, with its raw body, headers and reason."""
     headers = dict(message.headers or {})
     routing = (message.delivery_info or {}).get("routing_key") or ""
-    status = relier.store.dead_letter_raw(
-        f"x-{message.delivery_tag}",
-        reason=failure.reason,
-        error=failure.error,
-        raw=failure.raw,
-        headers=headers,
-        claimed_id=str(headers.get("id", "")),
-        claimed_name=str(headers.get("task", "")),
-        queue=str(routing),
-    )
-    logger.error(
-        "message %s for task %s dead-lettered (%s): %s [%s]",
-        message.delivery_tag, headers.get("task"), failure.reason, failure.error, status,
-    )
+    relier.dead_letter_keeper.keep(RawDeadLetter(
+        failure.raw, str(routing), Refusal(failure.reason, failure.error, headers)))
+
+
+def _check_against_envelope(message: Any, envelope: Envelope) -> list[str]:
+    """What in Celery's unsigned copy of the execution fields differs from the envelope."""
+    expected = execution_headers(task_name=envelope.task, task_id=envelope.id,
+                                 time_limits=envelope.time_limits, eta=envelope.eta,
+                                 expires=envelope.expires)
+    problems = header_mismatches(message.headers or {}, message.properties or {}, expected,
+                                 envelope.id)
+    queue = (message.delivery_info or {}).get("routing_key")
+    if queue != envelope.queue:
+        problems.append(f"delivered from queue {queue!r}, signed for {envelope.queue!r}")
+    return problems
+
+
+def _show_only(headers: dict[str, Any]) -> None:
+    """Celery logs the display headers: keep escape sequences out of the worker's log."""
+    for key in DISPLAY_HEADERS & headers.keys():
+        headers[key] = safe_text(headers[key], limit=1024)
 
 
 def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callable[..., Any]:
@@ -74,19 +93,62 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
             ack(logger, connection_errors)
             return None
         node = worker_node(hostname)
+        tag = str(message.delivery_tag)
+        problems = _check_against_envelope(message, decoded)
+        if problems:
+            _dead_letter_tampered(relier, message, decoded, node, "; ".join(problems))
+            ack(logger, connection_errors)
+            return None
+        _show_only(message.headers)
         try:
-            status = relier.store.receive(decoded.id, message.delivery_tag, node, node)
+            status = relier.store.receive(decoded.id, tag, node, node)
         except redis.RedisError as exc:
             # start is authoritative; a copy that cannot be recorded here is checked there.
             logger.warning("receive of %s not recorded (%s); passing it on", decoded.id, exc)
             status = "ok"
         if status != "ok":
-            logger.info("dropping copy %s of task %s: %s", message.delivery_tag, decoded.id, status)
+            logger.info("dropping copy %s of task %s: %s", tag, decoded.id, status)
             ack(logger, connection_errors)
             return None
-        return inner(message, body, ack, reject, callbacks, **options)
+        try:
+            return inner(message, body, ack, reject, callbacks, **options)
+        except connection_errors:
+            raise
+        except Exception as exc:  # a verified message Celery could not take: never fatal
+            logger.exception("Celery could not take task %s", decoded.id)
+            _reject_received(relier, decoded, tag, node, f"{type(exc).__name__}: {exc}")
+            ack(logger, connection_errors)
+            return None
 
     return handle_message
+
+
+def _dead_letter_tampered(relier: Relier, message: Any, envelope: Envelope, node: str,
+                          problems: str) -> None:
+    """The live copy's record ends ``tampered`` (its caller learns why); any other copy is kept
+    as a raw dead letter. Nothing but this record is touched."""
+    error = f"the message was altered after signing: {problems}"
+    try:
+        status = relier.store.reject(envelope.id, str(message.delivery_tag), node,
+                                     DeadLetterReason.TAMPERED, error, retry=False,
+                                     idem=envelope.idempotency_key or "")
+    except redis.RedisError as exc:
+        logger.warning("tampered copy of %s not recorded on its task (%s)", envelope.id, exc)
+        status = "unrecorded"
+    logger.error("copy %s of task %s dead-lettered as tampered (%s): %s",
+                 safe_text(message.delivery_tag), envelope.id, status, safe_text(problems))
+    if status != "ok":
+        dead_letter_message(relier, message, DecodeFailure(
+            reason=DeadLetterReason.TAMPERED, error=error, raw=_raw_body(message)))
+
+
+def _reject_received(relier: Relier, envelope: Envelope, tag: str, node: str, error: str) -> None:
+    try:
+        relier.store.reject(envelope.id, tag, node, DeadLetterReason.UNDECODABLE,
+                            f"the worker could not take the message: {error}", retry=False,
+                            idem=envelope.idempotency_key or "")
+    except redis.RedisError:  # still reserved by this consumer: returned at its next restart
+        logger.exception("could not dead-letter task %s", envelope.id)
 
 
 def reject_in_pool(relier: Relier, request: Any, failure: DecodeFailure) -> None:
@@ -95,14 +157,7 @@ def reject_in_pool(relier: Relier, request: Any, failure: DecodeFailure) -> None
 
     tag = str((request.properties or {}).get("delivery_tag", ""))
     routing = (request.delivery_info or {}).get("routing_key") or ""
-    relier.store.dead_letter_raw(
-        f"x-{tag}",
-        reason=failure.reason,
-        error=failure.error,
-        raw=failure.raw,
-        headers={"id": request.id, "task": request.task},
-        claimed_id=str(request.id),
-        claimed_name=str(request.task),
-        queue=str(routing),
-    )
+    relier.dead_letter_keeper.keep(RawDeadLetter(failure.raw, str(routing), Refusal(
+        failure.reason, failure.error,
+        {"id": request.id, "task": request.task, "delivery_tag": tag})))
     raise Ignore

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
 from relier.admission import LiveLimits
+from relier_tui.literal import literal
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 
 LIMIT_COLUMNS = [("scope", "scope"), ("name", "name"), ("rate/s", "rate"), ("burst", "burst"),
@@ -117,7 +118,7 @@ class AdmissionPane(Vertical):
 
     def say(self, text: str, *, error: bool = False) -> None:
         label = self.query_one("#limit-status", Label)
-        label.update(text)
+        label.update(literal(text))
         label.set_class(error, "error")
 
     rejected: dict[str, int] = {}

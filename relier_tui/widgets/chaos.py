@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, RichLog, Select, Static
 
 from relier.chaos.scenarios import SCENARIOS
+from relier.display import safe_text
+from relier_tui.literal import literal
 
 
 def parse_options(scenario: str, text: str) -> dict[str, Any]:
@@ -54,10 +56,10 @@ class ChaosPane(Vertical):
         return parse_options(self.scenario, self.query_one("#chaos-options", Input).value)
 
     def progress(self, event: str, detail: dict[str, Any]) -> None:
-        self.query_one(RichLog).write(Text(f"{event}: {json.dumps(detail, default=str)}"))
+        self.query_one(RichLog).write(Text(safe_text(f"{event}: {json.dumps(detail, default=str)}")))
 
     def verdict(self, held: bool | None, text: str) -> None:
         verdict = self.query_one("#chaos-verdict", Static)
-        verdict.update(text)
+        verdict.update(literal(text, keep_newlines=True))
         verdict.set_class(held is True, "held")
         verdict.set_class(held is False, "violated")

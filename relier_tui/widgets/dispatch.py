@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Input, Label, Static
 
+from relier_tui.literal import literal
+
 
 @dataclass(frozen=True, slots=True)
 class DispatchRequest:
@@ -67,5 +69,5 @@ class DispatchPane(Vertical):
 
     def say(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#dispatch-status", Static)
-        status.update(text)
+        status.update(literal(text))
         status.set_class(error, "error")

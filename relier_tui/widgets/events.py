@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Input, RichLog
 
+from relier.display import safe_text
 from relier_tui.filters import Filter
 
 KEEP = 2000
@@ -21,6 +22,7 @@ STYLES = {"completed": "green", "dead_lettered": "bold red", "failed": "red", "r
 
 
 def event_line(event: dict[str, str], names: dict[str, str]) -> Text:
+    """One event as a line; every field from the stream shown with its controls replaced."""
     kind = event.get("type", "?")
     task_id = event.get("id", "")
     name = event.get("task") or names.get(task_id, "")
@@ -33,8 +35,8 @@ def event_line(event: dict[str, str], names: dict[str, str]) -> Text:
     extra = " ".join(f"{key}={value}" for key, value in event.items()
                      if key in {"worker", "reason", "cause", "attempt", "queue", "why"})
     line = Text(f"{clock} ")
-    line.append(f"{kind:<18}", style=STYLES.get(kind, ""))
-    line.append(f" {task_id[:8]:<8} {name:<28} {extra}")
+    line.append(f"{safe_text(kind):<18}", style=STYLES.get(kind, ""))
+    line.append(safe_text(f" {task_id[:8]:<8} {name:<28} {extra}"))
     return line
 
 

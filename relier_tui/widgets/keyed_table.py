@@ -1,5 +1,6 @@
 """A DataTable updated by key in batches: only changed cells are touched, so a refresh of a
-10,000-row table costs what changed, not what exists."""
+10,000-row table costs what changed, not what exists. Every cell is shown literally: control
+characters replaced, never read as markup (cells hold task names and errors from Redis)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,37 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
+from relier.display import safe_text
+
 Cells = tuple[Any, ...]
+#: what a DataTable reads as Rich markup in a plain string cell: ``[tags]`` and ``:emoji:``
+_MARKUP = frozenset("[:")
 
 
 def _plain(cell: Any) -> Any:
     return cell.plain if isinstance(cell, Text) else cell
+
+
+def literal_cell(cell: Any) -> Any:
+    """`cell` made safe to show: controls replaced, a string that could be markup made `Text`."""
+    # strings without '[' or ':' stay strings: cheaper to build, compare and render
+    if isinstance(cell, str):
+        # isprintable() is False for every character safe_text replaces: most cells skip it
+        text = cell if cell.isprintable() else safe_text(cell)
+        return Text(text) if not _MARKUP.isdisjoint(text) else text
+    if isinstance(cell, Text):
+        plain = cell.plain
+        if plain.isprintable():
+            return cell
+        safe = cell.copy()
+        safe.plain = safe_text(plain)
+        return safe
+    return cell
+
+
+def literal_cells(cells: Cells) -> Cells:
+    """Every cell of a row made safe to show (see `literal_cell`)."""
+    return tuple(literal_cell(cell) for cell in cells)
 
 
 class KeyedTable(DataTable[Any]):
@@ -63,6 +90,7 @@ class KeyedTable(DataTable[Any]):
             self.upsert(key, cells, skip_volatile=True)
 
     def upsert(self, key: str, cells: Cells, *, skip_volatile: bool = False) -> None:
+        cells = literal_cells(cells)
         shown = self._shown.get(key)
         if shown is None:
             self.add_row(*cells, key=key)
@@ -118,6 +146,7 @@ class KeyedTable(DataTable[Any]):
             cells = cells_for(key)
             if cells is None or key not in self._shown:
                 continue
+            cells = literal_cells(cells)
             shown = list(self._shown[key])
             for index in self._volatile:
                 if _plain(shown[index]) != _plain(cells[index]) or shown[index] != cells[index]:

@@ -309,3 +309,11 @@ def fails_first(key: str) -> str:
     if client().incr(f"test:fails_first:{key}") == 1:
         raise RuntimeError(f"first run of {key} fails")
     return "second time lucky"
+
+
+@rl_task(name="tests.note", idempotent=True)
+def note(path: str, number: int) -> int:
+    """Appends its task id to a file: counts executions without writing to Redis."""
+    with open(path, "a", encoding="utf-8") as log:
+        log.write(f"{current_context().task_id}\n")
+    return number

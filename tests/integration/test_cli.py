@@ -80,11 +80,25 @@ def test_bad_usage_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
 
 
 def test_bad_setting_is_one_line_and_exit_2() -> None:
-    result = rl("doctor", env={"RELIER_SOCKET_TIMEOUT": "soon"})
+    result = rl("workers", env={"RELIER_SOCKET_TIMEOUT": "soon"})
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "rl: configuration error: RELIER_SOCKET_TIMEOUT: could not convert string to float: 'soon'"
     )
+
+
+@pytest.mark.parametrize("keys", ["a:" + "x" * 20 + ",a:" + "y" * 20, "a:short"])
+def test_doctor_fails_on_key_mistakes(keys: str) -> None:
+    result = rl("doctor", env={"RELIER_SECRET_KEYS": keys})
+    assert result.returncode == 1
+    assert "RELIER_SECRET_KEYS" in result.stdout
+    assert "workers would refuse to start" in result.stdout
+
+
+def test_doctor_reports_unknown_and_renamed_settings() -> None:
+    result = rl("doctor", env={"RELIER_REDIS_URLL": "x", "RELIER_HEARTBEAT_TTL": "3"})
+    assert "did you mean RELIER_REDIS_URL?" in result.stdout
+    assert "read as RELIER_LEASE_TTL" in result.stdout
 
 
 def test_dev_serves_with_aof_and_stops_on_ctrl_c(tmp_path: Path) -> None:

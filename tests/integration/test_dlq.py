@@ -14,12 +14,11 @@ import pytest
 import redis
 
 from relier import TaskFailedError, TaskHandle
-from relier.config import Settings
 from relier.connection import Connections
 from relier.dlq import DeadLetters
 from relier.store import Store
 from relier.testing import CeleryWorker, RedisServer, wait_until
-from tests.support import KEYS, executions
+from tests.support import KEYS, executions, raw_dead_letter, settings_for
 
 
 def rl(server: RedisServer, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -120,9 +119,8 @@ def test_bad_messages_cannot_be_released(
 ) -> None:
     from tests.integration.test_failures import _push_raw
 
-    _, tag = _push_raw(redis_client, b"\xc1 garbage")
-    entry = f"x-{tag}"
-    wait_until(lambda: redis_client.zscore(KEYS.dead_letters, entry) is not None, timeout=30)
+    task_id, _ = _push_raw(redis_client, b"\xc1 garbage")
+    entry = wait_until(lambda: raw_dead_letter(redis_client, task_id), timeout=30)
     result = rl(redis_server, "dlq", "release", entry)
     assert result.returncode == 1
     assert "unreleasable" in result.stderr
@@ -131,7 +129,7 @@ def test_bad_messages_cannot_be_released(
 def test_retention_trims_by_age_and_count(tmp_path: Path) -> None:
     server = RedisServer(tmp_path).start()
     try:
-        settings = Settings.from_env({"RELIER_REDIS_URL": server.url})
+        settings = settings_for(server.url)
         store = Store(Connections(settings), settings)
         for n in range(5):
             store.dead_letter_raw(f"x-{n}", reason="undecodable", error="e", raw=b"r",

@@ -7,11 +7,11 @@ import redis
 from celery import Celery
 
 from relier.binding import Relier
-from relier.config import Settings
 from relier.dispatch import apush, prepare_dispatch, push
 from relier.errors import ConfigurationError, NotDurableError
 from relier.spec import build_spec
 from relier.testing import RedisServer
+from tests.support import settings_for
 
 
 def _has_waitaof(client: redis.Redis) -> bool:
@@ -23,7 +23,7 @@ def _has_waitaof(client: redis.Redis) -> bool:
 
 
 def _relier(url: str, **env: str) -> Relier:
-    return Relier(Celery("durable-test"), settings=Settings.from_env({"RELIER_REDIS_URL": url, **env}))
+    return Relier(Celery("durable-test"), settings=settings_for(url, **env))
 
 
 SPEC = build_spec(lambda n: n, name="durable.record", queue="durable", version=1, priority=0,

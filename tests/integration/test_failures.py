@@ -14,7 +14,7 @@ from relier.envelope import Envelope, seal
 from relier.keys import Keys
 from relier.message import build_message
 from relier.testing import CeleryWorker, wait_until
-from tests.support import executions
+from tests.support import executions, raw_dead_letter
 
 KEYS = Keys()
 
@@ -89,7 +89,7 @@ def _push_raw(client: redis.Redis, body: bytes, *, task: str = "tests.add",
 
 
 def _sealed(task_id: str, kid: str, secret: bytes) -> bytes:
-    return seal(Envelope(task="tests.add", id=task_id, args=(1, 2)), kid, secret)
+    return seal(Envelope(task="tests.add", id=task_id, args=(1, 2), queue="default"), kid, secret)
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ def _sealed(task_id: str, kid: str, secret: bytes) -> bytes:
         ("tampered", DeadLetterReason.BAD_SIGNATURE),
         ("unknown_key", DeadLetterReason.UNKNOWN_KEY),
         ("garbage", DeadLetterReason.UNDECODABLE),
-        ("json_body", DeadLetterReason.UNDECODABLE),
+        ("json_body", DeadLetterReason.CONTENT_REFUSED),
     ],
 )
 def test_bad_messages_become_dead_letters_and_worker_keeps_serving(
@@ -113,22 +113,20 @@ def test_bad_messages_become_dead_letters_and_worker_keeps_serving(
     if case == "tampered":
         body = bytearray(_sealed("t", kid, secret))
         body[-2] ^= 0x01
-        task_id, tag = _push_raw(redis_client, bytes(body))
+        task_id, _tag = _push_raw(redis_client, bytes(body))
     elif case == "unknown_key":
-        task_id, tag = _push_raw(redis_client, _sealed("t", "rotated-out", b"x" * 32))
+        task_id, _tag = _push_raw(redis_client, _sealed("t", "rotated-out", b"x" * 32))
     elif case == "garbage":
-        task_id, tag = _push_raw(redis_client, b"\xc1\xff not msgpack at all")
+        task_id, _tag = _push_raw(redis_client, b"\xc1\xff not msgpack at all")
     else:
-        task_id, tag = _push_raw(redis_client, json.dumps([[1, 2], {}, {}]).encode(),
+        task_id, _tag = _push_raw(redis_client, json.dumps([[1, 2], {}, {}]).encode(),
                                  content_type="application/json")
-    entry = KEYS.record(f"x-{tag}")
-    wait_until(lambda: redis_client.exists(entry), timeout=30,
-               message=f"no dead letter for {case}")
-    record = redis_client.hgetall(entry)
+    entry = wait_until(lambda: raw_dead_letter(redis_client, task_id), timeout=30,
+                       message=f"no dead letter for {case}")
+    record = redis_client.hgetall(KEYS.record(entry))
     assert record[b"reason"].decode() == reason
     assert record[b"claimed_id"].decode() == task_id
     assert record[b"raw"]
-    assert redis_client.zscore(KEYS.dead_letters, f"x-{tag}") is not None
     assert not redis_client.exists(f"test:exec:{task_id}")
     assert basic_tasks.add.push(20, 22).result(timeout=30) == 42
     assert "Can't decode message body" not in default_worker.log()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -14,13 +13,13 @@ import pytest
 import redis
 
 from relier.phoenix import Resurrector
-from relier.store import Store
 from relier.testing import RedisServer, wait_until
 from tests.conftest import start_worker
 from tests.support import (
     FAST_LEASES,
     KEYS,
     executions,
+    reconciling_resurrector,
     running_pid,
     start_resurrector,
     stop_process,
@@ -28,10 +27,7 @@ from tests.support import (
 
 
 def resurrector_for(basic_tasks: ModuleType, reconcile_after: float) -> Resurrector:
-    relier = basic_tasks.add.relier
-    settings = dataclasses.replace(relier.settings, reconcile_after=reconcile_after)
-    return Resurrector(Store(relier.connections, settings, relier.broker_keys), settings,
-                       relier.broker_keys.queue_list("default", 0))
+    return reconciling_resurrector(basic_tasks.add.relier, reconcile_after)
 
 
 def test_message_lost_from_its_list_is_requeued_once(
@@ -42,8 +38,8 @@ def test_message_lost_from_its_list_is_requeued_once(
     message = redis_client.lpop("reconcile-lost")  # what a consumer killed after BRPOP leaves
     assert message is not None
     resurrector = resurrector_for(basic_tasks, reconcile_after=0.2)
-    wait_until(lambda: resurrector.run_pass().reconciled, timeout=10)
-    assert redis_client.hget(record, "ticket") == b"2"
+    wait_until(lambda: resurrector.run_pass().reconciled
+               and redis_client.hget(record, "ticket") == b"2", timeout=10)
     assert redis_client.llen("reconcile-lost") == 1
     assert resurrector.run_pass().reconciled == 0  # present now: nothing more to do
     worker = start_worker(redis_server, tmp_path, queues=("reconcile-lost",)).wait_ready()

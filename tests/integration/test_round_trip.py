@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime
+import decimal
+import uuid
+import zoneinfo
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +51,19 @@ async def test_async_task_round_trip(
     assert result["fence"] == 1
     assert await handle.astate() is TaskState.COMPLETED
     assert executions(redis_client, handle.id) == 1
+
+
+async def test_dates_decimals_uuids_and_bytes_arrive_as_sent(
+    basic_tasks: ModuleType, default_worker: CeleryWorker
+) -> None:
+    sent = {"when": datetime.datetime(2026, 12, 3, 9, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Berlin")),
+            "day": datetime.date(2026, 12, 3), "at": datetime.time(9, 30),
+            "amount": decimal.Decimal("19.90"), "ref": uuid.uuid4(), "blob": b"\x00\x01"}
+    handle = await basic_tasks.echo_async.apush(sent)
+    echoed = (await handle.aresult(timeout=30))["echo"]
+    assert echoed == sent
+    assert {key: type(value) for key, value in echoed.items()} == {
+        key: type(value) for key, value in sent.items()}
 
 
 def test_own_app_with_custom_queues(

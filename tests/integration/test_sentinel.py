@@ -17,14 +17,13 @@ import redis
 from celery import Celery
 
 from relier.binding import Relier
-from relier.config import Settings
 from relier.devserver import SentinelServer, valkey_binary
 from relier.dispatch import prepare_dispatch, push
 from relier.errors import NotDurableError, RelierError
 from relier.spec import build_spec
 from relier.testing import CeleryWorker, RedisServer, wait_until
 from tests.conftest import APPS_DIR
-from tests.support import FAST_LEASES, start_resurrector, stop_process
+from tests.support import FAST_LEASES, settings_for, start_resurrector, stop_process
 
 MASTER = "relier-test"
 
@@ -98,7 +97,7 @@ def _run_twice(log: str) -> list[str]:
 
 
 def _producer_relier(url: str, **env: str) -> Relier:
-    return Relier(Celery("sentinel-producer"), settings=Settings.from_env({"RELIER_REDIS_URL": url, **env}))
+    return Relier(Celery("sentinel-producer"), settings=settings_for(url, **env))
 
 
 def test_durable_push_waits_for_the_replica(cluster: Cluster) -> None:

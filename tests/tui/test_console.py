@@ -18,6 +18,7 @@ from relier_tui.widgets.health import HealthBar
 from relier_tui.widgets.inflight import InflightPane
 from relier_tui.widgets.keyed_table import KeyedTable
 from relier_tui.widgets.workers import WorkersTable
+from tests.support import settings_for
 from tests.tui.conftest import until
 
 
@@ -158,12 +159,11 @@ async def test_the_banner_follows_redis(redis_server: RedisServer) -> None:
     from celery import Celery
 
     from relier.binding import Relier
-    from relier.config import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(pathlib.Path(tmp)).start()
         try:
-            own = Relier(Celery("console-test"), settings=Settings.from_env({"RELIER_REDIS_URL": server.url}))
+            own = Relier(Celery("console-test"), settings=settings_for(server.url))
             app = RelierConsole(own, reconcile_interval=1.0, poll_interval=0.3)
             async with app.run_test(size=(120, 30)) as pilot:
                 banner = app.query_one("#banner", Static)
@@ -187,12 +187,11 @@ async def test_notifications_off_shows_and_polls(redis_server: RedisServer) -> N
     from celery import Celery
 
     from relier.binding import Relier
-    from relier.config import Settings
 
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(pathlib.Path(tmp), notify_keyspace_events="").start()
         try:
-            own = Relier(Celery("console-test"), settings=Settings.from_env({"RELIER_REDIS_URL": server.url}))
+            own = Relier(Celery("console-test"), settings=settings_for(server.url))
             app = RelierConsole(own, reconcile_interval=30.0, poll_interval=0.3)
             async with app.run_test(size=(120, 30)) as pilot:
                 await until(pilot, lambda: app.health is not None, what="the first read")

@@ -19,6 +19,7 @@ def test_all_is_the_intended_surface() -> None:
         "IdempotencyLockLostError",
         "NotDurableError",
         "PreflightError",
+        "PushOutcomeUnknownError",
         "Relier",
         "RelierError",
         "RelierTask",
