@@ -56,3 +56,10 @@ def fuzz(session: nox.Session) -> None:
     for seed in ("1", "2", "3"):
         session.run("pytest", "tests/integration/test_poison.py", *session.posargs,
                     env={"POISON_ELEMENTS": "5000", "POISON_SEED": seed})
+
+
+@nox.session
+def console(session: nox.Session) -> None:
+    """Every console key from every pane (the default suite drives a slice of the matrix)."""
+    session.install("-e", ".[dev]")
+    session.run("pytest", "tests/tui", *session.posargs, env={"FULL_KEY_MATRIX": "1"})

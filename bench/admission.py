@@ -23,26 +23,16 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import redis
 from celery import Celery
 
 from bench import Benchmark
 from bench.figures import Figure, Table, stats_table
-from bench.options import add_output_options
+from bench.options import add_check_option, add_number, add_output_options
 from bench.redis_state import delete_matching, queue_lists, queued
-from bench.report import (
-    Row,
-    compared,
-    format_table,
-    machine_summary,
-    now_utc,
-    print_written,
-    server_label,
-    summarize,
-    write_results,
-)
+from bench.report import Row, compared, format_table, summarize
+from bench.result_files import Target, machine_summary, now_utc, publish, server_label
 from bench.senders import bind_relier, sending_app
 from bench.servers import describe_machine, temporary_connected_server
 from bench.timing import warm_up
@@ -134,14 +124,10 @@ def figures_and_tables(rows: Sequence[Row], worst_ratio: float) -> tuple[list[Fi
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--calls", type=int, default=5000,
-                        help="timed calls of each variant (default: 5000)")
-    parser.add_argument("--warmup", type=int, default=200,
-                        help="untimed calls of each variant before timing (default: 200)")
+    add_number(parser, "--calls", 5000, "timed calls of each variant")
+    add_number(parser, "--warmup", 200, "untimed calls of each variant before timing")
     add_output_options(parser, NAME)
-    parser.add_argument("--check", action="store_true",
-                        help=f"exit 1 when push() with limits exceeds {TARGET_P50_RATIO}x "
-                             "push() without at p50")
+    add_check_option(parser, f"push() with limits exceeds {TARGET_P50_RATIO}x push() without at p50")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,45 +169,28 @@ def run(args: argparse.Namespace) -> int:
     if None in ratios:
         raise AssertionError("a limited row has no ratio")
     worst = max(ratio for ratio in ratios if ratio is not None)
-    met = worst <= TARGET_P50_RATIO
+    target = Target.p50_ratio(f"push() with limits (declared and live) p50 <= {TARGET_P50_RATIO}x "
+                              "push() without limits p50", TARGET_P50_RATIO, worst)
     figures, tables = figures_and_tables(rows, worst)
     expected = {FREE_QUEUE: calls + warmup, DECLARED_QUEUE: calls + warmup,
                 LIVE_QUEUE: calls + warmup, REJECT_QUEUE: 1}
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "relier push() with and without admission limits; rejection path",
-        "config": {"calls": calls, "warmup": warmup, "queues": list(QUEUES),
-                   "generous": {"rate": GENEROUS.rate, "burst": GENEROUS.burst,
-                                "max_depth": GENEROUS.max_depth},
-                   "rejecting": {"rate": REJECTING.rate, "burst": REJECTING.burst}},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "results": [row.to_json() for row in rows],
-        "target": {
-            "statement": f"push() with limits (declared and live) p50 <= {TARGET_P50_RATIO}x "
-                         "push() without limits p50",
-            "max_ratio_p50": TARGET_P50_RATIO,
-            "measured_ratio_p50": worst,
-            "met": met,
-        },
-        "checks": {"messages_expected": expected, "messages_queued": lengths,
-                   "keys_deleted": deleted},
-    }
-    written = write_results(NAME, payload, args.json_out, started)
-
-    title = (f"admission: relier push() with and without limits "
-             f"({machine_summary(machine)})")
-    print(format_table(title, rows))
-    print(f"target: push() with limits p50 <= {TARGET_P50_RATIO}x without: measured "
-          f"{worst:.2f}x (worst of declared, live), {'met' if met else 'NOT met'}")
-    mismatch = lengths != expected
-    if mismatch:
-        print(f"warning: queued {lengths}, expected {expected}")
-    print_written(written)
-    if mismatch:
-        return 1
-    return 1 if args.check and not met else 0
+    report = [format_table(f"admission: relier push() with and without limits "
+                           f"({machine_summary(machine)})", rows),
+              f"target: push() with limits p50 <= {TARGET_P50_RATIO}x without: measured "
+              f"{worst:.2f}x (worst of declared, live), {target.verdict}"]
+    if lengths != expected:
+        report.append(f"warning: queued {lengths}, expected {expected}")
+    publish(NAME, args.json_out, started, report,
+            description="relier push() with and without admission limits; rejection path",
+            config={"calls": calls, "warmup": warmup, "queues": list(QUEUES),
+                    "generous": {"rate": GENEROUS.rate, "burst": GENEROUS.burst,
+                                 "max_depth": GENEROUS.max_depth},
+                    "rejecting": {"rate": REJECTING.rate, "burst": REJECTING.burst}},
+            machine=machine, figures=figures, tables=tables,
+            results=[row.to_json() for row in rows], target=target.to_json(),
+            checks={"messages_expected": expected, "messages_queued": lengths,
+                    "keys_deleted": deleted})
+    return target.exit_status(args.check, broken=lengths != expected)
 
 
 BENCHMARK = Benchmark(

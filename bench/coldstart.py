@@ -14,21 +14,14 @@ import argparse
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from bench import Benchmark
 from bench.figures import Figure, by_arm, format_text, table
 from bench.noop_arms import WORKERS, noop_arm, started
-from bench.options import add_arm_option, add_output_options
-from bench.report import (
-    machine_summary,
-    now_utc,
-    print_written,
-    server_label,
-    summarize,
-    write_results,
-)
-from bench.servers import probe_machine, rotating_arm_servers
+from bench.options import add_arm_option, add_number, add_output_options
+from bench.report import summarize
+from bench.result_files import machine_summary, now_utc, publish, server_label
+from bench.servers import rotating_arms
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
 from relier.testing import server_binary
@@ -61,10 +54,8 @@ def launch(arm: str, url: str, log_path: Path, round_index: int, timeout: float)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="launches of each arm, in rotating order (default: 3)")
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="longest wait for the first task, s (default: 60)")
+    add_number(parser, "--rounds", 3, "launches of each arm, in rotating order")
+    add_number(parser, "--timeout", 60.0, "longest wait for the first task, s")
     add_arm_option(parser, ARMS)
     add_output_options(parser, NAME)
 
@@ -79,13 +70,10 @@ def run(args: argparse.Namespace) -> int:
     arms: list[str] = args.arm or list(ARMS)
     began = now_utc()
     binary = server_binary(args.server)
-    starts: list[Start] = []
-    machine: dict[str, Any] = {}
-    with rotating_arm_servers("coldstart", arms, args.rounds, binary) as runs:
-        for arm, round_index, server, directory in runs:
-            machine = machine or probe_machine(server, binary)
-            starts.append(launch(arm, server.url, directory / "worker.log",
-                                 round_index, args.timeout))
+    machine, starts = rotating_arms(
+        NAME, arms, args.rounds, binary,
+        lambda arm, round_index, url, directory: launch(arm, url, directory / "worker.log",
+                                                        round_index, args.timeout))
 
     common = (f"{args.rounds} launches per arm, rotating order, a fresh {server_label(machine)} "
               f"with one no-op task queued each time; {WORKERS}")
@@ -110,20 +98,13 @@ def run(args: argparse.Namespace) -> int:
           f"{stats[arm].min_ns / 1e9:.3f} s", f"{stats[arm].max_ns / 1e9:.3f} s",
           f"{ready[arm].p50_ns / 1e9:.3f} s",
           f"{after_ready[arm].p50_ns / 1e6:.0f} ms") for arm in arms])
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "launch of a worker process to its first task's result, relier vs "
-                       "vanilla Celery",
-        "config": {"rounds": args.rounds, "arms": arms},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [details.to_json()],
-        "starts": [asdict(start) for start in starts],
-    }
-    written = write_results(NAME, payload, args.json_out, began)
-    print(f"coldstart: worker launch -> first task ({machine_summary(machine)})")
-    print(format_text(figures, [details]))
-    print_written(written)
+    publish(NAME, args.json_out, began,
+            [f"coldstart: worker launch -> first task ({machine_summary(machine)})",
+             format_text(figures, [details])],
+            description="launch of a worker process to its first task's result, relier vs "
+                        "vanilla Celery",
+            config={"rounds": args.rounds, "arms": arms}, machine=machine, figures=figures,
+            tables=[details], starts=[asdict(start) for start in starts])
     return 0
 
 

@@ -29,8 +29,8 @@ import redis
 from bench import Benchmark
 from bench.figures import Figure, by_arm, format_text, table
 from bench.noop_arms import WORKERS, noop_arm, started
-from bench.options import add_arm_option, add_output_options
-from bench.report import machine_summary, now_utc, print_written, server_label, write_results
+from bench.options import add_arm_option, add_number, add_output_options
+from bench.result_files import machine_summary, now_utc, publish, server_label
 from bench.servers import connected_server, describe_machine
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
@@ -135,14 +135,10 @@ def measure(arm: str, directory: Path, binary: Path, *, tasks: int, pushes: int,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", type=int, default=1000,
-                        help="no-op tasks pushed and run in the counted phase (default: 1000)")
-    parser.add_argument("--pushes", type=int, default=200,
-                        help="pushes counted with the worker stopped (default: 200)")
-    parser.add_argument("--warmup", type=int, default=20,
-                        help="no-op tasks run before counting (default: 20)")
-    parser.add_argument("--idle", type=float, default=3.0,
-                        help="quiet window for the background rate, s (default: 3)")
+    add_number(parser, "--tasks", 1000, "no-op tasks pushed and run in the counted phase")
+    add_number(parser, "--pushes", 200, "pushes counted with the worker stopped")
+    add_number(parser, "--warmup", 20, "no-op tasks run before counting")
+    add_number(parser, "--idle", 3.0, "quiet window for the background rate, s")
     add_arm_option(parser, ARMS)
     add_output_options(parser, NAME)
 
@@ -205,28 +201,20 @@ def run(args: argparse.Namespace) -> int:
               ", ".join(f"{name} {calls}" for name, (calls, _) in lc.idle.by_command.items()),
               f"{lc.run_s:.2f}", f"{lc.net_per_task:.2f}") for lc in lifecycles]),
     ]
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "Redis commands per task lifecycle, relier vs vanilla Celery, by command",
-        "notes": [
-            "Redis counts the commands a Lua script runs as commands, besides the script's "
-            "EVALSHA: these figures are the server's work per task, not network round trips. "
-            "Vanilla Celery with its defaults keeps no result (no result backend); relier "
-            "always records the task's state, result and events.",
-        ],
-        "config": {"tasks": args.tasks, "pushes": args.pushes, "warmup": args.warmup,
-                   "idle_s": args.idle, "arms": arms},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "lifecycles": [{**asdict(lc), "per_task": lc.per_task, "per_push": lc.per_push,
-                        "net_per_task": lc.net_per_task,
-                        "background_per_s": lc.background_per_s} for lc in lifecycles],
-    }
-    written = write_results(NAME, payload, args.json_out, began)
-    print(f"commands: Redis commands per task lifecycle ({machine_summary(machine)})")
-    print(format_text(figures, tables))
-    print_written(written)
+    publish(NAME, args.json_out, began,
+            [f"commands: Redis commands per task lifecycle ({machine_summary(machine)})",
+             format_text(figures, tables)],
+            description="Redis commands per task lifecycle, relier vs vanilla Celery, by command",
+            config={"tasks": args.tasks, "pushes": args.pushes, "warmup": args.warmup,
+                    "idle_s": args.idle, "arms": arms},
+            machine=machine, figures=figures, tables=tables,
+            notes=["Redis counts the commands a Lua script runs as commands, besides the script's "
+                   "EVALSHA: these figures are the server's work per task, not network round "
+                   "trips. Vanilla Celery with its defaults keeps no result (no result backend); "
+                   "relier always records the task's state, result and events."],
+            lifecycles=[{**asdict(lc), "per_task": lc.per_task, "per_push": lc.per_push,
+                         "net_per_task": lc.net_per_task,
+                         "background_per_s": lc.background_per_s} for lc in lifecycles])
     return 0
 
 

@@ -27,19 +27,10 @@ from celery import Celery
 
 from bench import Benchmark
 from bench.figures import SAME_AS_VANILLA, Figure, Table, stats_table
-from bench.options import add_output_options
+from bench.options import add_check_option, add_number, add_output_options
 from bench.redis_state import delete_matching, queue_lists, queued
-from bench.report import (
-    Row,
-    compared,
-    format_table,
-    machine_summary,
-    now_utc,
-    print_written,
-    server_label,
-    summarize,
-    write_results,
-)
+from bench.report import Row, compared, format_table, summarize
+from bench.result_files import Target, machine_summary, now_utc, publish, server_label
 from bench.senders import bind_relier, sending_app
 from bench.servers import describe_machine, temporary_connected_server
 from bench.timing import interleave, warm_up
@@ -163,15 +154,12 @@ def method_line(kind: str, calls: int, warmup: int, server: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--calls", type=int, default=5000,
-                        help="timed calls of each side in each group (default: 5000)")
-    parser.add_argument("--warmup", type=int, default=200,
-                        help="untimed calls of each side before timing (default: 200)")
+    add_number(parser, "--calls", 5000, "timed calls of each side in each group")
+    add_number(parser, "--warmup", 200, "untimed calls of each side before timing")
     add_output_options(parser, NAME)
     parser.add_argument("--no-async", action="store_true",
                         help="skip the asyncio group (apush vs delay)")
-    parser.add_argument("--check", action="store_true",
-                        help=f"exit 1 when push() p50 exceeds {TARGET_P50_RATIO}x delay() p50")
+    add_check_option(parser, f"push() p50 exceeds {TARGET_P50_RATIO}x delay() p50")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,39 +200,23 @@ def run(args: argparse.Namespace) -> int:
     if ratio is None:
         raise AssertionError("push() row has no ratio to delay()")
     figures, tables = figures_and_tables(rows)
-    met = ratio <= TARGET_P50_RATIO
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "relier push()/apush() vs vanilla Celery delay() of the same no-op task",
-        "config": {"calls": calls, "warmup": warmup, "queue": QUEUE,
-                   "vanilla_task": VANILLA_TASK, "relier_task": RELIER_TASK},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "results": [row.to_json() for row in rows],
-        "target": {
-            "statement": f"push() p50 <= {TARGET_P50_RATIO}x vanilla delay() p50",
-            "max_ratio_p50": TARGET_P50_RATIO,
-            "measured_ratio_p50": ratio,
-            "met": met,
-        },
-        "checks": {"messages_expected": expected, "messages_queued": messages,
-                   "keys_deleted": deleted},
-    }
-    written = write_results(NAME, payload, args.json_out, started)
-
-    title = (f"dispatch: relier vs vanilla Celery, no-op task, queue {QUEUE!r} "
-             f"({machine_summary(machine)})")
-    print(format_table(title, rows))
-    verdict = "met" if met else "NOT met"
-    print(f"target: push() p50 <= {TARGET_P50_RATIO}x delay() p50: measured "
-          f"{ratio:.2f}x, {verdict}")
+    target = Target.p50_ratio(f"push() p50 <= {TARGET_P50_RATIO}x vanilla delay() p50",
+                              TARGET_P50_RATIO, ratio)
+    report = [format_table(f"dispatch: relier vs vanilla Celery, no-op task, queue {QUEUE!r} "
+                           f"({machine_summary(machine)})", rows),
+              f"target: push() p50 <= {TARGET_P50_RATIO}x delay() p50: measured "
+              f"{ratio:.2f}x, {target.verdict}"]
     if messages != expected:
-        print(f"warning: {messages} messages in the queue, expected {expected}")
-    print_written(written)
-    if messages != expected:
-        return 1
-    return 1 if args.check and not met else 0
+        report.append(f"warning: {messages} messages in the queue, expected {expected}")
+    publish(NAME, args.json_out, started, report,
+            description="relier push()/apush() vs vanilla Celery delay() of the same no-op task",
+            config={"calls": calls, "warmup": warmup, "queue": QUEUE,
+                    "vanilla_task": VANILLA_TASK, "relier_task": RELIER_TASK},
+            machine=machine, figures=figures, tables=tables,
+            results=[row.to_json() for row in rows], target=target.to_json(),
+            checks={"messages_expected": expected, "messages_queued": messages,
+                    "keys_deleted": deleted})
+    return target.exit_status(args.check, broken=messages != expected)
 
 
 BENCHMARK = Benchmark(

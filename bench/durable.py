@@ -14,17 +14,17 @@ import dataclasses
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from celery import Celery
 
 from bench import Benchmark
 from bench.figures import Figure, format_text, table
-from bench.options import add_output_options
-from bench.report import machine_summary, now_utc, print_written, server_label, summarize, write_results
+from bench.options import add_number, add_output_options
+from bench.report import summarize
+from bench.result_files import machine_summary, now_utc, publish, server_label
+from bench.senders import bench_settings
 from bench.servers import probe_machine
 from relier.binding import Relier
-from relier.config import Settings
 from relier.devserver import RedisServer, valkey_binary
 from relier.dispatch import prepare_dispatch, push
 from relier.spec import build_spec
@@ -37,7 +37,7 @@ def _noop(n: int) -> int:
 
 
 def _measure(url: str, args: argparse.Namespace) -> dict[str, list[int]]:
-    relier = Relier(Celery("bench-durable"), settings=Settings.from_env({"RELIER_REDIS_URL": url}))
+    relier = Relier(Celery("bench-durable"), settings=bench_settings(url))
     plain = build_spec(_noop, name="bench.durable", queue="bench", version=1, priority=0,
                        soft_timeout=None, hard_timeout=None)
     durable = dataclasses.replace(plain, durable=True)
@@ -45,7 +45,7 @@ def _measure(url: str, args: argparse.Namespace) -> dict[str, list[int]]:
     for n in range(args.warmup + args.calls):
         for kind, spec in (("plain", plain), ("durable", durable)):
             started = time.perf_counter_ns()
-            push(relier, prepare_dispatch(relier, spec, (n,), {}))
+            push(relier.runtime, prepare_dispatch(relier.runtime, spec, (n,), {}))
             if n >= args.warmup:
                 timings[kind].append(time.perf_counter_ns() - started)
     return timings
@@ -73,24 +73,20 @@ def run(args: argparse.Namespace) -> int:
     details = table("push latency, plain vs durable", method, ("kind", "p50 µs", "p99 µs", "mean µs"),
                     [(kind, f"{s.p50_ns / 1000:.0f}", f"{s.p99_ns / 1000:.0f}", f"{s.mean_ns / 1000:.0f}")
                      for kind, s in stats.items()])
-    payload: dict[str, Any] = {
-        "benchmark": NAME, "description": "the cost of durable=True pushes (WAITAOF) against plain pushes",
-        "config": {"calls": args.calls, "warmup": args.warmup, "appendfsync": args.appendfsync},
-        "machine": machine,
-        "stats": {kind: dataclasses.asdict(s) for kind, s in stats.items()},
-        "figures": [figure.to_json() for figure in figures], "tables": [details.to_json()],
-    }
-    written = write_results(NAME, payload, args.json_out, began)
-    print(f"durable: push latency with WAITAOF ({machine_summary(machine)})")
-    print(format_text(figures, [details]))
-    print_written(written)
+    publish(NAME, args.json_out, began,
+            [f"durable: push latency with WAITAOF ({machine_summary(machine)})",
+             format_text(figures, [details])],
+            description="the cost of durable=True pushes (WAITAOF) against plain pushes",
+            config={"calls": args.calls, "warmup": args.warmup, "appendfsync": args.appendfsync},
+            machine=machine, figures=figures, tables=[details],
+            stats={kind: dataclasses.asdict(s) for kind, s in stats.items()})
     return 0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calls", type=int, default=500,
                         help="pushes of each kind (default: 500; a durable push waits ~0.1 s on everysec)")
-    parser.add_argument("--warmup", type=int, default=50, help="warm-up rounds (default: 50)")
+    add_number(parser, "--warmup", 50, "warm-up rounds")
     parser.add_argument("--appendfsync", choices=("everysec", "always"), default="everysec",
                         help="the server's appendfsync (default: everysec)")
     add_output_options(parser, NAME)

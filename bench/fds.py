@@ -19,12 +19,12 @@ from typing import Any
 from bench import Benchmark
 from bench.figures import Figure, by_arm, format_text, table
 from bench.noop_arms import WORKERS, noop_arm, started
-from bench.options import add_arm_option, add_output_options
-from bench.procfs import ProcessDescriptors, descriptors, worker_processes
-from bench.report import machine_summary, now_utc, print_written, server_label, write_results
+from bench.options import add_arm_option, add_number, add_output_options
+from bench.result_files import machine_summary, now_utc, publish, server_label
 from bench.servers import probe_machine, running_server
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
+from relier.procinfo import ProcessDescriptors, descriptors, worker_processes
 from relier.testing import server_binary
 
 NAME = "fds"
@@ -71,12 +71,9 @@ def count(arm: str, url: str, log_path: Path, *, tasks: int, warmup: int, settle
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", type=int, default=2000,
-                        help="no-op tasks run between the two counts (default: 2000)")
-    parser.add_argument("--warmup", type=int, default=20,
-                        help="no-op tasks run before the first count (default: 20)")
-    parser.add_argument("--settle", type=float, default=0.5,
-                        help="rest before each count, s (default: 0.5)")
+    add_number(parser, "--tasks", 2000, "no-op tasks run between the two counts")
+    add_number(parser, "--warmup", 20, "no-op tasks run before the first count")
+    add_number(parser, "--settle", 0.5, "rest before each count, s")
     add_arm_option(parser, ARMS)
     add_output_options(parser, NAME)
 
@@ -126,21 +123,14 @@ def run(args: argparse.Namespace) -> int:
     details = table(f"open file descriptors per process, after warm-up and after {args.tasks:,} "
                     "tasks", method, ("arm", "process", "after warm-up", "after tasks",
                                       "kinds after tasks"), rows)
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "open file descriptors of a worker's processes after many no-op tasks, "
-                       "relier vs vanilla Celery",
-        "config": {"tasks": args.tasks, "warmup": args.warmup, "settle_s": args.settle,
-                   "arms": arms},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [details.to_json()],
-        "counts": [asdict(c) for c in counts],
-    }
-    written = write_results(NAME, payload, args.json_out, began)
-    print(f"fds: open descriptors after {args.tasks:,} tasks ({machine_summary(machine)})")
-    print(format_text(figures, [details]))
-    print_written(written)
+    publish(NAME, args.json_out, began,
+            [f"fds: open descriptors after {args.tasks:,} tasks ({machine_summary(machine)})",
+             format_text(figures, [details])],
+            description="open file descriptors of a worker's processes after many no-op tasks, "
+                        "relier vs vanilla Celery",
+            config={"tasks": args.tasks, "warmup": args.warmup, "settle_s": args.settle,
+                    "arms": arms},
+            machine=machine, figures=figures, tables=[details], counts=[asdict(c) for c in counts])
     return 0
 
 

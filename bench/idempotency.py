@@ -38,19 +38,10 @@ import redis
 from bench import Benchmark
 from bench.apps.idempotency_tasks import EXECUTIONS_KEY, IdempotencyApp, make_app
 from bench.figures import Figure, Table, stats_table, table
-from bench.options import add_output_options
+from bench.options import add_check_option, add_number, add_output_options
 from bench.redis_state import counter, queued
-from bench.report import (
-    Row,
-    compared,
-    format_table,
-    machine_summary,
-    now_utc,
-    print_written,
-    server_label,
-    summarize,
-    write_results,
-)
+from bench.report import Row, compared, format_table, summarize
+from bench.result_files import Target, machine_summary, now_utc, publish, server_label
 from bench.servers import connected_server, describe_machine
 from bench.timing import interleave, warm_up
 from bench.workers import bench_worker
@@ -217,26 +208,16 @@ def method_lines(args: argparse.Namespace, server: str) -> dict[str, str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--submissions", type=int, default=2000,
-                        help="push() calls of the one idempotent call (default: 2000)")
-    parser.add_argument("--threads", type=int, default=8,
-                        help="threads submitting the duplicates (default: 8)")
-    parser.add_argument("--hold", type=float, default=0.2,
-                        help="seconds the duplicate-submission body sleeps (default: 0.2)")
-    parser.add_argument("--settle", type=float, default=1.0,
-                        help="wait after the last result before counting executions, s "
-                             "(default: 1)")
-    parser.add_argument("--calls", type=int, default=500,
-                        help="end-to-end calls of each variant (default: 500)")
-    parser.add_argument("--dispatch-calls", type=int, default=2000,
-                        help="push()-only calls of each variant (default: 2000)")
-    parser.add_argument("--warmup", type=int, default=50,
-                        help="untimed calls of each variant before each timed group "
-                             "(default: 50)")
+    add_number(parser, "--submissions", 2000, "push() calls of the one idempotent call")
+    add_number(parser, "--threads", 8, "threads submitting the duplicates")
+    add_number(parser, "--hold", 0.2, "seconds the duplicate-submission body sleeps")
+    add_number(parser, "--settle", 1.0, "wait after the last result before counting executions, s")
+    add_number(parser, "--calls", 500, "end-to-end calls of each variant")
+    add_number(parser, "--dispatch-calls", 2000, "push()-only calls of each variant")
+    add_number(parser, "--warmup", 50, "untimed calls of each variant before each timed group")
     add_output_options(parser, NAME)
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when the duplicate submissions produced more than one task "
-                             "id, task or execution, or differing results")
+    add_check_option(parser, "the duplicate submissions produced more than one task id, task or "
+                             "execution, or differing results")
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,62 +326,50 @@ def run(args: argparse.Namespace) -> int:
     rows = [plain_e2e_row, idem_e2e_row, plain_push_row, idem_push_row, dup_row]
     expected_queued = 2 * (args.warmup + args.dispatch_calls)
     figures, tables = figures_and_tables(dup, rows, methods)
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "duplicate submissions of one idempotent call; per-task overhead of "
-                       "idempotent=True vs the same no-op task without it",
-        "config": {"submissions": args.submissions, "threads": args.threads,
-                   "hold_s": args.hold, "settle_s": args.settle, "calls": args.calls,
-                   "dispatch_calls": args.dispatch_calls, "warmup": args.warmup,
-                   "worker": f"prefork -c {WORKER_CONCURRENCY}", "poll_s": POLL_S,
-                   "tasks": ["bench.idem_counted", "bench.idem_noop", "bench.plain_noop"]},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "duplicates": {"method": methods["duplicates"],
-                       **{k: v for k, v in asdict(dup).items() if k != "push_ns"}},
-        "results": [row.to_json() for row in rows],
-        "overhead": {
-            "end_to_end_ratio_p50": idem_e2e_row.ratio_p50,
-            "end_to_end_ratio_p99": idem_e2e_row.stats.p99_ns / plain_e2e_row.stats.p99_ns,
-            "dispatch_ratio_p50": idem_push_row.ratio_p50,
-            "dispatch_ratio_p99": idem_push_row.stats.p99_ns / plain_push_row.stats.p99_ns,
-        },
-        "target": {
-            "statement": f"{args.submissions} concurrent submissions of one idempotent call: "
-                         "1 task id, 1 task created, 1 body execution, identical results",
-            "met": dup.met,
-        },
-        "checks": {"messages_expected": expected_queued, "messages_queued": queued},
+    overhead = {
+        "end_to_end_ratio_p50": idem_e2e_row.ratio_p50,
+        "end_to_end_ratio_p99": idem_e2e_row.stats.p99_ns / plain_e2e_row.stats.p99_ns,
+        "dispatch_ratio_p50": idem_push_row.ratio_p50,
+        "dispatch_ratio_p99": idem_push_row.stats.p99_ns / plain_push_row.stats.p99_ns,
     }
-    written = write_results(NAME, payload, args.json_out, started)
-
-    title = f"idempotency: duplicates and overhead ({machine_summary(machine)})"
-    print(title)
-    print(f"[duplicates] {methods['duplicates']}")
-    print(f"  submissions {dup.submissions}, distinct task ids {dup.distinct_task_ids}, "
-          f"tasks created {dup.created} (existing {dup.existing}), body executions "
-          f"{dup.executions}, task records {dup.records}, results identical "
-          f"{dup.results_identical} ({dup.distinct_results} distinct: {dup.result!r}); "
-          f"submitted in {dup.submit_wall_s:.2f} s, all results in {dup.done_wall_s:.2f} s")
-    print(f"  pushes returned before the body started {dup.pushed_before_start}, overlapping "
-          f"the body {dup.pushed_while_running}, begun after it completed "
-          f"{dup.pushed_after_completion}")
-    print(format_table("end-to-end latency, idempotent vs plain", rows[:2], unit="ms",
-                       count_label="tasks"))
-    print(format_table("push() latency", rows[2:], unit="us"))
-    verdict = "met" if dup.met else "NOT met"
-    print(f"target: 1 task id, 1 created, 1 execution, identical results: {verdict}")
-    print(f"overhead idempotent/plain: end-to-end p50 {idem_e2e_row.ratio_p50:.2f}x, p99 "
-          f"{payload['overhead']['end_to_end_ratio_p99']:.2f}x; push() p50 "
-          f"{idem_push_row.ratio_p50:.2f}x, p99 {payload['overhead']['dispatch_ratio_p99']:.2f}x")
+    target = Target(f"{args.submissions} concurrent submissions of one idempotent call: 1 task "
+                    "id, 1 task created, 1 body execution, identical results", dup.met)
+    report = [
+        f"idempotency: duplicates and overhead ({machine_summary(machine)})",
+        f"[duplicates] {methods['duplicates']}",
+        f"  submissions {dup.submissions}, distinct task ids {dup.distinct_task_ids}, "
+        f"tasks created {dup.created} (existing {dup.existing}), body executions "
+        f"{dup.executions}, task records {dup.records}, results identical "
+        f"{dup.results_identical} ({dup.distinct_results} distinct: {dup.result!r}); "
+        f"submitted in {dup.submit_wall_s:.2f} s, all results in {dup.done_wall_s:.2f} s",
+        f"  pushes returned before the body started {dup.pushed_before_start}, overlapping "
+        f"the body {dup.pushed_while_running}, begun after it completed "
+        f"{dup.pushed_after_completion}",
+        format_table("end-to-end latency, idempotent vs plain", rows[:2], unit="ms",
+                     count_label="tasks"),
+        format_table("push() latency", rows[2:], unit="us"),
+        f"target: 1 task id, 1 created, 1 execution, identical results: {target.verdict}",
+        f"overhead idempotent/plain: end-to-end p50 {idem_e2e_row.ratio_p50:.2f}x, p99 "
+        f"{overhead['end_to_end_ratio_p99']:.2f}x; push() p50 "
+        f"{idem_push_row.ratio_p50:.2f}x, p99 {overhead['dispatch_ratio_p99']:.2f}x",
+    ]
     if queued != expected_queued:
-        print(f"warning: {queued} messages queued after the dispatch group, expected "
-              f"{expected_queued}")
-    print_written(written)
-    if queued != expected_queued:
-        return 1
-    return 1 if args.check and not dup.met else 0
+        report.append(f"warning: {queued} messages queued after the dispatch group, expected "
+                      f"{expected_queued}")
+    publish(NAME, args.json_out, started, report,
+            description="duplicate submissions of one idempotent call; per-task overhead of "
+                        "idempotent=True vs the same no-op task without it",
+            config={"submissions": args.submissions, "threads": args.threads,
+                    "hold_s": args.hold, "settle_s": args.settle, "calls": args.calls,
+                    "dispatch_calls": args.dispatch_calls, "warmup": args.warmup,
+                    "worker": f"prefork -c {WORKER_CONCURRENCY}", "poll_s": POLL_S,
+                    "tasks": ["bench.idem_counted", "bench.idem_noop", "bench.plain_noop"]},
+            machine=machine, figures=figures, tables=tables,
+            duplicates={"method": methods["duplicates"],
+                        **{k: v for k, v in asdict(dup).items() if k != "push_ns"}},
+            results=[row.to_json() for row in rows], overhead=overhead, target=target.to_json(),
+            checks={"messages_expected": expected_queued, "messages_queued": queued})
+    return target.exit_status(args.check, broken=queued != expected_queued)
 
 
 BENCHMARK = Benchmark(

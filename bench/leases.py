@@ -36,28 +36,18 @@ import redis
 from bench import Benchmark
 from bench.apps.lease_tasks import make_app
 from bench.figures import Figure, Table, stats_table, table
-from bench.options import add_output_options
+from bench.options import add_check_option, add_number, add_output_options
 from bench.redis_state import attempt_start, counter
-from bench.report import (
-    Row,
-    column_formatter,
-    format_table,
-    machine_summary,
-    now_utc,
-    print_written,
-    server_label,
-    summarize,
-    write_results,
-)
+from bench.report import Row, column_formatter, format_table, summarize
+from bench.result_files import Target, machine_summary, now_utc, publish, server_label
 from bench.servers import connected_server, probe_machine, running_server
-from bench.workers import bench_worker, parent_pid, resurrector
-from relier.testing import CeleryWorker, server_binary, wait_until
+from bench.workers import bench_worker, resurrector
+from relier.procinfo import parent_pid
+from relier.testing import FAST_LEASES, CeleryWorker, server_binary, wait_until
 
 NAME = "leases"
 #: Target: refresh commands/s with 1,000 tasks inflight at most this times the cost with 10.
 TARGET_RATIO = 1.5
-RECOVERY_LEASES = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
-                   "RELIER_RESURRECTOR_INTERVAL": "0.2"}
 #: Commands the benchmark itself sends during a window (its INFO snapshots).
 _OWN_COMMANDS = frozenset({"info"})
 
@@ -179,10 +169,10 @@ def _mass_recovery_on(url: str, parent: Path, tasks: int, *, timeout: float,
     try:
         bound = make_app(url)
         victim = _worker(url, parent / "mass-a.log", pool="prefork",
-                         concurrency=tasks, env=RECOVERY_LEASES).start()
+                         concurrency=tasks, env=FAST_LEASES).start()
         workers.append(victim)
         victim.wait_ready()
-        with resurrector(url, parent / "mass-resurrector.log", RECOVERY_LEASES):
+        with resurrector(url, parent / "mass-resurrector.log", FAST_LEASES):
             ids = [str(bound.killed.push(600).id) for _ in range(tasks)]
             firsts = wait_until(
                 lambda: _all_started(client, ids),
@@ -192,7 +182,7 @@ def _mass_recovery_on(url: str, parent: Path, tasks: int, *, timeout: float,
             if parents != {victim.pid}:
                 raise RuntimeError(f"first attempts ran outside worker A: {parents}")
             replacement = _worker(url, parent / "mass-b.log", pool="prefork",
-                                  concurrency=tasks, env=RECOVERY_LEASES).start()
+                                  concurrency=tasks, env=FAST_LEASES).start()
             workers.append(replacement)
             replacement.wait_ready()
             killed_at = time.time()
@@ -251,22 +241,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--inflight", type=int, action="append", default=None,
                         help="tasks inflight for a refresh-cost measurement (repeatable; "
                              "default: 10 and 1000)")
-    parser.add_argument("--window", type=float, default=10.0,
-                        help="quiet window over which commands are counted, s (default: 10)")
-    parser.add_argument("--settle", type=float, default=2.0,
-                        help="wait after the last task started before the window, s "
-                             "(default: 2)")
+    add_number(parser, "--window", 10.0, "quiet window over which commands are counted, s")
+    add_number(parser, "--settle", 2.0, "wait after the last task started before the window, s")
     parser.add_argument("--refresh-interval", type=float, default=1.0,
                         help="RELIER_LEASE_REFRESH_INTERVAL for the refresh-cost worker "
                              "(default: 1, relier's default)")
-    parser.add_argument("--tasks", type=int, default=25,
-                        help="tasks running on the killed worker (default: 25)")
+    add_number(parser, "--tasks", 25, "tasks running on the killed worker")
     parser.add_argument("--skip", choices=("cost", "recovery"), action="append", default=[],
                         help="skip a part (repeatable)")
     add_output_options(parser, NAME)
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when the refresh cost ratio exceeds 1.5x or the mass "
-                             "recovery loses or duplicates a task")
+    add_check_option(parser, "the refresh cost ratio exceeds 1.5x or the mass recovery loses or "
+                             "duplicates a task")
 
 
 def figures_and_tables(costs: list[RefreshCost], cost_method: str, rows: list[Row],
@@ -351,64 +336,53 @@ def run(args: argparse.Namespace) -> int:
     recovery_ok = recovery is None or (
         recovery.delivered == recovery.tasks and recovery.duplicate_completions == 0)
     figures, tables = figures_and_tables(costs, cost_method, rows, recovery)
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "description": "Redis cost of lease refreshing vs tasks inflight; recovery latency of "
-                       "many tasks killed at once",
-        "config": {"inflight": inflights, "window_s": args.window, "settle_s": args.settle,
-                   "refresh_interval_s": args.refresh_interval, "tasks": args.tasks,
-                   "recovery_env": RECOVERY_LEASES},
-        "machine": machine,
-        "refresh_cost": {"method": cost_method, "unit": "commands/s",
-                         "results": [asdict(cost) for cost in costs],
-                         "ratio_last_to_first": ratio},
-        "results": [row.to_json() for row in rows],
-        "mass_recovery": None if recovery is None else {
-            "method": recovery_method,
-            **{k: v for k, v in asdict(recovery).items() if k != "latencies_ns"},
-            "samples_ms": sorted(round(value / 1e6, 1) for value in recovery.latencies_ns),
-        },
-        "target": {
-            "statement": f"refresh commands/s with {inflights[-1]} inflight <= {TARGET_RATIO:g}x "
-                         f"those with {inflights[0]}",
-            "max_ratio": TARGET_RATIO,
-            "measured_ratio": ratio,
-            "met": None if ratio is None else ratio <= TARGET_RATIO,
-        },
-    }
-    written = write_results(NAME, payload, args.json_out, started)
-
-    _print_report(machine, inflights=inflights, costs=costs,
-                  cost_method=cost_method, ratio=ratio, rows=rows, recovery=recovery)
-    print_written(written)
-    failed = (ratio is not None and ratio > TARGET_RATIO) or not recovery_ok
+    target = Target(f"refresh commands/s with {inflights[-1]} inflight <= {TARGET_RATIO:g}x those "
+                    f"with {inflights[0]}", None if ratio is None else ratio <= TARGET_RATIO,
+                    {"max_ratio": TARGET_RATIO, "measured_ratio": ratio})
+    report = _report_lines(machine, inflights=inflights, costs=costs, cost_method=cost_method,
+                           target=target, ratio=ratio, rows=rows, recovery=recovery)
+    publish(NAME, args.json_out, started, report,
+            description="Redis cost of lease refreshing vs tasks inflight; recovery latency of "
+                        "many tasks killed at once",
+            config={"inflight": inflights, "window_s": args.window, "settle_s": args.settle,
+                    "refresh_interval_s": args.refresh_interval, "tasks": args.tasks,
+                    "recovery_env": FAST_LEASES},
+            machine=machine, figures=figures, tables=tables,
+            refresh_cost={"method": cost_method, "unit": "commands/s",
+                          "results": [asdict(cost) for cost in costs],
+                          "ratio_last_to_first": ratio},
+            results=[row.to_json() for row in rows],
+            mass_recovery=None if recovery is None else {
+                "method": recovery_method,
+                **{k: v for k, v in asdict(recovery).items() if k != "latencies_ns"},
+                "samples_ms": sorted(round(value / 1e6, 1) for value in recovery.latencies_ns),
+            },
+            target=target.to_json())
+    failed = target.met is False or not recovery_ok
     return 1 if args.check and failed else 0
 
 
-def _print_report(machine: Mapping[str, Any], *, inflights: list[int],
-                  costs: list[RefreshCost], cost_method: str, ratio: float | None,
-                  rows: list[Row], recovery: MassRecovery | None) -> None:
-    title = f"leases: refresh cost and mass recovery ({machine_summary(machine)})"
-    print(title)
+def _report_lines(machine: Mapping[str, Any], *, inflights: list[int], costs: list[RefreshCost],
+                  cost_method: str, target: Target, ratio: float | None, rows: list[Row],
+                  recovery: MassRecovery | None) -> list[str]:
+    lines = [f"leases: refresh cost and mass recovery ({machine_summary(machine)})"]
     if costs:
-        print(format_costs("lease-refresh Redis cost (commands/s)", cost_method, costs))
-        for cost in costs:
-            print(f"  N={cost.inflight}: filled in {cost.fill_s:.1f} s; "
+        lines.append(format_costs("lease-refresh Redis cost (commands/s)", cost_method, costs))
+        lines += [f"  N={cost.inflight}: filled in {cost.fill_s:.1f} s; "
                   f"tasks started in window: {cost.started_during_window}; "
-                  f"delta {cost.delta}")
+                  f"delta {cost.delta}" for cost in costs]
     if ratio is not None:
-        verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
-        print(f"target: refresh cost at {inflights[-1]} <= {TARGET_RATIO:g}x cost at "
-              f"{inflights[0]}: measured {ratio:.2f}x, {verdict}")
+        lines.append(f"target: refresh cost at {inflights[-1]} <= {TARGET_RATIO:g}x cost at "
+                     f"{inflights[0]}: measured {ratio:.2f}x, {target.verdict}")
     if rows:
-        print(format_table("mass recovery: kill -> attempt 2", rows, unit="ms",
-                           count_label="tasks"))
+        lines.append(format_table("mass recovery: kill -> attempt 2", rows, unit="ms",
+                                  count_label="tasks"))
     if recovery is not None:
-        print(f"  delivered {recovery.delivered}/{recovery.tasks}, attempt 2 started "
-              f"{recovery.resumed}/{recovery.tasks}, duplicate completions "
-              f"{recovery.duplicate_completions}, extra executions {recovery.extra_executions}")
+        lines.append(f"  delivered {recovery.delivered}/{recovery.tasks}, attempt 2 started "
+                     f"{recovery.resumed}/{recovery.tasks}, duplicate completions "
+                     f"{recovery.duplicate_completions}, extra executions "
+                     f"{recovery.extra_executions}")
+    return lines
 
 
 BENCHMARK = Benchmark(

@@ -15,17 +15,16 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from bench import Benchmark
 from bench.figures import Figure, by_arm, format_text, table
 from bench.noop_arms import WORKERS, noop_arm, started
-from bench.options import add_arm_option, add_output_options
-from bench.procfs import ProcessMemory, memory, worker_processes
-from bench.report import machine_summary, now_utc, print_written, server_label, write_results
-from bench.servers import probe_machine, rotating_arm_servers
+from bench.options import add_arm_option, add_number, add_output_options
+from bench.result_files import machine_summary, now_utc, publish, server_label
+from bench.servers import rotating_arms
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
+from relier.procinfo import ProcessMemory, memory, worker_processes
 from relier.testing import server_binary
 
 NAME = "memory"
@@ -83,12 +82,9 @@ def summaries(snapshots: list[Snapshot]) -> dict[str, float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="workers measured per arm, in rotating order (default: 3)")
-    parser.add_argument("--warmup", type=int, default=100,
-                        help="no-op tasks each worker runs before the snapshot (default: 100)")
-    parser.add_argument("--settle", type=float, default=1.0,
-                        help="rest after the warm-up before reading /proc, s (default: 1)")
+    add_number(parser, "--rounds", 3, "workers measured per arm, in rotating order")
+    add_number(parser, "--warmup", 100, "no-op tasks each worker runs before the snapshot")
+    add_number(parser, "--settle", 1.0, "rest after the warm-up before reading /proc, s")
     add_arm_option(parser, ARMS)
     add_output_options(parser, NAME)
 
@@ -108,14 +104,11 @@ def run(args: argparse.Namespace) -> int:
     arms: list[str] = args.arm or list(ARMS)
     began = now_utc()
     binary = server_binary(args.server)
-    snapshots: list[Snapshot] = []
-    machine: dict[str, Any] = {}
-    with rotating_arm_servers("memory", arms, args.rounds, binary) as runs:
-        for arm, round_index, server, directory in runs:
-            machine = machine or probe_machine(server, binary)
-            snapshots.append(snapshot(arm, server.url, directory / "worker.log",
-                                      round_index, warmup=args.warmup,
-                                      settle=args.settle, timeout=120.0))
+    machine, snapshots = rotating_arms(
+        NAME, arms, args.rounds, binary,
+        lambda arm, round_index, url, directory: snapshot(
+            arm, url, directory / "worker.log", round_index, warmup=args.warmup,
+            settle=args.settle, timeout=120.0))
 
     per_arm = {arm: summaries([s for s in snapshots if s.arm == arm]) for arm in arms}
     method = (f"/proc/<pid>/smaps_rollup of the main process and each child after "
@@ -143,22 +136,15 @@ def run(args: argparse.Namespace) -> int:
             [(arm, *(f"{per_arm['relier'][key] - per_arm[arm][key]:+.1f}"
                      for key in ("main_rss", "child_rss", "main_pss", "child_pss", "total_pss")))
              for arm in per_arm if arm != "relier"]))
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "RSS/PSS/USS of a worker's main process and pool processes, relier vs "
-                       "vanilla Celery",
-        "config": {"rounds": args.rounds, "warmup": args.warmup, "settle_s": args.settle,
-                   "arms": arms},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "summary_mib": per_arm,
-        "snapshots": [asdict(s) for s in snapshots],
-    }
-    written = write_results(NAME, payload, args.json_out, began)
-    print(f"memory: worker RAM per process ({machine_summary(machine)})")
-    print(format_text(figures, tables))
-    print_written(written)
+    publish(NAME, args.json_out, began,
+            [f"memory: worker RAM per process ({machine_summary(machine)})",
+             format_text(figures, tables)],
+            description="RSS/PSS/USS of a worker's main process and pool processes, relier vs "
+                        "vanilla Celery",
+            config={"rounds": args.rounds, "warmup": args.warmup, "settle_s": args.settle,
+                    "arms": arms},
+            machine=machine, figures=figures, tables=tables, summary_mib=per_arm,
+            snapshots=[asdict(s) for s in snapshots])
     return 0
 
 

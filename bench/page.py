@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.figures import ARM_COLUMNS, Figure, Table, format_cell, format_ratio
-from bench.report import RESULTS_DIR
+from bench.result_files import RESULTS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS_PAGE = ROOT / "docs" / "benchmarks.md"

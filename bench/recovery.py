@@ -41,7 +41,7 @@ from typing import Any
 import redis
 
 from bench import Benchmark
-from bench.options import add_output_options
+from bench.options import add_check_option, add_number, add_output_options
 from bench.recovery_report import (
     Delivery,
     VanillaChildDeath,
@@ -49,25 +49,16 @@ from bench.recovery_report import (
     format_delivery,
 )
 from bench.redis_state import arm_counts, attempt_start, wait_for_completions
-from bench.report import (
-    Row,
-    format_table,
-    machine_summary,
-    now_utc,
-    print_written,
-    server_label,
-    summarize,
-    write_results,
-)
+from bench.report import Row, format_table, summarize
+from bench.result_files import Target, machine_summary, now_utc, publish, server_label
 from bench.senders import sending_app, vanilla_pusher
 from bench.servers import probe_machine, running_server
-from bench.workers import ARMS, bench_worker, parent_pid, resurrector, stop_worker, vanilla_worker
-from relier.testing import CeleryWorker, server_binary, wait_until
+from bench.workers import ARMS, bench_worker, resurrector, stop_worker, vanilla_worker
+from relier.procinfo import parent_pid
+from relier.testing import FAST_LEASES, CeleryWorker, server_binary, wait_until
 
 NAME = "recovery"
-LEASE_TTL = 2.0
-FAST_LEASES = {"RELIER_LEASE_TTL": str(LEASE_TTL), "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
-               "RELIER_RESURRECTOR_INTERVAL": "0.2"}
+LEASE_TTL = float(FAST_LEASES["RELIER_LEASE_TTL"])
 #: Target for whole-worker death: attempt 2 starts within the lease TTL plus this, at p99.
 TARGET_SLACK_S = 1.0
 
@@ -237,34 +228,21 @@ def _delivery_arm(arm: str, url: str, log_dir: Path, *, tasks: int, kills: int, 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kills", type=int, default=10,
-                        help="pool-process kills timed for child-death recovery (default: 10)")
-    parser.add_argument("--worker-kills", type=int, default=3,
-                        help="whole-worker kills timed (default: 3)")
-    parser.add_argument("--tasks", type=int, default=20,
-                        help="tasks per arm of the delivery test (default: 20)")
-    parser.add_argument("--delivery-kills", type=int, default=3,
-                        help="pool-process kills per arm of the delivery test (default: 3)")
-    parser.add_argument("--task-seconds", type=float, default=0.5,
-                        help="sleep in each delivery task (default: 0.5)")
-    parser.add_argument("--settle", type=float, default=8.0,
-                        help="stop waiting for an arm after this long without progress "
-                             "(default: 8)")
-    parser.add_argument("--max-wait", type=float, default=60.0,
-                        help="longest wait for an arm's completions (default: 60)")
-    parser.add_argument("--vanilla-kills", type=int, default=10,
-                        help="pool-process kills of vanilla acks_late, timed (default: 10)")
-    parser.add_argument("--defaults-kills", type=int, default=3,
-                        help="pool-process kills of vanilla with defaults (default: 3)")
-    parser.add_argument("--rerun-timeout", type=float, default=10.0,
-                        help="longest wait for a vanilla re-run after a kill, s (default: 10)")
+    add_number(parser, "--kills", 10, "pool-process kills timed for child-death recovery")
+    add_number(parser, "--worker-kills", 3, "whole-worker kills timed")
+    add_number(parser, "--tasks", 20, "tasks per arm of the delivery test")
+    add_number(parser, "--delivery-kills", 3, "pool-process kills per arm of the delivery test")
+    add_number(parser, "--task-seconds", 0.5, "sleep in each delivery task")
+    add_number(parser, "--settle", 8.0, "stop waiting for an arm after this long without progress")
+    add_number(parser, "--max-wait", 60.0, "longest wait for an arm's completions")
+    add_number(parser, "--vanilla-kills", 10, "pool-process kills of vanilla acks_late, timed")
+    add_number(parser, "--defaults-kills", 3, "pool-process kills of vanilla with defaults")
+    add_number(parser, "--rerun-timeout", 10.0, "longest wait for a vanilla re-run after a kill, s")
     parser.add_argument("--skip", choices=("child", "worker", "delivery", "vanilla"),
                         action="append",
                         default=[], help="skip a part (repeatable)")
     add_output_options(parser, NAME)
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when whole-worker p99 exceeds the lease TTL + 1 s or "
-                             "relier loses a task")
+    add_check_option(parser, "whole-worker p99 exceeds the lease TTL + 1 s or relier loses a task")
 
 
 def _vanilla_parts(args: argparse.Namespace, parent: Path, binary: Path, *, method: str,
@@ -360,61 +338,48 @@ def run(args: argparse.Namespace) -> int:
 
     figures, tables = figures_and_tables(rows, deliveries, vanilla, methods)
     whole = next((row for row in rows if row.group == "whole-worker death"), None)
-    limit_ns = (LEASE_TTL + TARGET_SLACK_S) * 1e9
-    whole_met = None if whole is None else whole.stats.p99_ns <= limit_ns
+    limit_s = LEASE_TTL + TARGET_SLACK_S
+    target = Target(f"whole-worker death: kill -> attempt 2 p99 <= lease TTL ({LEASE_TTL:g} s) + "
+                    f"{TARGET_SLACK_S:g} s", None if whole is None else whole.stats.p99_ns <= limit_s * 1e9,
+                    {"max_p99_s": limit_s,
+                     "measured_p99_s": None if whole is None else whole.stats.p99_ns / 1e9})
     relier_lost = next((d.lost for d in deliveries if d.arm == "relier"), None)
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "recovery latency and delivery of tasks whose processes are SIGKILLed",
-        "notes": [
-            "Whole-worker death has no vanilla figure: with Celery's defaults the message was "
-            "acknowledged before the body ran and is gone; with acks_late it waits in kombu's "
-            "unacked set until the transport's visibility_timeout (one hour by default) has "
-            "passed, which this benchmark does not wait for.",
-            "Child death on vanilla acks_late depends on when the prefork pool notices the "
-            "dead child: at once when it sees the exit, else at its 5 s maintenance timer. "
-            "relier's worker calls that maintenance every 0.1 s (WatchPoolProcesses).",
-        ],
-        "config": {"kills": args.kills, "worker_kills": args.worker_kills, "tasks": args.tasks,
-                   "delivery_kills": args.delivery_kills, "task_seconds": args.task_seconds,
-                   "settle_s": args.settle, "max_wait_s": args.max_wait,
-                   "vanilla_kills": args.vanilla_kills, "defaults_kills": args.defaults_kills,
-                   "rerun_timeout_s": args.rerun_timeout, **FAST_LEASES},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "results": [row.to_json() for row in rows],
-        "samples_ms": {group: [round(value / 1e6, 1) for value in values]
-                       for group, values in samples.items()},
-        "delivery": {"method": methods["delivery"],
-                     "arms": [asdict(delivery) for delivery in deliveries]},
-        "vanilla_child_death": [{k: v for k, v in asdict(d).items() if k != "latencies_ns"}
-                                for d in vanilla],
-        "target": {
-            "statement": f"whole-worker death: kill -> attempt 2 p99 <= lease TTL "
-                         f"({LEASE_TTL:g} s) + {TARGET_SLACK_S:g} s",
-            "max_p99_s": LEASE_TTL + TARGET_SLACK_S,
-            "measured_p99_s": None if whole is None else whole.stats.p99_ns / 1e9,
-            "met": whole_met,
-        },
-    }
-    written = write_results(NAME, payload, args.json_out, started)
-
-    title = f"recovery: relier under SIGKILL ({machine_summary(machine)})"
-    if rows:
-        print(format_table(title, rows, unit="ms", count_label="kills"))
-    for death in vanilla:
-        print(f"  {death.arm}: {death.rerun}/{death.kills} killed tasks re-run within "
-              f"{death.rerun_timeout_s:g} s")
+    report = [format_table(f"recovery: relier under SIGKILL ({machine_summary(machine)})", rows,
+                           unit="ms", count_label="kills")] if rows else []
+    report += [f"  {death.arm}: {death.rerun}/{death.kills} killed tasks re-run within "
+               f"{death.rerun_timeout_s:g} s" for death in vanilla]
     if deliveries:
-        print(format_delivery("delivery under kills: relier vs vanilla Celery",
-                              methods["delivery"], deliveries))
+        report.append(format_delivery("delivery under kills: relier vs vanilla Celery",
+                                      methods["delivery"], deliveries))
     if whole is not None:
-        verdict = "met" if whole_met else "NOT met"
-        print(f"target: whole-worker kill -> attempt 2 p99 <= {LEASE_TTL + TARGET_SLACK_S:g} s: "
-              f"measured {whole.stats.p99_ns / 1e9:.3f} s, {verdict}")
-    print_written(written)
-    failed = whole_met is False or bool(relier_lost)
+        report.append(f"target: whole-worker kill -> attempt 2 p99 <= {limit_s:g} s: "
+                      f"measured {whole.stats.p99_ns / 1e9:.3f} s, {target.verdict}")
+    publish(NAME, args.json_out, started, report,
+            description="recovery latency and delivery of tasks whose processes are SIGKILLed",
+            config={"kills": args.kills, "worker_kills": args.worker_kills, "tasks": args.tasks,
+                    "delivery_kills": args.delivery_kills, "task_seconds": args.task_seconds,
+                    "settle_s": args.settle, "max_wait_s": args.max_wait,
+                    "vanilla_kills": args.vanilla_kills, "defaults_kills": args.defaults_kills,
+                    "rerun_timeout_s": args.rerun_timeout, **FAST_LEASES},
+            machine=machine, figures=figures, tables=tables,
+            notes=[
+                "Whole-worker death has no vanilla figure: with Celery's defaults the message was "
+                "acknowledged before the body ran and is gone; with acks_late it waits in kombu's "
+                "unacked set until the transport's visibility_timeout (one hour by default) has "
+                "passed, which this benchmark does not wait for.",
+                "Child death on vanilla acks_late depends on when the prefork pool notices the "
+                "dead child: at once when it sees the exit, else at its 5 s maintenance timer. "
+                "relier's worker calls that maintenance every 0.1 s (WatchPoolProcesses).",
+            ],
+            results=[row.to_json() for row in rows],
+            samples_ms={group: [round(value / 1e6, 1) for value in values]
+                        for group, values in samples.items()},
+            delivery={"method": methods["delivery"],
+                      "arms": [asdict(delivery) for delivery in deliveries]},
+            vanilla_child_death=[{k: v for k, v in asdict(d).items() if k != "latencies_ns"}
+                                 for d in vanilla],
+            target=target.to_json())
+    failed = target.met is False or bool(relier_lost)
     return 1 if args.check and failed else 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,9 +19,14 @@ def sending_app(main: str, url: str, **conf: Any) -> Celery:
     return app
 
 
+def bench_settings(url: str) -> Settings:
+    """This process's settings (``RELIER_ENV=test`` unless set, see `bench`), the store on `url`."""
+    return Settings.from_env({**os.environ, "RELIER_REDIS_URL": url})
+
+
 def bind_relier(app: Celery, url: str, **options: Any) -> Relier:
     """relier bound to `app`, its store on `url` whatever the environment says."""
-    return Relier(app, settings=Settings.from_env({"RELIER_REDIS_URL": url}), **options)
+    return Relier(app, settings=bench_settings(url), **options)
 
 
 def vanilla_pusher(arm: str, url: str, seconds: float) -> Callable[[], str]:

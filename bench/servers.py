@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 
-from bench.report import machine_info
+from bench.result_files import machine_info
 from relier.testing import RedisServer
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -60,18 +62,18 @@ def probe_machine(server: RedisServer, binary: Path) -> dict[str, Any]:
         client.close()
 
 
-@contextlib.contextmanager
-def rotating_arm_servers(name: str, arms: list[str], rounds: int,
-                         binary: Path) -> Iterator[Iterator[tuple[str, int, RedisServer, Path]]]:
-    """Each arm once per round, in an order rotated every round, each on a fresh server in its
-    own directory: yields (arm, round, server, directory) while that server runs."""
+def rotating_arms(name: str, arms: list[str], rounds: int, binary: Path,
+                  measure: Callable[[str, int, str, Path], T]) -> tuple[dict[str, Any], list[T]]:
+    """`measure` (arm, round, server URL, a directory of its own) each arm once per round, in
+    an order rotated every round, each on a fresh server; returns the machine and the results."""
+    machine: dict[str, Any] = {}
+    results: list[T] = []
     with tempfile.TemporaryDirectory(prefix=f"relier-bench-{name}-") as tmp:
-        def runs() -> Iterator[tuple[str, int, RedisServer, Path]]:
-            for round_index in range(rounds):
-                shift = round_index % len(arms)
-                for arm in arms[shift:] + arms[:shift]:
-                    directory = Path(tmp) / f"{arm}-{round_index}"
-                    with running_server(directory / "server", binary) as server:
-                        yield arm, round_index, server, directory
-
-        yield runs()
+        for round_index in range(rounds):
+            shift = round_index % len(arms)
+            for arm in arms[shift:] + arms[:shift]:
+                directory = Path(tmp) / f"{arm}-{round_index}"
+                with running_server(directory / "server", binary) as server:
+                    machine = machine or probe_machine(server, binary)
+                    results.append(measure(arm, round_index, server.url, directory))
+    return machine, results

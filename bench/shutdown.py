@@ -39,19 +39,10 @@ import redis
 from bench import Benchmark
 from bench.apps.shutdown_tasks import make_app
 from bench.figures import Figure, Table, by_arm, table
-from bench.options import add_output_options
+from bench.options import add_check_option, add_number, add_output_options
 from bench.redis_state import arm_counts, wait_for_completions
-from bench.report import (
-    Row,
-    column_formatter,
-    format_table,
-    machine_summary,
-    now_utc,
-    print_written,
-    server_label,
-    summarize,
-    write_results,
-)
+from bench.report import Row, column_formatter, format_table, summarize
+from bench.result_files import machine_summary, now_utc, publish, server_label
 from bench.senders import vanilla_pusher
 from bench.servers import probe_machine, running_server
 from bench.workers import ARMS, bench_worker, vanilla_worker
@@ -214,27 +205,17 @@ def figures_and_tables(results: list[ArmResult], workload: str,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", type=int, default=20,
-                        help="tasks pushed per cycle (default: 20)")
-    parser.add_argument("--task-seconds", type=float, default=3.0,
-                        help="sleep in each task (default: 3)")
-    parser.add_argument("--cycles", type=int, default=3,
-                        help="SIGTERM + replacement cycles per arm (default: 3)")
-    parser.add_argument("--term-after", type=float, default=0.5,
-                        help="delay between the first tasks starting and SIGTERM (default: 0.5)")
-    parser.add_argument("--exit-timeout", type=float, default=60.0,
-                        help="longest wait for the old worker to exit before SIGKILL "
-                             "(default: 60)")
-    parser.add_argument("--settle", type=float, default=10.0,
-                        help="stop waiting for completions after this long without progress "
-                             "(default: 10)")
-    parser.add_argument("--max-wait", type=float, default=120.0,
-                        help="longest wait for a cycle's completions (default: 120)")
+    add_number(parser, "--tasks", 20, "tasks pushed per cycle")
+    add_number(parser, "--task-seconds", 3.0, "sleep in each task")
+    add_number(parser, "--cycles", 3, "SIGTERM + replacement cycles per arm")
+    add_number(parser, "--term-after", 0.5, "delay between the first tasks starting and SIGTERM")
+    add_number(parser, "--exit-timeout", 60.0, "longest wait for the old worker to exit before SIGKILL")
+    add_number(parser, "--settle", 10.0, "stop waiting for completions after this long without progress")
+    add_number(parser, "--max-wait", 120.0, "longest wait for a cycle's completions")
     parser.add_argument("--arm", choices=ARMS, action="append", default=None,
                         help="run only this arm (repeatable; default: all three)")
     add_output_options(parser, NAME)
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when relier loses a task or completes one twice")
+    add_check_option(parser, "relier loses a task or completes one twice")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -282,36 +263,26 @@ def run(args: argparse.Namespace) -> int:
     failed = relier_result is not None and bool(
         relier_result.lost or relier_result.duplicate_completions)
     figures, tables = figures_and_tables(results, workload, methods)
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [item.to_json() for item in tables],
-        "description": "SIGTERM to a busy worker: relier handoff vs vanilla Celery warm shutdown",
-        "notes": [
-            "Read honestly: a warm shutdown of vanilla Celery loses nothing either when SIGTERM "
-            "reaches only the main process; it waits for running tasks however long they take. "
-            "relier bounds the wait (drain + hook) and hands the rest to another worker, which "
-            "re-runs them from their checkpoints: a flat exit time, paid for with redone work. "
-            "The exit advantage grows with task length.",
-        ],
-        "config": {"tasks": args.tasks, "task_seconds": args.task_seconds,
-                   "cycles": args.cycles, "concurrency": CONCURRENCY,
-                   "term_after_s": args.term_after, "exit_timeout_s": args.exit_timeout,
-                   "settle_s": args.settle, "max_wait_s": args.max_wait,
-                   "relier_env": RELIER_ENV, "arms": arms},
-        "machine": machine,
-        "workload": workload,
-        "methods": methods,
-        "results": [row.to_json() for row in rows],
-        "arms": [asdict(result) for result in results],
-    }
-    written = write_results(NAME, payload, args.json_out, started)
-
-    print(format_table(
-        f"shutdown: old worker exit after SIGTERM ({machine_summary(machine)})", rows,
-        unit="s", count_label="SIGTERMs"))
-    print(format_arms("shutdown: delivery across SIGTERM + replacement", methods, results))
-    print_written(written)
+    report = [format_table(f"shutdown: old worker exit after SIGTERM ({machine_summary(machine)})",
+                           rows, unit="s", count_label="SIGTERMs"),
+              format_arms("shutdown: delivery across SIGTERM + replacement", methods, results)]
+    publish(NAME, args.json_out, started, report,
+            description="SIGTERM to a busy worker: relier handoff vs vanilla Celery warm shutdown",
+            config={"tasks": args.tasks, "task_seconds": args.task_seconds,
+                    "cycles": args.cycles, "concurrency": CONCURRENCY,
+                    "term_after_s": args.term_after, "exit_timeout_s": args.exit_timeout,
+                    "settle_s": args.settle, "max_wait_s": args.max_wait,
+                    "relier_env": RELIER_ENV, "arms": arms},
+            machine=machine, figures=figures, tables=tables,
+            notes=[
+                "Read honestly: a warm shutdown of vanilla Celery loses nothing either when "
+                "SIGTERM reaches only the main process; it waits for running tasks however long "
+                "they take. relier bounds the wait (drain + hook) and hands the rest to another "
+                "worker, which re-runs them from their checkpoints: a flat exit time, paid for "
+                "with redone work. The exit advantage grows with task length.",
+            ],
+            workload=workload, methods=methods, results=[row.to_json() for row in rows],
+            arms=[asdict(result) for result in results])
     return 1 if args.check and failed else 0
 
 

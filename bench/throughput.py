@@ -21,14 +21,13 @@ import statistics
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from bench import Benchmark
 from bench.figures import Figure, by_arm, format_text, table
 from bench.noop_arms import WORKERS, noop_arm, started
-from bench.options import add_arm_option, add_output_options
-from bench.report import machine_summary, now_utc, print_written, server_label, write_results
-from bench.servers import probe_machine, rotating_arm_servers
+from bench.options import add_arm_option, add_number, add_output_options
+from bench.result_files import machine_summary, now_utc, publish, server_label
+from bench.servers import rotating_arms
 from bench.worker_log import WorkerLog
 from bench.workers import ARMS
 from relier.testing import server_binary
@@ -73,10 +72,8 @@ def measure(arm: str, url: str, log_path: Path, round_index: int, *, tasks: int,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", type=int, default=2000,
-                        help="no-op tasks per phase of a round (default: 2000)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="rounds per arm, in rotating order (default: 2)")
+    add_number(parser, "--tasks", 2000, "no-op tasks per phase of a round")
+    add_number(parser, "--rounds", 2, "rounds per arm, in rotating order")
     add_arm_option(parser, ARMS)
     add_output_options(parser, NAME)
 
@@ -93,14 +90,11 @@ def run(args: argparse.Namespace) -> int:
     arms: list[str] = args.arm or list(ARMS)
     began = now_utc()
     binary = server_binary(args.server)
-    results: list[Rates] = []
-    machine: dict[str, Any] = {}
-    with rotating_arm_servers("throughput", arms, args.rounds, binary) as runs:
-        for arm, round_index, server, directory in runs:
-            machine = machine or probe_machine(server, binary)
-            results.append(measure(arm, server.url, directory / "worker.log",
-                                   round_index, tasks=args.tasks,
-                                   timeout=max(120.0, args.tasks * 0.1)))
+    machine, results = rotating_arms(
+        NAME, arms, args.rounds, binary,
+        lambda arm, round_index, url, directory: measure(
+            arm, url, directory / "worker.log", round_index, tasks=args.tasks,
+            timeout=max(120.0, args.tasks * 0.1)))
 
     common = (f"{args.tasks:,} no-op tasks, median of {args.rounds} rounds (rotating arm order), "
               f"fresh {server_label(machine)} per round; the benchmark process pushes "
@@ -123,20 +117,13 @@ def run(args: argparse.Namespace) -> int:
         ("arm", "round", "push + run", "drain", "push only"),
         [(r.arm, r.round + 1, f"{r.push_run:,.0f}", f"{r.drain:,.0f}", f"{r.push:,.0f}")
          for r in sorted(results, key=lambda r: (arms.index(r.arm), r.round))])
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "end-to-end no-op throughput through one worker, relier vs vanilla Celery",
-        "config": {"tasks": args.tasks, "rounds": args.rounds, "arms": arms},
-        "machine": machine,
-        "figures": [figure.to_json() for figure in figures],
-        "tables": [details.to_json()],
-        "medians": per_arm,
-        "rounds": [asdict(r) for r in results],
-    }
-    written = write_results(NAME, payload, args.json_out, began)
-    print(f"throughput: no-op tasks/s ({machine_summary(machine)})")
-    print(format_text(figures, [details]))
-    print_written(written)
+    publish(NAME, args.json_out, began,
+            [f"throughput: no-op tasks/s ({machine_summary(machine)})",
+             format_text(figures, [details])],
+            description="end-to-end no-op throughput through one worker, relier vs vanilla Celery",
+            config={"tasks": args.tasks, "rounds": args.rounds, "arms": arms}, machine=machine,
+            figures=figures, tables=[details], medians=per_arm,
+            rounds=[asdict(r) for r in results])
     return 0
 
 

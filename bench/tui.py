@@ -26,9 +26,12 @@ from typing import Any
 
 from bench import Benchmark
 from bench.figures import Figure, format_text, table
-from bench.options import add_output_options
-from bench.report import machine_summary, now_utc, print_written, server_label, write_results
+from bench.options import add_number, add_output_options
+from bench.result_files import machine_summary, now_utc, publish, server_label
+from bench.senders import bench_settings
 from bench.servers import probe_machine, running_server
+from relier.procinfo import memory
+from relier.stats import percentile
 from relier.testing import server_binary
 
 NAME = "tui"
@@ -90,19 +93,10 @@ print(json.dumps(changes), flush=True)
 """
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 async def _measure(url: str, tasks: int, rate: float, seconds: float) -> dict[str, Any]:
     from celery import Celery  # noqa: PLC0415 - the console's imports stay out of other benchmarks
 
     from relier.binding import Relier  # noqa: PLC0415
-    from relier.config import Settings  # noqa: PLC0415
     from relier_tui.app import RelierConsole  # noqa: PLC0415
     from relier_tui.widgets.inflight import InflightPane  # noqa: PLC0415
 
@@ -112,7 +106,7 @@ async def _measure(url: str, tasks: int, rate: float, seconds: float) -> dict[st
     assert writer.stdout is not None
     if writer.stdout.readline().strip() != "seeded":
         raise RuntimeError("the writer did not seed the inflight set")
-    relier = Relier(Celery("bench-tui"), settings=Settings.from_env({"RELIER_REDIS_URL": url}))
+    relier = Relier(Celery("bench-tui"), settings=bench_settings(url))
     app = RelierConsole(relier, reconcile_interval=5.0)
     async with app.run_test(size=(160, 50)) as pilot:
         deadline = time.monotonic() + 120
@@ -143,22 +137,19 @@ async def _measure(url: str, tasks: int, rate: float, seconds: float) -> dict[st
     latencies.sort()
 
     def pct(q: float) -> float | None:
-        if not latencies:
-            return None
-        return latencies[min(len(latencies) - 1, round(q * (len(latencies) - 1)))] * 1000
+        return percentile(latencies, q) * 1000 if latencies else None
 
     return {"p50_ms": pct(0.5), "p99_ms": pct(0.99), "max_ms": pct(1.0), "changed_tasks": len(changes),
             "changes": sum(len(s) for s in changes.values()), "measured": len(latencies),
             "not_seen_after_last_change": missed, "cpu_percent": 100 * cpu / wall,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_mb": _rss_mb(), "seconds": wall}
+            "rss_mb": memory(os.getpid(), "console").rss_kb / 1024, "seconds": wall}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tasks", type=int, default=10_000, help="inflight tasks (default: 10000)")
-    parser.add_argument("--rate", type=float, default=1000.0,
-                        help="record changes + events per second (default: 1000)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured window (default: 20)")
+    add_number(parser, "--tasks", 10_000, "inflight tasks")
+    add_number(parser, "--rate", 1000.0, "record changes + events per second")
+    add_number(parser, "--seconds", 20.0, "measured window")
     add_output_options(parser, NAME)
 
 
@@ -185,17 +176,12 @@ def run(args: argparse.Namespace) -> int:
     details = table("console under load", method, ("measure", "value"),
                     [(key, f"{value:.1f}" if isinstance(value, float) else value)
                      for key, value in result.items()])
-    payload: dict[str, Any] = {
-        "benchmark": NAME,
-        "description": "the relier_tui console's update latency, CPU and memory under load",
-        "config": {"tasks": args.tasks, "rate": args.rate, "seconds": args.seconds},
-        "machine": machine, "result": result,
-        "figures": [figure.to_json() for figure in figures], "tables": [details.to_json()],
-    }
-    written = write_results(NAME, payload, args.json_out, began)
-    print(f"tui: console under load ({machine_summary(machine)})")
-    print(format_text(figures, [details]))
-    print_written(written)
+    publish(NAME, args.json_out, began,
+            [f"tui: console under load ({machine_summary(machine)})",
+             format_text(figures, [details])],
+            description="the relier_tui console's update latency, CPU and memory under load",
+            config={"tasks": args.tasks, "rate": args.rate, "seconds": args.seconds},
+            machine=machine, figures=figures, tables=[details], result=result)
     return 0
 
 

@@ -7,12 +7,11 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from bench.procfs import children
-from relier.testing import CeleryWorker
+from relier.procinfo import children
+from relier.testing import CeleryWorker, start_resurrector, stop_process
 
 #: The task modules workers load (put on their PYTHONPATH).
 APPS_DIR = Path(__file__).parent / "apps"
@@ -42,28 +41,11 @@ def vanilla_worker(arm: str, url: str, log_path: Path, *, concurrency: int) -> C
 def resurrector(url: str, log_path: Path,
                 env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """``rl run-resurrector`` on `url` with `env`, terminated (then killed) on exit."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-            env={**os.environ, **env, "RELIER_REDIS_URL": url},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-
-
-def parent_pid(pid: int) -> int:
-    """The parent of a pool process: its worker's main process (pool processes lead their own
-    process groups, so the group id no longer names the worker)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        return int(stat.read().rsplit(")", 1)[1].split()[1])
+    process = start_resurrector(url, log_path, env)
+    try:
+        yield process
+    finally:
+        stop_process(process)
 
 
 def stop_worker(worker: CeleryWorker) -> None:

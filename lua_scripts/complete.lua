@@ -1,42 +1,43 @@
 -- complete: the body returned and its result is stored (running -> completed).
--- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] event stream
--- KEYS[4] held set of the process that ran the attempt
--- KEYS[5] idempotency key (any unused key when the task is not idempotent)
--- KEYS[6] SLO counters (rl:slo)
--- ARGV[1] fence of the attempt                    ARGV[2] encoded result (msgpack bytes)
--- ARGV[3] result TTL in seconds                   ARGV[4] event stream cap
--- ARGV[5] task id            ARGV[6] run time in ms (measured by the pool process)
--- ARGV[7] TTL in seconds of a completed idempotency key ('' when not idempotent)
+-- KEYS[9] record            KEYS[10] history
+-- KEYS[11] process_held     rl:held:<process> of the process that ran the attempt
+-- KEYS[12] idem             the idempotency key (any unused key when the task is not idempotent)
+-- ARGV[2] fence             the fence of the attempt
+-- ARGV[3] result            the encoded result (msgpack bytes)
+-- ARGV[4] result_ttl_ms     how long the completed record and history are kept
+-- ARGV[5] task_id
+-- ARGV[6] runtime_ms        the run time measured by the pool process
+-- ARGV[7] idem_ttl_ms       how long a completed idempotency key is kept ('' when not idempotent)
 -- Returns {'ok', ''} ({'ok', 'again'} for a retry that finds its own completion) or
 -- {'stale', state} when this attempt no longer holds the current fence.
 -- Guarantees: at most one completion per task; a fenced-off attempt's result is dropped.
-local state = redis.call('HGET', KEYS[1], 'state')
+local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local id = ARGV[5]
+local state = redis.call('HGET', rec, 'state')
 if not state then
   return {'missing', ''}
 end
-local fence = redis.call('HGET', KEYS[1], 'fence')
-if state == 'completed' and fence == ARGV[1] then
+local fence = redis.call('HGET', rec, 'fence')
+if state == 'completed' and fence == ARGV[2] then
   return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
 end
-if state ~= 'running' or fence ~= ARGV[1] then
-  emit(KEYS[3], ARGV[4], 'rejected_write', ARGV[5], {'fence', ARGV[1], 'write', 'complete'})
+if state ~= 'running' or fence ~= ARGV[2] then
+  emit('rejected_write', id, {'fence', ARGV[2], 'write', 'complete'})
   return {'stale', state}
 end
 local now = now_ms()
-local attempt = redis.call('HGET', KEYS[1], 'attempt')
-redis.call('HSET', KEYS[1], 'state', 'completed', 'result', ARGV[2], 'ended', now,
-  'updated', now)
-redis.call('HDEL', KEYS[1], 'holder')
-redis.call('SREM', KEYS[4], ARGV[5])
-redis.call('RPUSH', KEYS[2], cjson.encode({event = 'completed', attempt = tonumber(attempt),
+local attempt = redis.call('HGET', rec, 'attempt')
+redis.call('HSET', rec, 'state', 'completed', 'result', ARGV[3], 'ended', now, 'updated', now)
+redis.call('HDEL', rec, 'holder')
+redis.call('SREM', process_held, id)
+redis.call('RPUSH', hist, cjson.encode({event = 'completed', attempt = tonumber(attempt),
   fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[6])}))
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-count_outcome(KEYS[6], redis.call('HGET', KEYS[1], 'name'), true, now)
-if ARGV[7] ~= '' and redis.call('HGET', KEYS[5], 'task') == ARGV[5] then
-  redis.call('HSET', KEYS[5], 'state', 'completed', 'result', ARGV[2])
-  redis.call('EXPIRE', KEYS[5], ARGV[7])
+redis.call('PEXPIRE', rec, ARGV[4])
+redis.call('PEXPIRE', hist, ARGV[4])
+count_outcome(redis.call('HGET', rec, 'name'), true, now)
+if ARGV[7] ~= '' and redis.call('HGET', idem, 'task') == id then
+  redis.call('HSET', idem, 'state', 'completed', 'result', ARGV[3])
+  redis.call('PEXPIRE', idem, ARGV[7])
 end
-emit(KEYS[3], ARGV[4], 'completed', ARGV[5],
-  {'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now})
+emit('completed', id, {'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now})
 return {'ok', ''}

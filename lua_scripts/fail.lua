@@ -1,56 +1,51 @@
 -- fail: the body raised, or its result could not be stored: schedule a retry
 -- (running -> scheduled) while the task has retries left, else dead-letter it
 -- (running -> dead_lettered).
--- KEYS[1] record hash        KEYS[2] attempt history   KEYS[3] dead-letter index (zset)
--- KEYS[4] event stream      KEYS[5] held set of the process that ran the attempt
--- KEYS[6] idempotency key (released; any unused key when the task is not idempotent)
--- KEYS[7] delayed set (rl:delayed)    KEYS[8] SLO counters (rl:slo)
--- ARGV[1] fence of the attempt   ARGV[2] reason         ARGV[3] exception type
--- ARGV[4] exception message      ARGV[5] traceback      ARGV[6] event stream cap
--- ARGV[7] task id                ARGV[8] run time in ms
--- ARGV[9] retries allowed for this failure (0: none, the exception is not retryable)
--- ARGV[10] delay before the retry, ms
+-- KEYS[9] record            KEYS[10] history
+-- KEYS[11] process_held     rl:held:<process> of the process that ran the attempt
+-- KEYS[12] idem             the idempotency key (released; any unused key when not idempotent)
+-- ARGV[2] fence             ARGV[3] reason          ARGV[4] exc_type
+-- ARGV[5] message           ARGV[6] traceback       ARGV[7] task_id
+-- ARGV[8] runtime_ms
+-- ARGV[9] retries           retries allowed for this failure (0: none, not retryable)
+-- ARGV[10] retry_delay_ms   the delay before the retry
 -- Returns {'ok', 'scheduled'} or {'ok', 'dead_lettered'} ({'ok', 'again'} for a retry of this
 -- call that finds its own write) or {'stale', state}.
 -- Guarantees: only the current fence can end or reschedule the task; a retry is a new copy
 -- (new ticket) pushed by the resurrector when due; the dead letter keeps the message, the last
 -- error and the attempt history.
-local state = redis.call('HGET', KEYS[1], 'state')
+local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local id = ARGV[7]
+local task = {id = id, rec = rec, hist = hist, idem = idem}
+local state = redis.call('HGET', rec, 'state')
 if not state then
   return {'missing', ''}
 end
-local fence = redis.call('HGET', KEYS[1], 'fence')
-if (state == 'dead_lettered' or state == 'scheduled') and fence == ARGV[1]
-    and redis.call('HGET', KEYS[1], 'failed_fence') == ARGV[1] then
+local fence = redis.call('HGET', rec, 'fence')
+if (state == 'dead_lettered' or state == 'scheduled') and fence == ARGV[2]
+    and redis.call('HGET', rec, 'failed_fence') == ARGV[2] then
   return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
 end
-if state ~= 'running' or fence ~= ARGV[1] then
-  emit(KEYS[4], ARGV[6], 'rejected_write', ARGV[7], {'fence', ARGV[1], 'write', 'fail'})
+if state ~= 'running' or fence ~= ARGV[2] then
+  emit('rejected_write', id, {'fence', ARGV[2], 'write', 'fail'})
   return {'stale', state}
 end
 local now = now_ms()
-local attempt = redis.call('HGET', KEYS[1], 'attempt')
-local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
-redis.call('HDEL', KEYS[1], 'holder')
-redis.call('SREM', KEYS[5], ARGV[7])
-redis.call('HSET', KEYS[1], 'failed_fence', ARGV[1], 'exc_type', ARGV[3], 'error', ARGV[4],
-  'traceback', ARGV[5], 'updated', now)
-redis.call('RPUSH', KEYS[2], cjson.encode({event = 'failed', attempt = tonumber(attempt),
-  fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[8]), reason = ARGV[2],
-  exc_type = ARGV[3], error = ARGV[4]}))
-emit(KEYS[4], ARGV[6], 'failed', ARGV[7],
-  {'attempt', attempt, 'fence', fence, 'exc_type', ARGV[3], 'ts', now})
+local attempt = redis.call('HGET', rec, 'attempt')
+local failures = redis.call('HINCRBY', rec, 'failures', 1)
+redis.call('HDEL', rec, 'holder')
+redis.call('SREM', process_held, id)
+redis.call('HSET', rec, 'failed_fence', ARGV[2], 'exc_type', ARGV[4], 'error', ARGV[5],
+  'traceback', ARGV[6], 'updated', now)
+remember(task, {event = 'failed', attempt = tonumber(attempt), fence = tonumber(fence),
+  ts = now, runtime_ms = tonumber(ARGV[8]), reason = ARGV[3], exc_type = ARGV[4],
+  error = ARGV[5]})
+emit('failed', id, {'attempt', attempt, 'fence', fence, 'exc_type', ARGV[4], 'ts', now})
 if failures <= tonumber(ARGV[9]) then
   local due = now + tonumber(ARGV[10])
-  redis.call('HINCRBY', KEYS[1], 'ticket', 1)
-  redis.call('HSET', KEYS[1], 'state', 'scheduled', 'due', due)
-  redis.call('ZADD', KEYS[7], due, ARGV[7])
-  emit(KEYS[4], ARGV[6], 'retried', ARGV[7], {'failures', failures, 'due', due, 'ts', now})
+  schedule(task, now, due)
+  emit('retried', id, {'failures', failures, 'due', due, 'ts', now})
   return {'ok', 'scheduled'}
 end
-redis.call('HSET', KEYS[1], 'state', 'dead_lettered', 'reason', ARGV[2], 'ended', now)
-redis.call('ZADD', KEYS[3], now, ARGV[7])
-release_claim(KEYS[6], ARGV[7])
-count_outcome(KEYS[8], redis.call('HGET', KEYS[1], 'name'), false, now)
-emit(KEYS[4], ARGV[6], 'dead_lettered', ARGV[7], {'reason', ARGV[2], 'ts', now})
+bury(task, now, {reason = ARGV[3], exc_type = ARGV[4], error = ARGV[5], traceback = ARGV[6]}, {})
 return {'ok', 'dead_lettered'}

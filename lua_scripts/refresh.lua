@@ -1,14 +1,14 @@
--- refresh: a worker's main process renews the leases of itself and its live pool processes.
--- KEYS[1] lease index (rl:leases: process id -> last refresh, server ms)
--- ARGV[1..n] process ids to renew
--- Returns the ids whose lease was missing (reaped, or never created); they are created again.
--- Guarantees: one round trip per interval per worker, whatever the number of tasks held.
+-- refresh: renew the leases of live processes (one call per interval per worker).
+-- ARGV[2..] processes       the process ids to renew
+-- Returns the ids whose lease had been removed (reaped): they are fenced off, and get a
+-- fresh lease so the caller can tell (the worker kills such a pool process).
+-- Guarantees: one ZADD per process; server time only.
 local now = now_ms()
 local missing = {}
-for i = 1, #ARGV do
-  if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[i]) == 0 then
-    if not redis.call('ZSCORE', KEYS[1], ARGV[i]) then
-      redis.call('ZADD', KEYS[1], now, ARGV[i])
+for i = 2, #ARGV do
+  if redis.call('ZADD', LEASES, 'XX', 'CH', now, ARGV[i]) == 0 then
+    if not redis.call('ZSCORE', LEASES, ARGV[i]) then
+      redis.call('ZADD', LEASES, now, ARGV[i])
       missing[#missing + 1] = ARGV[i]
     end
   end

@@ -33,9 +33,6 @@ class Admission:
                 f"admission limits need rate >= 0, burst >= 1 and max_depth >= 0, got {self}"
             )
 
-    def as_args(self) -> list[float | int]:
-        return [self.rate, self.burst, self.max_depth]
-
 
 NO_LIMIT = Admission()
 

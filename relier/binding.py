@@ -1,74 +1,51 @@
-"""`Relier`: binds relier to a Celery app and declares tasks on it."""
+"""`Relier`: the facade that binds relier to a Celery app and declares tasks on it.
+
+It wires the layers together: a `Runtime` (settings, connections, keys, the store), the task
+class and its `Pipeline`, the Celery configuration relier needs, and the worker's lifecycle
+hooks (`relier.worker.lifecycle`). Nothing below it imports it.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import logging
 import os
-import socket
 import ssl
-import sys
-import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack, overload
 
-import redis
-from celery import Celery, signals
-from kombu.serialization import prepare_accept_content
+from celery import Celery
 
-from relier import preflight, telemetry
+from relier import preflight, slo
 from relier.admission import Admission
 from relier.config import Settings, get_settings
 from relier.connection import Connections
-from relier.display import safe_text
+from relier.dispatch import push_by_name
 from relier.dlq import DeadLetters
-from relier.envelope import DecodeFailure, open_sealed
 from relier.errors import ConfigurationError
 from relier.handle import TaskHandle
 from relier.idempotency import IdempotencyLock
 from relier.keys import BrokerKeys, Keys
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
-from relier.names import queue_name_problem, task_name_problem
-from relier.reasons import DeadLetterReason
+from relier.names import task_name_problem
+from relier.raw_dead_letters import DeadLetterKeeper
 from relier.retry import RetryPolicy
+from relier.runtime import Runtime, broker_keys_for, register_runtime
 from relier.schema import MigrationChain
 from relier.sentinel import from_broker
 from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import TaskOptions, TaskSpec, build_spec
 from relier.store import Store
 from relier.task import RelierTask
-from relier.transport import SENTINEL_TRANSPORT, TRANSPORT, install_gate
+from relier.transport import SENTINEL_TRANSPORT, TRANSPORT
 from relier.worker.consumer import ReturnReserved, WatchPoolProcesses
-from relier.worker.drain import Drainer
-from relier.worker.gate import DeadLetterKeeper, Gate, GateRules, TaskKind
-from relier.worker.identity import mark_worker_main_process, worker_node
-from relier.worker.lease import LeaseKeeper
+from relier.worker.gate import TaskKind
+from relier.worker.lifecycle import EXIT_PREFLIGHT, WorkerLifecycle, pool_name
 from relier.worker.pipeline import Pipeline
-from relier.worker.strategy import dead_letter_message
 
-logger = logging.getLogger("relier")
-
-#: Exit status of a worker refused by preflight (EX_CONFIG from sysexits.h).
-EXIT_PREFLIGHT = 78
+__all__ = ["EXIT_PREFLIGHT", "Relier", "pool_name"]
 
 _bound: weakref.WeakKeyDictionary[Celery, Relier] = weakref.WeakKeyDictionary()
-
-
-#: Celery's pool modules (celery.concurrency.<module>) by the name `-P` takes.
-_POOL_MODULES = {"prefork": "prefork", "thread": "threads", "solo": "solo",
-                 "gevent": "gevent", "eventlet": "eventlet", "custom": "custom"}
-
-
-def pool_name(worker: Any) -> str:
-    """The `-P` name of a worker's pool (``threads`` for celery.concurrency.thread)."""
-    pool_cls = getattr(worker, "pool_cls", None)
-    if isinstance(pool_cls, str):
-        module = pool_cls.split(":", 1)[0].rsplit(".", 1)[-1].lower()
-    else:
-        module = (getattr(pool_cls, "__module__", "") or "").rsplit(".", 1)[-1]
-    return _POOL_MODULES.get(module, module)
 
 
 def _settings_for(app: Celery) -> Settings:
@@ -98,19 +75,6 @@ def _use_relier_transport(conf: Any) -> None:
         conf.broker_transport = TRANSPORT
 
 
-def _consumed_queues(worker: Any) -> list[str]:
-    """The queues a starting worker will consume (``-Q``, else every declared queue)."""
-    queues = worker.app.amqp.queues
-    selected = getattr(queues, "consume_from", None) or queues
-    return sorted(str(name) for name in selected)
-
-
-def _lead_own_process_group(**_: Any) -> None:
-    """Pool processes lead their own process group, so that billiard's hard-timeout kill also
-    ends any subprocess a body started."""
-    os.setpgrp()
-
-
 class Relier:
     """relier bound to one Celery app: ``relier = Relier(app)``, then ``@relier.task(...)``.
 
@@ -126,34 +90,50 @@ class Relier:
         admission: Mapping[str, Admission] | None = None,
     ) -> None:
         self.app = app
-        #: Declared admission limits per queue name (live limits in Redis override them).
-        self.queue_admission: dict[str, Admission] = dict(admission or {})
-        self.settings = settings or _settings_for(app)
-        self.connections = Connections(self.settings)
-        transport = app.conf.broker_transport_options or {}
-        self.broker_keys = BrokerKeys(
-            global_prefix=str(transport.get("global_keyprefix", "")),
-            unacked=str(transport.get("unacked_key", "unacked")),
-            unacked_index=str(transport.get("unacked_index_key", "unacked_index")),
-        )
-        self.store = Store(self.connections, self.settings, self.broker_keys)
-        #: Raw dead letters of this process (messages that must never run), kept through outages.
-        self.dead_letter_keeper = DeadLetterKeeper(self.store)
-        self.keys: Keys = self.store.keys
+        self.runtime = Runtime(settings or _settings_for(app),
+                               broker_keys_for(app.conf.broker_transport_options), admission)
         self.tasks: dict[str, RelierTask] = {}
-        self._accepted_queues: set[str] = set()
         self._migrations: dict[str, MigrationChain] = {}
+        settings = self.runtime.settings
         self.pipeline = Pipeline(
-            self.store, self.migrations_for, self.settings.max_result_bytes,
-            max_checkpoint_bytes=self.settings.max_checkpoint_bytes,
+            self.runtime.store, self.migrations_for, settings.max_result_bytes,
+            self.runtime.dead_letter_keeper, max_checkpoint_bytes=settings.max_checkpoint_bytes,
         )
         register_serializer()
-        add_verification_keys(self.settings.verification_keys)
-        self._lease_keeper: LeaseKeeper | None = None
-        self._drainer: Drainer | None = None
+        add_verification_keys(settings.verification_keys)
         self._configure_app()
-        self._connect_worker_signals()
+        WorkerLifecycle(app, self.runtime, self.preflight_checks, self._task_kind).connect()
+        register_runtime(app, self.runtime)
         _bound[app] = self
+
+    # The runtime's parts, for callers that hold the facade.
+    @property
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    @property
+    def connections(self) -> Connections:
+        return self.runtime.connections
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def keys(self) -> Keys:
+        return self.runtime.keys
+
+    @property
+    def broker_keys(self) -> BrokerKeys:
+        return self.runtime.broker_keys
+
+    @property
+    def queue_admission(self) -> dict[str, Admission]:
+        return self.runtime.queue_admission
+
+    @property
+    def dead_letter_keeper(self) -> DeadLetterKeeper:
+        return self.runtime.dead_letter_keeper
 
     @classmethod
     def of(cls, app: Celery) -> Relier:
@@ -202,6 +182,9 @@ class Relier:
                 {
                     "name": spec.name,
                     "relier": self,
+                    "runtime": self.runtime,
+                    "pipeline": self.pipeline,
+                    "migrations": chain,
                     "spec": spec,
                     "__module__": target.__module__,
                     "__doc__": target.__doc__,
@@ -255,29 +238,38 @@ class Relier:
 
     def queue_problem(self, queue: str) -> str | None:
         """Why relier tasks cannot be sent to `queue` (its list would collide with a key)."""
-        return queue_name_problem(queue, self.settings.key_prefix, self.broker_keys.global_prefix)
+        return self.runtime.queue_problem(queue)
 
     def require_queue(self, queue: str) -> None:
         """Raise `ValueError` naming the problem if relier tasks cannot be sent to `queue`."""
-        if queue in self._accepted_queues:
-            return
-        problem = self.queue_problem(queue)
-        if problem:
-            raise ValueError(problem)
-        self._accepted_queues.add(queue)
+        self.runtime.require_queue(queue)
+
+    def push_by_name(self, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any], *,
+                     queue: str | None = None, version: int | None = None) -> TaskHandle:
+        """Push a task by its registered name, from a process that may not import its code
+        (`rl push`, the console); see `relier.dispatch.push_by_name`."""
+        specs = {name: task.spec for name, task in self.tasks.items()}
+        return push_by_name(self.runtime, specs, task_name, args, kwargs, queue=queue,
+                            version=version)
+
+    def slo_report(self, task_name: str | None = None,
+                   objective: float | None = None) -> list[dict[str, Any]]:
+        """Burn rates and alerts per task (see `relier.slo.report`), with each task's `slo=`."""
+        declared = {name: task.spec.slo for name, task in self.tasks.items() if task.spec.slo}
+        return slo.report(self.store, declared, self.settings.slo_objective, task_name, objective)
 
     @property
     def dead_letters(self) -> DeadLetters:
         """Dead-letter operations (list, show, release, retry-all, purge, export)."""
-        return DeadLetters(self.store, self.broker_keys.queue_list(self.settings.default_queue, 0))
+        return DeadLetters(self.store, self.runtime.front())
 
     def handle(self, task_id: str) -> TaskHandle:
         """A handle on a task pushed earlier (by any process), from its id."""
-        return TaskHandle(task_id, self)
+        return TaskHandle(task_id, self.runtime)
 
     def idempotency_lock(self, key: str, ttl: float = 60.0) -> IdempotencyLock:
         """A manual once-only section keyed by `key`; see `relier.idempotency`."""
-        return IdempotencyLock(self, key, ttl)
+        return IdempotencyLock(self.runtime, key, ttl)
 
     def preflight_checks(self, pool: str | None = None) -> list[preflight.Check]:
         checks = preflight.check_server(self.store.client)
@@ -287,132 +279,8 @@ class Relier:
         checks += preflight.check_settings(self.settings)
         return checks
 
-    def _connect_worker_signals(self) -> None:
-        signals.worker_init.connect(self._on_worker_init, weak=False)
-        signals.task_unknown.connect(self._on_task_unknown, weak=False)
-        signals.worker_ready.connect(self._on_worker_ready, weak=False)
-        signals.worker_process_init.connect(_lead_own_process_group, weak=False)
-        signals.worker_shutdown.connect(self._on_worker_shutdown, weak=False)
-        signals.worker_shutting_down.connect(self._on_worker_shutting_down, weak=False)
-
-    def _on_worker_ready(self, sender: Any = None, **_: Any) -> None:
-        if getattr(sender, "app", None) is not self.app:
-            return
-        self._lease_keeper = LeaseKeeper(
-            self.store, sender.hostname, sender.pool, self.settings.lease_refresh_interval,
-            self.settings.health_file,
-        )
-        self._lease_keeper.start()
-        self._register_worker(sender)
-
-    def _register_worker(self, consumer: Any) -> None:
-        """Describe this worker in `rl:workers` (for `rl workers` and the console)."""
-        node = worker_node(consumer.hostname)
-        queues = sorted(queue.name for queue in consumer.task_consumer.queues) if getattr(
-            consumer, "task_consumer", None) else []
-        info = {
-            "host": socket.gethostname(), "pid": os.getpid(), "queues": queues,
-            "pool": pool_name(consumer.controller) if getattr(consumer, "controller", None) else "",
-            "concurrency": int(getattr(consumer.pool, "limit", 0) or 0),
-            "started": time.time(),
-        }
-        try:
-            self.store.client.hset(self.keys.workers, node, json.dumps(info))
-        except redis.RedisError:
-            logger.warning("could not register worker %s in %s", node, self.keys.workers)
-
-    def _on_worker_shutting_down(self, sender: Any = None, how: str = "", **_: Any) -> None:
-        """In the signal handler of a warm shutdown: bound the drain, then hand tasks off."""
-        if how != "Warm" or self._lease_keeper is None or self._drainer is not None:
-            return
-        self._drainer = Drainer(self.store, str(sender), self.settings.drain_timeout,
-                                self.settings.handoff_hook_timeout)
-        self._drainer.start()
-
-    def _on_worker_shutdown(self, sender: Any = None, **_: Any) -> None:
-        if self._lease_keeper is not None:
-            try:
-                self.store.client.hdel(self.keys.workers, self._lease_keeper.node)
-            except redis.RedisError:
-                logger.warning("could not unregister worker %s", self._lease_keeper.node)
-            self._lease_keeper.stop()
-            self._lease_keeper = None
-
-    def _on_worker_init(self, sender: Any = None, **_: Any) -> None:
-        if getattr(sender, "app", None) is not self.app:
-            return
-        mark_worker_main_process()
-        telemetry.configure()  # before the pool forks: its processes inherit it
-        self._install_gate(sender)
-        pool = pool_name(sender)
-        if pool in {"threads", "solo"}:
-            logger.warning(
-                "relier: the %s pool cannot end a task body: at a hard timeout async bodies are "
-                "cancelled, sync bodies are fenced off and run on (use prefork to stop them)",
-                pool,
-            )
-        checks = self.preflight_checks(pool)
-        checks += preflight.check_queue_names(
-            _consumed_queues(sender), self.settings.key_prefix, self.broker_keys.global_prefix)
-        for check in checks:
-            if check.severity is preflight.Severity.WARNING:
-                logger.warning("relier preflight: %s (%s)", check.detail, check.fix)
-        failures = [check for check in checks if check.is_blocking]
-        if not failures:
-            return
-        if self.settings.unsafe_skip_preflight:
-            logger.critical(
-                "RELIER_UNSAFE_SKIP_PREFLIGHT=1: starting despite failed checks; relier's "
-                "guarantees do not hold: %s",
-                preflight.refusal_message(self.settings.redis_url, failures),
-            )
-            return
-        sys.stderr.write(preflight.refusal_message(self.settings.redis_url, failures) + "\n")
-        sys.stderr.flush()
-        raise SystemExit(EXIT_PREFLIGHT)
-
-    def _install_gate(self, worker: Any) -> None:
-        """Every element this worker pops goes through relier's gate first."""
-        transport = str(self.app.conf.broker_transport or "")
-        if transport not in {TRANSPORT, SENTINEL_TRANSPORT}:
-            logger.warning(
-                "relier: broker_transport is %r, not relier's: an element in a queue that is not "
-                "a kombu message can stop this worker and is not kept as a dead letter "
-                "(leave broker_transport unset, or set %r)", transport, TRANSPORT)
-            return
-        rules = GateRules(
-            task_kind=self._task_kind,
-            accepted=frozenset(prepare_accept_content(  # type: ignore[no-untyped-call]
-                self.app.conf.accept_content or ["json"])),
-            verification_keys=dict(self.settings.verification_keys),
-        )
-        install_gate(Gate(self.store, rules, worker_node(worker.hostname), self.dead_letter_keeper))
-
     def _task_kind(self, name: str) -> TaskKind:
         task = self.app.tasks.get(name)
         if task is None:
             return None
         return "relier" if isinstance(task, RelierTask) else "plain"
-
-    def _on_task_unknown(self, sender: Any = None, message: Any = None, name: str = "",
-                         **_: Any) -> None:
-        """Celery drops a message whose task name it does not know; keep relier's. (With
-        relier's transport the gate handles these before Celery sees them.)"""
-        if message is None or getattr(sender, "app", None) is not self.app:
-            return
-        if message.content_type != CONTENT_TYPE:
-            return
-        decoded = open_sealed(bytes(message.body), dict(self.settings.verification_keys))
-        if isinstance(decoded, DecodeFailure):
-            dead_letter_message(self, message, decoded)
-            return
-        error = f"no task named {name!r} is registered on this worker"
-        try:
-            status = self.store.bounce(
-                decoded.id, str(message.delivery_tag), worker_node(sender.hostname),
-                DeadLetterReason.UNKNOWN_TASK, error, idem=decoded.idempotency_key or "",
-                retry=False,
-            )
-        except redis.RedisError as exc:  # still queued in its record: reconciliation finds it
-            status = f"not recorded: {exc}"
-        logger.error("relier task %s (%s): %s [%s]", decoded.id, safe_text(name), error, status)

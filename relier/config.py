@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from relier.errors import ConfigurationError
@@ -21,6 +21,11 @@ MISSING_KEYS = (
     "on every producer and worker (RELIER_SECRET_KEYS=k1:$(openssl rand -hex 32)), or "
     "RELIER_ENV=development to use the public development key on a trial machine"
 )
+
+
+def _setting(default: str, parse: Callable[[str], Any], help: str) -> Any:  # noqa: A002 - the field's help text
+    """A `Settings` field: its environment default (text), parser and one-line meaning."""
+    return field(metadata={"default": default, "parse": parse, "help": help})
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,135 +129,148 @@ def _words(raw: str) -> tuple[str, ...]:
 
 DEFAULT_CONSOLE_MASK = "password,passwd,secret,token,api_key,apikey,auth,card,cvv,ssn,sk_live_,sk_test_"
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting("RELIER_REDIS_URL", "redis://127.0.0.1:6379/0", str,
-            "Redis for relier's state and the broker lists (one server, one db); default: the app's broker."),
-    Setting("RELIER_SECRET_KEYS", "", _secret_keys,
-            "Comma-separated `id:secret` signing keys; the first signs, all verify."),
-    Setting("RELIER_ENV", "production", _environment,
-            "`development` or `test` allow the public development signing key when "
-            "RELIER_SECRET_KEYS is empty; `production` (the default) refuses it: workers do not "
-            "start and pushes raise."),
-    Setting("RELIER_UNSAFE_SKIP_PREFLIGHT", "0", _bool,
-            "Start workers even when preflight checks fail (logged as CRITICAL; guarantees void)."),
-    Setting("RELIER_RESULT_TTL", "604800", _positive_int,
-            "Seconds a completed task's record and result are kept."),
-    Setting("RELIER_EVENTS_MAXLEN", "100000", _positive_int,
-            "Approximate cap on the lifecycle event stream's length."),
-    Setting("RELIER_KEY_PREFIX", "rl", str,
-            "Prefix of every relier key in Redis."),
-    Setting("RELIER_SOCKET_TIMEOUT", "5", _positive_float,
-            "Seconds before a Redis command from relier times out."),
-    Setting("RELIER_MAX_CONNECTIONS", "64", _positive_int,
-            "Connections in each process's Redis pool (push blocks for one, never fails open)."),
-    Setting("RELIER_DEFAULT_QUEUE", "default", str,
-            "Queue of tasks declared without `queue=`."),
-    Setting("RELIER_DEFAULT_HARD_TIMEOUT", "", _optional_positive_float,
-            "Hard timeout in seconds for tasks that set none; empty means no limit."),
-    Setting("RELIER_MAX_RESULT_BYTES", "1048576", _positive_int,
-            "Largest encoded result a task may store; larger results fail the task."),
-    Setting("RELIER_MAX_CHECKPOINT_BYTES", "1048576", _positive_int,
-            "Largest encoded checkpoint `ctx.set_partial` may store."),
-    Setting("RELIER_IDEMPOTENCY_TTL", "86400", _positive_float,
-            "Seconds a completed idempotency key (and its result) is remembered."),
-    Setting("RELIER_DEFER_DELAY", "1", _positive_float,
-            "Seconds a copy waits before re-checking an idempotency key held by another task."),
-    Setting("RELIER_BOUNCE_DELAY", "5", _positive_float,
-            "Seconds before a copy a worker could not run (newer version, unknown name) is retried."),
-    Setting("RELIER_MAX_BOUNCES", "60", _positive_int,
-            "Bounces before such a copy is dead-lettered (schema_unsupported / unknown_task)."),
-    Setting("RELIER_DLQ_MAX_ENTRIES", "100000", _positive_int,
-            "Most dead letters kept; the resurrector deletes the oldest beyond it."),
-    Setting("RELIER_DLQ_MAX_AGE", "2592000", _positive_float,
-            "Seconds a dead letter is kept (default 30 days)."),
-    Setting("RELIER_DRAIN_TIMEOUT", "20", _positive_float,
-            "Seconds running tasks may finish after SIGTERM before they are handed off."),
-    Setting("RELIER_HANDOFF_HOOK_TIMEOUT", "3", _positive_float,
-            "Seconds a handed-off task's soft hook gets to checkpoint before its process is killed."),
-    Setting("RELIER_SLO_OBJECTIVE", "0.999", _fraction,
-            "Availability objective for burn rates of tasks that declare no `slo=`."),
-    Setting("RELIER_PROMETHEUS_PORT", "9464", _positive_int,
-            "Port of the /metrics endpoint when OTEL_METRICS_EXPORTER=prometheus."),
-    Setting("RELIER_PROMETHEUS_ADDR", "127.0.0.1", str,
-            "Address the /metrics endpoint listens on (0.0.0.0 to expose it)."),
-    Setting("RELIER_LEASE_TTL", "5", _positive_float,
-            "Seconds a worker process's lease lasts without a refresh before its tasks are taken."),
-    Setting("RELIER_LEASE_REFRESH_INTERVAL", "1", _positive_float,
-            "Seconds between lease refreshes; a lease expires at last refresh + TTL + this."),
-    Setting("RELIER_MAX_RESURRECTIONS", "5", _positive_int,
-            "Default number of times a task's process may die before the task is dead-lettered."),
-    Setting("RELIER_REAP_BATCH", "100", _positive_int,
-            "Most tasks one reap script takes from one expired process."),
-    Setting("RELIER_RESURRECTOR_INTERVAL", "0.5", _positive_float,
-            "Seconds between resurrector passes (jittered by up to 20%)."),
-    Setting("RELIER_RECONCILE_AFTER", "30", _positive_float,
-            "Seconds a task may stay queued before the resurrector checks its message is in its list."),
-    Setting("RELIER_RECONCILE_SCAN", "5000", _positive_int,
-            "Most list elements one reconcile check scans from the consuming end."),
-    Setting("RELIER_REDIS_RETRY_WINDOW", "30", _positive_float,
-            "Seconds a pool process retries start/complete/fail/reject through a Redis outage."),
-    Setting("RELIER_PUSH_RETRY_WINDOW", "10", _positive_float,
-            "Seconds push/apush retry, under the same task id, a dispatch that got no answer "
-            "(timeout, connection reset); past it they raise PushOutcomeUnknownError."),
-    Setting("RELIER_DURABLE_REPLICAS", "0", _non_negative_int,
-            "Replicas that must have fsynced a `durable=True` task's push before it returns."),
-    Setting("RELIER_DURABLE_TIMEOUT", "1", _positive_float,
-            "Seconds a `durable=True` push waits for those fsyncs before `NotDurableError`."),
-    Setting("RELIER_CONSOLE_MASK", DEFAULT_CONSOLE_MASK, _words,
-            "Comma-separated words: the console masks values whose key, or whose text, contains one."),
-    Setting("RELIER_MEMORY_WARNING", "0.8", _fraction,
-            "Fraction of Redis `maxmemory` in use at which `rl doctor`, workers and the console "
-            "warn (at 100% Redis refuses writes: pushes fail and transitions wait)."),
-    Setting("RELIER_HEALTH_FILE", "", str,
-            "File a worker's main process touches every lease refresh interval while its lease "
-            "thread runs, whether or not Redis answers (for `rl health` liveness probes); empty: off."),
-)
-
-_BY_ENV = {setting.env: setting for setting in SETTINGS}
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Resolved settings for one process."""
+    """Resolved settings for one process: each field is the setting ``RELIER_<FIELD>``, with
+    its default (as the environment would give it), parser and meaning in the field's metadata.
+    This class is the one declaration of every setting; `SETTINGS` is derived from it."""
 
-    redis_url: str
-    secret_keys: tuple[tuple[str, bytes], ...]
-    env: str
-    unsafe_skip_preflight: bool
-    result_ttl: int
-    events_maxlen: int
-    key_prefix: str
-    socket_timeout: float
-    max_connections: int
-    default_queue: str
-    default_hard_timeout: float | None
-    max_result_bytes: int
-    max_checkpoint_bytes: int
-    idempotency_ttl: float
-    defer_delay: float
-    bounce_delay: float
-    dlq_max_entries: int
-    dlq_max_age: float
-    drain_timeout: float
-    slo_objective: float
-    prometheus_port: int
-    prometheus_addr: str
-    handoff_hook_timeout: float
-    max_bounces: int
-    lease_ttl: float
-    lease_refresh_interval: float
-    max_resurrections: int
-    reap_batch: int
-    resurrector_interval: float
-    reconcile_after: float
-    reconcile_scan: int
-    redis_retry_window: float
-    push_retry_window: float
-    durable_replicas: int
-    durable_timeout: float
-    console_mask: tuple[str, ...]
-    memory_warning: float
-    health_file: str
+    redis_url: str = _setting(
+        "redis://127.0.0.1:6379/0", str,
+        "Redis for relier's state and the broker lists (one server, one db); default: "
+        "the app's broker.")
+    secret_keys: tuple[tuple[str, bytes], ...] = _setting(
+        "", _secret_keys,
+        "Comma-separated `id:secret` signing keys; the first signs, all verify.")
+    env: str = _setting(
+        "production", _environment,
+        "`development` or `test` allow the public development signing key when "
+        "RELIER_SECRET_KEYS is empty; `production` (the default) refuses it: workers do "
+        "not start and pushes raise.")
+    unsafe_skip_preflight: bool = _setting(
+        "0", _bool,
+        "Start workers even when preflight checks fail (logged as CRITICAL; guarantees "
+        "void).")
+    result_ttl: int = _setting(
+        "604800", _positive_int,
+        "Seconds a completed task's record and result are kept.")
+    events_maxlen: int = _setting(
+        "100000", _positive_int,
+        "Approximate cap on the lifecycle event stream's length.")
+    key_prefix: str = _setting(
+        "rl", str,
+        "Prefix of every relier key in Redis.")
+    socket_timeout: float = _setting(
+        "5", _positive_float,
+        "Seconds before a Redis command from relier times out.")
+    max_connections: int = _setting(
+        "64", _positive_int,
+        "Connections in each process's Redis pool (push blocks for one, never fails "
+        "open).")
+    default_queue: str = _setting(
+        "default", str,
+        "Queue of tasks declared without `queue=`.")
+    default_hard_timeout: float | None = _setting(
+        "", _optional_positive_float,
+        "Hard timeout in seconds for tasks that set none; empty means no limit.")
+    max_result_bytes: int = _setting(
+        "1048576", _positive_int,
+        "Largest encoded result a task may store; larger results fail the task.")
+    max_checkpoint_bytes: int = _setting(
+        "1048576", _positive_int,
+        "Largest encoded checkpoint `ctx.set_partial` may store.")
+    idempotency_ttl: float = _setting(
+        "86400", _positive_float,
+        "Seconds a completed idempotency key (and its result) is remembered.")
+    defer_delay: float = _setting(
+        "1", _positive_float,
+        "Seconds a copy waits before re-checking an idempotency key held by another "
+        "task.")
+    bounce_delay: float = _setting(
+        "5", _positive_float,
+        "Seconds before a copy a worker could not run (newer version, unknown name) is "
+        "retried.")
+    max_bounces: int = _setting(
+        "60", _positive_int,
+        "Bounces before such a copy is dead-lettered (schema_unsupported / "
+        "unknown_task).")
+    dlq_max_entries: int = _setting(
+        "100000", _positive_int,
+        "Most dead letters kept; the resurrector deletes the oldest beyond it.")
+    dlq_max_age: float = _setting(
+        "2592000", _positive_float,
+        "Seconds a dead letter is kept (default 30 days).")
+    drain_timeout: float = _setting(
+        "20", _positive_float,
+        "Seconds running tasks may finish after SIGTERM before they are handed off.")
+    handoff_hook_timeout: float = _setting(
+        "3", _positive_float,
+        "Seconds a handed-off task's soft hook gets to checkpoint before its process is "
+        "killed.")
+    slo_objective: float = _setting(
+        "0.999", _fraction,
+        "Availability objective for burn rates of tasks that declare no `slo=`.")
+    prometheus_port: int = _setting(
+        "9464", _positive_int,
+        "Port of the /metrics endpoint when OTEL_METRICS_EXPORTER=prometheus.")
+    prometheus_addr: str = _setting(
+        "127.0.0.1", str,
+        "Address the /metrics endpoint listens on (0.0.0.0 to expose it).")
+    lease_ttl: float = _setting(
+        "5", _positive_float,
+        "Seconds a worker process's lease lasts without a refresh before its tasks are "
+        "taken.")
+    lease_refresh_interval: float = _setting(
+        "1", _positive_float,
+        "Seconds between lease refreshes; a lease expires at last refresh + TTL + this.")
+    max_resurrections: int = _setting(
+        "5", _positive_int,
+        "Default number of times a task's process may die before the task is "
+        "dead-lettered.")
+    reap_batch: int = _setting(
+        "100", _positive_int,
+        "Most tasks one reap script takes from one expired process.")
+    resurrector_interval: float = _setting(
+        "0.5", _positive_float,
+        "Seconds between resurrector passes (jittered by up to 20%).")
+    reconcile_after: float = _setting(
+        "30", _positive_float,
+        "Seconds a task may stay queued before the resurrector checks its message is in "
+        "its list.")
+    reconcile_scan: int = _setting(
+        "5000", _positive_int,
+        "Most list elements one reconcile check scans from the consuming end.")
+    redis_retry_window: float = _setting(
+        "30", _positive_float,
+        "Seconds a pool process retries its transitions (start, complete, fail, reject, "
+        "checkpoint, bounce) through a Redis outage.")
+    push_retry_window: float = _setting(
+        "10", _positive_float,
+        "Seconds push/apush retry, under the same task id, a dispatch that got no "
+        "answer (timeout, connection reset); past it they raise "
+        "PushOutcomeUnknownError.")
+    durable_replicas: int = _setting(
+        "0", _non_negative_int,
+        "Replicas that must have fsynced a `durable=True` task's push before it "
+        "returns.")
+    durable_timeout: float = _setting(
+        "1", _positive_float,
+        "Seconds a `durable=True` push waits for those fsyncs before `NotDurableError`.")
+    console_mask: tuple[str, ...] = _setting(
+        DEFAULT_CONSOLE_MASK, _words,
+        "Comma-separated words: the console masks values whose key, or whose text, "
+        "contains one.")
+    memory_warning: float = _setting(
+        "0.8", _fraction,
+        "Fraction of Redis `maxmemory` in use at which `rl doctor`, workers and the "
+        "console warn (at 100% Redis refuses writes: pushes fail and transitions wait).")
+    health_file: str = _setting(
+        "", str,
+        "File a worker's main process touches every lease refresh interval while its "
+        "lease thread runs, whether or not Redis answers (for `rl health` liveness "
+        "probes); empty: off.")
 
     @property
     def uses_development_key(self) -> bool:
@@ -307,6 +325,14 @@ class Settings:
             )
         return settings
 
+
+#: Every setting, in declaration order (docs/configuration.md lists them in this order).
+SETTINGS: tuple[Setting, ...] = tuple(
+    Setting(f"RELIER_{item.name.upper()}", item.metadata["default"], item.metadata["parse"],
+            item.metadata["help"])
+    for item in fields(Settings)
+)
+_BY_ENV = {setting.env: setting for setting in SETTINGS}
 
 #: ``RELIER_*`` variables that are not settings but are read by relier's own tools.
 TOOL_VARIABLES = frozenset({"RELIER_TEST_SERVER", "RELIER_CHAOS_PROBE_VERSION"})

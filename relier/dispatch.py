@@ -21,28 +21,25 @@ from relier.keys import PRIORITY_STEPS
 from relier.message import build_message
 from relier.names import task_name_problem
 from relier.spec import MAX_PRIORITY, TaskSpec, build_spec, idempotency_digest
+from relier.store import ScriptCall
 
 if TYPE_CHECKING:
-    from relier.binding import Relier
+    from relier.runtime import Runtime
 
 
 @dataclass(frozen=True, slots=True)
 class PreparedDispatch:
-    """The dispatch script's KEYS and ARGV for one call."""
+    """The dispatch script call for one push, and what the reply is read against."""
 
     task_id: str
     task_name: str
-    keys: list[str]
-    args: list[Any]
+    call: ScriptCall
+    nonce: str
     durable: bool = False
-
-    @property
-    def nonce(self) -> str:
-        return str(self.args[-1])
 
 
 def prepare_dispatch(
-    relier: Relier,
+    runtime: Runtime,
     spec: TaskSpec,
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
@@ -56,7 +53,7 @@ def prepare_dispatch(
     task_id = task_id or str(uuid.uuid4())
     target_queue = queue or spec.queue
     if target_queue != spec.queue:
-        relier.require_queue(target_queue)
+        runtime.require_queue(target_queue)
     target_priority = spec.priority if priority is None else priority
     if not 0 <= target_priority <= MAX_PRIORITY:
         raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}, got {target_priority}")
@@ -78,7 +75,7 @@ def prepare_dispatch(
         retry_backoff=policy.backoff,
         retry_backoff_max=policy.backoff_max,
     )
-    kid, secret = relier.settings.signing_keys[0]
+    kid, secret = runtime.settings.signing_keys[0]
     message = build_message(
         task_name=spec.name,
         task_id=task_id,
@@ -89,42 +86,38 @@ def prepare_dispatch(
         args=envelope.args,
         kwargs=envelope.kwargs,
     )
-    keys = relier.keys
-    return PreparedDispatch(
-        task_id=task_id,
-        task_name=spec.name,
-        durable=spec.durable,
-        keys=[
-            keys.record(task_id),
-            relier.broker_keys.queue_list(target_queue, target_priority),
-            keys.events,
-            keys.queued,
-            keys.idempotency(digest),
-            keys.admission_limits("queue", target_queue),
-            keys.admission_state("queue", target_queue),
-            keys.admission_limits("task", spec.name),
-            keys.admission_state("task", spec.name),
-            *(relier.broker_keys.queue_list(target_queue, step) for step in PRIORITY_STEPS),
-        ],
-        args=[
-            task_id,
-            spec.name,
-            target_queue,
-            message.head,
-            message.tail,
-            relier.settings.events_maxlen,
-            spec.version,
-            digest,
-            spec.max_resurrections,
-            relier.broker_keys.queue_list(target_queue, 0),
-            *relier.queue_admission.get(target_queue, NO_LIMIT).as_args(),
-            *(spec.admission or NO_LIMIT).as_args(),
-            secrets.token_hex(8),
-        ],
+    keys, broker = runtime.keys, runtime.broker_keys
+    queue_limit = runtime.queue_admission.get(target_queue, NO_LIMIT)
+    task_limit = spec.admission or NO_LIMIT
+    nonce = secrets.token_hex(8)
+    call = runtime.store.contract.call(
+        "dispatch",
+        keys={
+            "record": keys.record(task_id),
+            "list": broker.queue_list(target_queue, target_priority),
+            "idem": keys.idempotency(digest),
+            "queue_limits": keys.admission_limits("queue", target_queue),
+            "queue_tat": keys.admission_state("queue", target_queue),
+            "task_limits": keys.admission_limits("task", spec.name),
+            "task_tat": keys.admission_state("task", spec.name),
+            **{f"step{step}": broker.queue_list(target_queue, step) for step in PRIORITY_STEPS},
+        },
+        args={
+            "task_id": task_id, "task_name": spec.name, "queue": target_queue,
+            "head": message.head, "tail": message.tail, "version": spec.version,
+            "idem_digest": digest, "max_resurrections": spec.max_resurrections,
+            "front": broker.queue_list(target_queue, 0),
+            "queue_rate": queue_limit.rate, "queue_burst": queue_limit.burst,
+            "queue_max_depth": queue_limit.max_depth,
+            "task_rate": task_limit.rate, "task_burst": task_limit.burst,
+            "task_max_depth": task_limit.max_depth, "nonce": nonce,
+        },
     )
+    return PreparedDispatch(task_id=task_id, task_name=spec.name, call=call, nonce=nonce,
+                            durable=spec.durable)
 
 
-def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
+def _handle(runtime: Runtime, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
     """A handle on the new task, or on the task already holding this id or idempotency key;
     raises `AdmissionRejectedError` when admission refused the push."""
     if reply[0] == b"rejected":
@@ -132,7 +125,7 @@ def _handle(relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> Tas
             prepared.task_name, reply[2].decode(), reply[3].decode(), int(reply[1]) / 1000
         )
     ours = reply[0] == b"exists" and len(reply) > 2 and reply[2].decode() == prepared.nonce
-    return TaskHandle(reply[1].decode(), relier, existing=reply[0] == b"exists" and not ours)
+    return TaskHandle(reply[1].decode(), runtime, existing=reply[0] == b"exists" and not ours)
 
 
 #: A dispatch that got no answer may have run: these errors are retried under the same id.
@@ -153,8 +146,8 @@ class _Retries:
     a try may have reached Redis, the outcome is unknown until a retry gets an answer.
     """
 
-    def __init__(self, relier: Relier, prepared: PreparedDispatch) -> None:
-        self._window = relier.settings.push_retry_window
+    def __init__(self, runtime: Runtime, prepared: PreparedDispatch) -> None:
+        self._window = runtime.settings.push_retry_window
         self._deadline = time.monotonic() + self._window
         self._delay = 0.05
         self._prepared = prepared
@@ -173,62 +166,61 @@ class _Retries:
         return delay
 
 
-def push(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
-    retries = _Retries(relier, prepared)
+def push(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
+    retries = _Retries(runtime, prepared)
     while True:
         try:
-            return _push_once(relier, prepared)
+            return _push_once(runtime, prepared)
         except _UNANSWERED as exc:
             time.sleep(retries.next_delay(exc))
 
 
-def _push_once(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
+def _push_once(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
     if not prepared.durable:
-        reply = relier.store.run_script("dispatch", prepared.keys, prepared.args)
-        return _counted(_handle, relier, prepared, reply)
-    settings = relier.settings
-    reply, confirmed = relier.store.run_script_durably(
-        "dispatch", prepared.keys, prepared.args, replicas=settings.durable_replicas,
-        timeout=settings.durable_timeout)
-    handle = _counted(_handle, relier, prepared, reply)
-    _require_durable(relier, handle, confirmed)
+        reply = runtime.store.run(prepared.call)
+        return _counted(_handle, runtime, prepared, reply)
+    settings = runtime.settings
+    reply, confirmed = runtime.store.run_durably(
+        prepared.call, replicas=settings.durable_replicas, timeout=settings.durable_timeout)
+    handle = _counted(_handle, runtime, prepared, reply)
+    _require_durable(runtime, handle, confirmed)
     return handle
 
 
-async def apush(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
-    retries = _Retries(relier, prepared)
+async def apush(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
+    retries = _Retries(runtime, prepared)
     while True:
         try:
-            return await _apush_once(relier, prepared)
+            return await _apush_once(runtime, prepared)
         except _UNANSWERED as exc:
             await asyncio.sleep(retries.next_delay(exc))
 
 
-async def _apush_once(relier: Relier, prepared: PreparedDispatch) -> TaskHandle:
-    scripts = relier.connections.scripts_for_running_loop()
+async def _apush_once(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
+    scripts = runtime.connections.scripts_for_running_loop()
     if not prepared.durable:
-        reply = await scripts.run("dispatch", prepared.keys, prepared.args)
-        return _counted(_handle, relier, prepared, reply)
-    settings = relier.settings
-    pipe = relier.connections.for_running_loop().pipeline(transaction=False)
-    await scripts.run("dispatch", prepared.keys, prepared.args, client=pipe)
+        reply = await scripts.run("dispatch", prepared.call.keys, prepared.call.args)
+        return _counted(_handle, runtime, prepared, reply)
+    settings = runtime.settings
+    pipe = runtime.connections.for_running_loop().pipeline(transaction=False)
+    await scripts.run("dispatch", prepared.call.keys, prepared.call.args, client=pipe)
     pipe.execute_command("WAITAOF", 1, settings.durable_replicas,
                          max(1, int(settings.durable_timeout * 1000)))
     reply, confirmed = await pipe.execute()
-    handle = _counted(_handle, relier, prepared, reply)
-    _require_durable(relier, handle, (int(confirmed[0]), int(confirmed[1])))
+    handle = _counted(_handle, runtime, prepared, reply)
+    _require_durable(runtime, handle, (int(confirmed[0]), int(confirmed[1])))
     return handle
 
 
-def _require_durable(relier: Relier, handle: TaskHandle, confirmed: tuple[int, int]) -> None:
+def _require_durable(runtime: Runtime, handle: TaskHandle, confirmed: tuple[int, int]) -> None:
     fsynced, replicas = confirmed
-    if fsynced < 1 or replicas < relier.settings.durable_replicas:
-        raise NotDurableError(handle.id, fsynced, replicas, relier.settings.durable_replicas)
+    if fsynced < 1 or replicas < runtime.settings.durable_replicas:
+        raise NotDurableError(handle.id, fsynced, replicas, runtime.settings.durable_replicas)
 
 
-def _counted(handle: Any, relier: Relier, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
+def _counted(handle: Any, runtime: Runtime, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
     try:
-        result: TaskHandle = handle(relier, prepared, reply)
+        result: TaskHandle = handle(runtime, prepared, reply)
     except AdmissionRejectedError as exc:
         telemetry.count("relier.tasks.admission_rejected", task=exc.task, scope=exc.scope)
         raise
@@ -237,27 +229,28 @@ def _counted(handle: Any, relier: Relier, prepared: PreparedDispatch, reply: lis
     return result
 
 
-def dispatch(relier: Relier, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any],
+def dispatch(runtime: Runtime, spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any],
              **options: Any) -> TaskHandle:
     """push, inside a producer span whose context travels in the envelope."""
     task_id = options.pop("task_id", None) or str(uuid.uuid4())
     queue = options.get("queue") or spec.queue
     with telemetry.dispatch_span(spec.name, task_id, queue) as carrier:
-        return push(relier, prepare_dispatch(relier, spec, args, kwargs, task_id=task_id,
+        return push(runtime, prepare_dispatch(runtime, spec, args, kwargs, task_id=task_id,
                                              trace=carrier, **options))
 
 
-async def adispatch(relier: Relier, spec: TaskSpec, args: Sequence[Any],
+async def adispatch(runtime: Runtime, spec: TaskSpec, args: Sequence[Any],
                     kwargs: Mapping[str, Any], **options: Any) -> TaskHandle:
     """apush, inside a producer span whose context travels in the envelope."""
     task_id = options.pop("task_id", None) or str(uuid.uuid4())
     queue = options.get("queue") or spec.queue
     with telemetry.dispatch_span(spec.name, task_id, queue) as carrier:
-        return await apush(relier, prepare_dispatch(relier, spec, args, kwargs, task_id=task_id,
+        return await apush(runtime, prepare_dispatch(runtime, spec, args, kwargs, task_id=task_id,
                                                     trace=carrier, **options))
 
 
-def push_by_name(relier: Relier, task_name: str, args: Sequence[Any], kwargs: Mapping[str, Any], *,
+def push_by_name(runtime: Runtime, specs: Mapping[str, TaskSpec], task_name: str,
+                 args: Sequence[Any], kwargs: Mapping[str, Any], *,
                  queue: str | None = None, version: int | None = None) -> TaskHandle:
     """Dispatch a task by its registered name, from a process that may not import its code
     (``rl push``, the console). An unknown name goes to `queue` (default RELIER_DEFAULT_QUEUE)
@@ -265,17 +258,17 @@ def push_by_name(relier: Relier, task_name: str, args: Sequence[Any], kwargs: Ma
 
     Raises `AdmissionRejectedError`, `redis.RedisError`, `ValueError` for a name that cannot
     be a relier task's or queue's."""
-    task = relier.tasks.get(task_name)
-    if task is None:
+    known = specs.get(task_name)
+    if known is None:
         problem = task_name_problem(task_name)
         if problem:
             raise ValueError(problem)
-        relier.require_queue(queue or relier.settings.default_queue)
-    spec = task.spec if task is not None else build_spec(
-        _unregistered, name=task_name, queue=queue or relier.settings.default_queue,
+        runtime.require_queue(queue or runtime.settings.default_queue)
+    spec = known if known is not None else build_spec(
+        _unregistered, name=task_name, queue=queue or runtime.settings.default_queue,
         version=version or 1, priority=0, soft_timeout=None, hard_timeout=None,
     )
-    return dispatch(relier, spec, args, kwargs, queue=queue)
+    return dispatch(runtime, spec, args, kwargs, queue=queue)
 
 
 def _unregistered(*args: Any, **kwargs: Any) -> None:

@@ -165,9 +165,13 @@ class DeadLetters:
         return shown
 
     def release(self, task_id: str, by: str = "operator") -> str:
-        """Re-queue one entry; returns ``queued`` or why it was not released."""
+        """Re-queue one entry; returns ``queued`` or why it was not released (``unreleasable``
+        for an entry without a verified message: see `DeadLetterReason.is_releasable`)."""
         store = self._store
-        front = cast(bytes | None, store.client.hget(store.keys.record(task_id), "front"))
+        front, reason = cast(list[bytes | None], store.client.hmget(
+            store.keys.record(task_id), "front", "reason"))
+        if reason is not None and not _is_releasable_reason(reason.decode()):
+            return "unreleasable"
         return _release(store, task_id, front.decode() if front else self._default_front, by)
 
     def retry_all(self, where: DeadLetterFilter | None = None, *, rate: float = 50.0,
@@ -199,14 +203,9 @@ class DeadLetters:
         return self.delete(ids, why=why)
 
     def delete(self, ids: list[str], *, why: str) -> int:
-        store, deleted = self._store, 0
+        deleted = 0
         for start in range(0, len(ids), _PAGE):
-            batch = ids[start:start + _PAGE]
-            keys = [store.keys.dead_letters, store.keys.events]
-            for task_id in batch:
-                keys += [store.keys.record(task_id), store.keys.history(task_id)]
-            deleted += int(store.run_script(
-                "purge", keys, [store.settings.events_maxlen, why, *batch]))
+            deleted += self._store.purge(ids[start:start + _PAGE], why)
         return deleted
 
     def export(self, where: DeadLetterFilter | None = None) -> Iterator[str]:
@@ -229,12 +228,12 @@ class DeadLetters:
         return self.delete(old, why="retention") if old else 0
 
 
+def _is_releasable_reason(reason: str) -> bool:
+    try:
+        return DeadLetterReason(reason).is_releasable
+    except ValueError:
+        return True
+
+
 def _release(store: Store, task_id: str, front: str, by: str) -> str:
-    keys = store.keys
-    reply = store.run_script(
-        "release",
-        [keys.record(task_id), keys.history(task_id), front, keys.dead_letters, keys.queued,
-         keys.events, store.broker.unacked_hash, store.broker.unacked_index_zset],
-        [task_id, store.settings.events_maxlen, by],
-    )
-    return reply.decode() if isinstance(reply, bytes) else str(reply)
+    return store.release(task_id, front, by)

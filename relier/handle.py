@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, Protocol, cast
 
 from relier.envelope import decode_value
 from relier.errors import TaskFailedError, TaskNotFoundError
+from relier.runtime import Runtime
 from relier.states import TaskState
 
-if TYPE_CHECKING:
-    from relier.binding import Relier
+
+class HasRuntime(Protocol):
+    """Anything holding a runtime: a `Relier`, a relier task (``task.relier``)."""
+
+    @property
+    def runtime(self) -> Runtime: ...
 
 _FIELDS = ("state", "result", "reason", "exc_type", "error")
 _FIRST_POLL = 0.002
@@ -40,35 +45,36 @@ def _outcome(task_id: str, values: list[bytes | None]) -> tuple[bool, Any]:
 class TaskHandle:
     """A pushed task. Cheap to create; every read goes to Redis."""
 
-    __slots__ = ("_relier", "existing", "id")
+    __slots__ = ("_runtime", "existing", "id")
 
-    def __init__(self, task_id: str, relier: Relier, *, existing: bool = False) -> None:
+    def __init__(self, task_id: str, runtime: Runtime | HasRuntime, *,
+                 existing: bool = False) -> None:
         self.id = task_id
         #: True when push found the task already recorded and pushed nothing new.
         self.existing = existing
-        self._relier = relier
+        self._runtime = runtime if isinstance(runtime, Runtime) else runtime.runtime
 
     def __repr__(self) -> str:
         return f"TaskHandle(id={self.id!r})"
 
     @property
     def state(self) -> TaskState:
-        raw = cast(bytes | None, self._relier.store.client.hget(self._relier.keys.record(self.id), "state"))
+        raw = cast(bytes | None, self._runtime.store.client.hget(self._runtime.keys.record(self.id), "state"))
         if raw is None:
             raise TaskNotFoundError(f"no record for task {self.id} (never pushed, or expired)")
         return TaskState(raw.decode())
 
     async def astate(self) -> TaskState:
-        client = self._relier.connections.for_running_loop()
-        raw = cast(bytes | None, await client.hget(self._relier.keys.record(self.id), "state"))
+        client = self._runtime.connections.for_running_loop()
+        raw = cast(bytes | None, await client.hget(self._runtime.keys.record(self.id), "state"))
         if raw is None:
             raise TaskNotFoundError(f"no record for task {self.id} (never pushed, or expired)")
         return TaskState(raw.decode())
 
     def result(self, timeout: float | None = 30.0) -> Any:
         """Wait for the result; raises `TaskFailedError`, or `TimeoutError` after `timeout` s."""
-        client = self._relier.store.client
-        key = self._relier.keys.record(self.id)
+        client = self._runtime.store.client
+        key = self._runtime.keys.record(self.id)
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _FIRST_POLL
         while True:
@@ -82,8 +88,8 @@ class TaskHandle:
 
     async def aresult(self, timeout: float | None = 30.0) -> Any:
         """Async `result`: never blocks the event loop."""
-        client = self._relier.connections.for_running_loop()
-        key = self._relier.keys.record(self.id)
+        client = self._runtime.connections.for_running_loop()
+        key = self._runtime.keys.record(self.id)
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = _FIRST_POLL
         while True:

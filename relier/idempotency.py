@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from relier.envelope import decode_value, encode_value
 from relier.errors import IdempotencyLockHeldError, IdempotencyLockLostError
+from relier.store import ScriptCall
 
 if TYPE_CHECKING:
-    from relier.binding import Relier
+    from relier.runtime import Runtime
 
 _UNSET = object()
 
@@ -30,13 +31,13 @@ _UNSET = object()
 class IdempotencyLock:
     """Sync and async context manager; see the module docstring."""
 
-    def __init__(self, relier: Relier, key: str, ttl: float) -> None:
+    def __init__(self, runtime: Runtime, key: str, ttl: float) -> None:
         if ttl <= 0:
             raise ValueError("ttl must be positive seconds")
-        self._relier = relier
+        self._runtime = runtime
         self.key = key
         self._ttl_ms = int(ttl * 1000)
-        self._lock_key = relier.keys.lock(hashlib.sha256(key.encode()).hexdigest())
+        self._lock_key = runtime.keys.lock(hashlib.sha256(key.encode()).hexdigest())
         self._token = uuid.uuid4().hex
         self.already_done = False
         self.result: Any = None
@@ -47,12 +48,11 @@ class IdempotencyLock:
         encode_value(value)
         self._pending = value
 
-    def _args(self, op: str, ttl_ms: int = 0, result: bytes = b"") -> list[Any]:
-        return [op, self._token, ttl_ms, result, self._relier.settings.events_maxlen, self.key]
-
-    @property
-    def _keys(self) -> list[str]:
-        return [self._lock_key, self._relier.keys.events]
+    def _call(self, op: str, ttl_ms: int = 0, result: bytes = b"") -> ScriptCall:
+        return self._runtime.store.contract.call(
+            "lock", keys={"lock": self._lock_key},
+            args={"op": op, "token": self._token, "ttl_ms": ttl_ms, "result": result,
+                  "key": self.key})
 
     def _acquired(self, reply: list[Any]) -> IdempotencyLock:
         status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
@@ -65,14 +65,14 @@ class IdempotencyLock:
             )
         return self
 
-    def _finish_args(self, exc_type: type[BaseException] | None) -> list[Any] | None:
+    def _finish(self, exc_type: type[BaseException] | None) -> ScriptCall | None:
         if self.already_done:
             return None
         if exc_type is not None:
-            return self._args("release")
+            return self._call("release")
         value = None if self._pending is _UNSET else self._pending
-        keep_ms = int(self._relier.settings.idempotency_ttl * 1000)
-        return self._args("commit", keep_ms, encode_value(value))
+        keep_ms = int(self._runtime.settings.idempotency_ttl * 1000)
+        return self._call("commit", keep_ms, encode_value(value))
 
     def _check_finished(self, reply: list[Any], exc_type: type[BaseException] | None) -> None:
         status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
@@ -85,23 +85,22 @@ class IdempotencyLock:
             self.result = None if self._pending is _UNSET else self._pending
 
     def __enter__(self) -> IdempotencyLock:
-        return self._acquired(self._relier.store.run_script("lock", self._keys,
-                                                           self._args("acquire", self._ttl_ms)))
+        return self._acquired(self._runtime.store.run(self._call("acquire", self._ttl_ms)))
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        args = self._finish_args(exc_type)
-        if args is not None:
-            self._check_finished(self._relier.store.run_script("lock", self._keys, args), exc_type)
+        call = self._finish(exc_type)
+        if call is not None:
+            self._check_finished(self._runtime.store.run(call), exc_type)
 
     async def __aenter__(self) -> IdempotencyLock:
-        scripts = self._relier.connections.scripts_for_running_loop()
-        return self._acquired(await scripts.run("lock", self._keys,
-                                                self._args("acquire", self._ttl_ms)))
+        call = self._call("acquire", self._ttl_ms)
+        scripts = self._runtime.connections.scripts_for_running_loop()
+        return self._acquired(await scripts.run(call.name, call.keys, call.args))
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         traceback: TracebackType | None) -> None:
-        args = self._finish_args(exc_type)
-        if args is not None:
-            scripts = self._relier.connections.scripts_for_running_loop()
-            self._check_finished(await scripts.run("lock", self._keys, args), exc_type)
+        call = self._finish(exc_type)
+        if call is not None:
+            scripts = self._runtime.connections.scripts_for_running_loop()
+            self._check_finished(await scripts.run(call.name, call.keys, call.args), exc_type)

@@ -28,7 +28,9 @@ class DeadLetterReason(StrEnum):
         return self not in _UNVERIFIED
 
 
+#: A `tampered` task record keeps the message its producer signed (only a copy was altered),
+#: so it may be released; raw entries are never releasable, whatever their reason.
 _UNVERIFIED = frozenset(
     {DeadLetterReason.UNDECODABLE, DeadLetterReason.BAD_SIGNATURE, DeadLetterReason.UNKNOWN_KEY,
-     DeadLetterReason.TAMPERED, DeadLetterReason.CONTENT_REFUSED}
+     DeadLetterReason.CONTENT_REFUSED}
 )

@@ -15,12 +15,9 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from relier.store import Store
-
-if TYPE_CHECKING:
-    from relier.binding import Relier
 
 #: Window name -> (length in seconds, counter resolution: "m" minutes or "h" hours).
 WINDOWS: dict[str, tuple[int, str]] = {
@@ -131,17 +128,16 @@ def prune(store: Store, now_ms: int | None = None) -> int:
     return len(stale)
 
 
-def report(relier: Relier, task_name: str | None = None,
-           objective: float | None = None) -> list[dict[str, Any]]:
-    """Per task (and all tasks together): objective, counts, availability and burn rate per
+def report(store: Store, declared: Mapping[str, float], default_objective: float,
+           task_name: str | None = None, objective: float | None = None) -> list[dict[str, Any]]:
+    """Per task (and all tasks together): objective (`objective`, else the task's declared
+    `slo=` in `declared`, else `default_objective`), counts, availability and burn rate per
     window, and the alert conditions. Used by `rl slo` and the console."""
-    names = [task_name] if task_name else ["*", *tasks_counted(relier.store)]
+    names = [task_name] if task_name else ["*", *tasks_counted(store)]
     rows: list[dict[str, Any]] = []
     for name in names:
-        registered = relier.tasks.get(name)
-        target = objective or (registered.spec.slo if registered and registered.spec.slo
-                               else relier.settings.slo_objective)
-        counts = read_windows(relier.store, name)
+        target = objective or declared.get(name) or default_objective
+        counts = read_windows(store, name)
         rates = {window: burn_rate(count, target) for window, count in counts.items()}
         rows.append({
             "task": "all tasks" if name == "*" else name, "objective": target,

@@ -15,8 +15,8 @@ class TaskState(StrEnum):
     RESERVED = "reserved"
     RUNNING = "running"
     COMPLETED = "completed"
-    FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
+    #: Reserved for revoke (the Celery-native work); no script writes it yet.
     CANCELLED = "cancelled"
 
     @property
@@ -24,22 +24,30 @@ class TaskState(StrEnum):
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset(
-    {TaskState.COMPLETED, TaskState.FAILED, TaskState.DEAD_LETTERED, TaskState.CANCELLED}
-)
+TERMINAL_STATES = frozenset({TaskState.COMPLETED, TaskState.DEAD_LETTERED, TaskState.CANCELLED})
 
 _S = TaskState
+_PENDING = frozenset({_S.QUEUED, _S.RESERVED})
+_HELD = frozenset({_S.RESERVED, _S.RUNNING})
 
-#: transition name -> (states it may start from, states it may end in)
+#: script -> (states it may start from (empty: no record yet), states it may end in). Every
+#: script that writes a task's state is here, and tests/unit/test_states.py reads each script
+#: to check it writes no other state.
 TRANSITIONS: dict[str, tuple[frozenset[TaskState], frozenset[TaskState]]] = {
-    "dispatch": (frozenset(), frozenset({_S.QUEUED, _S.SCHEDULED})),
+    "dispatch": (frozenset(), frozenset({_S.QUEUED})),
+    "dead_letter_raw": (frozenset(), frozenset({_S.DEAD_LETTERED})),
     "receive": (frozenset({_S.QUEUED}), frozenset({_S.RESERVED})),
-    "start": (frozenset({_S.QUEUED, _S.RESERVED}), frozenset({_S.RUNNING})),
+    "start": (_PENDING, frozenset({_S.RUNNING, _S.COMPLETED, _S.SCHEDULED})),
     "complete": (frozenset({_S.RUNNING}), frozenset({_S.COMPLETED})),
-    "fail": (frozenset({_S.RUNNING}), frozenset({_S.SCHEDULED, _S.FAILED, _S.DEAD_LETTERED})),
-    "reject": (frozenset({_S.QUEUED, _S.RESERVED}), frozenset({_S.DEAD_LETTERED})),
-    "lost": (frozenset({_S.RESERVED, _S.RUNNING}), frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
-    "reap": (frozenset({_S.RESERVED, _S.RUNNING}), frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
+    "fail": (frozenset({_S.RUNNING}), frozenset({_S.SCHEDULED, _S.DEAD_LETTERED})),
+    "hard_timeout": (frozenset({_S.RUNNING}), frozenset({_S.DEAD_LETTERED})),
+    "reject": (_PENDING, frozenset({_S.DEAD_LETTERED})),
+    "bounce": (_PENDING, frozenset({_S.SCHEDULED, _S.DEAD_LETTERED})),
+    "lost": (_HELD, frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
+    "reap": (_HELD, frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
+    "reconcile": (frozenset({_S.QUEUED}), frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
+    "promote": (frozenset({_S.SCHEDULED}), frozenset({_S.QUEUED})),
+    "release": (frozenset({_S.DEAD_LETTERED}), frozenset({_S.QUEUED})),
 }
 
 

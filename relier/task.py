@@ -11,11 +11,12 @@ from relier.dispatch import adispatch, dispatch
 from relier.envelope import DecodeFailure, Envelope
 from relier.errors import ConfigurationError, UnsupportedCanvasError
 from relier.handle import TaskHandle
-from relier.schema import Migration
+from relier.schema import Migration, MigrationChain
 from relier.spec import TaskSpec
 
 if TYPE_CHECKING:
-    from relier.binding import Relier
+    from relier.runtime import Runtime
+    from relier.worker.pipeline import Pipeline
 
 _UNSUPPORTED_OPTIONS = {
     "link": "callbacks (link=) need a result backend; chain in your own code after result()",
@@ -40,8 +41,12 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
     track_started = False
     typing = False
 
-    relier: Relier
+    #: The `Relier` facade that declared this task (for your code; relier's own uses `runtime`).
+    relier: Any
+    runtime: Runtime
     spec: TaskSpec
+    pipeline: Pipeline
+    migrations: MigrationChain
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         """Run a delivered envelope through the pipeline; any other call runs the function."""
@@ -50,23 +55,15 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         return self.spec.func(*args, **kwargs)
 
     def _run_delivered(self, delivered: Envelope | DecodeFailure) -> Any:
-        from relier.worker.strategy import reject_in_pool  # noqa: PLC0415 - worker-only import
-
-        request = self.request
-        tag = str((request.properties or {}).get("delivery_tag", ""))
-        if isinstance(delivered, DecodeFailure):
-            return reject_in_pool(self.relier, request, delivered)
-        queue = str((request.delivery_info or {}).get("routing_key") or self.spec.queue)
-        return self.relier.pipeline.execute(self.spec, delivered, tag, request.hostname or "",
-                                            queue)
+        return self.pipeline.run_delivered(self.spec, delivered, self.request)
 
     def push(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from sync code (thread-safe). Returns once Redis has the task."""
-        return dispatch(self.relier, self.spec, args, kwargs)
+        return dispatch(self.runtime, self.spec, args, kwargs)
 
     async def apush(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from asyncio code without blocking the event loop."""
-        return await adispatch(self.relier, self.spec, args, kwargs)
+        return await adispatch(self.runtime, self.spec, args, kwargs)
 
     def push_with(
         self,
@@ -78,7 +75,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         priority: int | None = None,
     ) -> TaskHandle:
         """`push` with per-call options; an existing `task_id` returns that task's handle."""
-        return dispatch(self.relier, self.spec, args, kwargs or {},
+        return dispatch(self.runtime, self.spec, args, kwargs or {},
                         task_id=task_id, queue=queue, priority=priority)
 
     async def apush_with(
@@ -90,7 +87,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         queue: str | None = None,
         priority: int | None = None,
     ) -> TaskHandle:
-        return await adispatch(self.relier, self.spec, args, kwargs or {},
+        return await adispatch(self.runtime, self.spec, args, kwargs or {},
                                task_id=task_id, queue=queue, priority=priority)
 
     def delay(self, *args: Any, **kwargs: Any) -> TaskHandle:
@@ -123,7 +120,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         """Register the migration that upgrades arguments from `from_version` to the next."""
 
         def register(migration: Migration) -> Migration:
-            self.relier.migrations_for(self.name).register(from_version, migration)
+            self.migrations.register(from_version, migration)
             return migration
 
         return register

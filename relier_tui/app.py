@@ -1,6 +1,9 @@
 """`rl tui`: the operations console. It reads relier's state from Redis and acts through relier's
 operations API; keyspace notifications say what changed, a slow timer reconciles everything.
-All Redis I/O runs in Textual thread workers; the UI thread only renders."""
+All Redis I/O runs in Textual thread workers; the UI thread only renders.
+
+The app holds the layout, the live reads and the app-wide keys (panes 1-7, `/`, `space`,
+ctrl+r, ctrl+p, `?`, `q`); every pane owns its own keys and the actions behind them."""
 
 from __future__ import annotations
 
@@ -12,17 +15,17 @@ from typing import Any
 
 import redis
 from textual import work
-from textual.app import ComposeResult, SystemCommand
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
 from relier.binding import Relier
+from relier_tui.keys import help_sections, key_label
 from relier_tui.literal import literal
 from relier_tui.live import ChangeFeed
-from relier_tui.operations import ConsoleOperations
 from relier_tui.screens import HelpScreen
 from relier_tui.source import ConsoleSource, Health, Snapshot
 from relier_tui.widgets.admission import AdmissionPane
@@ -32,42 +35,37 @@ from relier_tui.widgets.dispatch import DispatchPane
 from relier_tui.widgets.events import EventsPane
 from relier_tui.widgets.health import HealthBar, health_notes
 from relier_tui.widgets.inflight import InflightPane
-from relier_tui.widgets.keyed_table import KeyedTable
-from relier_tui.widgets.workers import WorkersTable
+from relier_tui.widgets.mode_line import ModeLine
+from relier_tui.widgets.pane import FilteredPane, Pane
+from relier_tui.widgets.workers import WorkersPane
 
-PANES = ("inflight", "workers", "events", "dead-letters", "chaos", "dispatch", "admission")
-SORTABLE = {"inflight": "#inflight-table", "workers": "#workers-table", "dead-letters": "#dlq-table"}
-FILTERS = {"inflight": "#inflight-filter", "events": "#events-filter", "dead-letters": "#dlq-filter"}
-PANE_ACTIONS: dict[str, set[str]] = {
-    "release": {"dead-letters"}, "retry_all": {"dead-letters"}, "purge": {"dead-letters"},
-    "pause": {"events"}, "sort": set(SORTABLE), "filter": set(FILTERS), "submit": {"chaos", "dispatch"},
+#: the panes, by tab id, in the order of their keys 1-7
+PANES: dict[str, type[Pane]] = {
+    "inflight": InflightPane, "workers": WorkersPane, "events": EventsPane,
+    "dead-letters": DeadLettersPane, "chaos": ChaosPane, "dispatch": DispatchPane,
+    "admission": AdmissionPane,
 }
 
 
-class RelierConsole(ConsoleOperations):
+class RelierConsole(App[None]):
     """The relier operations console."""
 
     CSS_PATH = "console.tcss"
     TITLE = "relier console"
     BINDINGS = [
-        Binding("1", "show('inflight')", "Inflight", show=False),
-        Binding("2", "show('workers')", "Workers", show=False),
-        Binding("3", "show('events')", "Events", show=False),
-        Binding("4", "show('dead-letters')", "DLQ", show=False),
-        Binding("5", "show('chaos')", "Chaos", show=False),
-        Binding("6", "show('dispatch')", "Dispatch", show=False),
-        Binding("7", "show('admission')", "Admission", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "leave_filter", "Back", show=False),
-        Binding("s", "sort", "Sort"),
-        Binding("space", "pause", "Pause"),
-        Binding("r", "release", "Release"),
-        Binding("a", "retry_all", "Retry all"),
-        Binding("x", "purge", "Purge"),
-        Binding("ctrl+s", "submit", "Run / Push"),
-        Binding("ctrl+r", "reload", "Reload"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        *(Binding(str(number), f"show('{pane_id}')", pane.TITLE, show=False,
+                  tooltip=f"Show the {pane.TITLE} pane")
+          for number, (pane_id, pane) in enumerate(PANES.items(), 1)),
+        Binding("slash", "filter", "Filter", show=False,
+                tooltip="Focus the pane's filter box (a pane without one says so)"),
+        Binding("space", "pause", "Pause events", show=False,
+                tooltip="Pause or resume the event tail (the mode line says LIVE or PAUSED)"),
+        Binding("ctrl+r", "reload", "Reload", tooltip="Re-read everything from Redis now"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True,
+                tooltip="The command palette: every action of the pane shown, searchable"),
+        Binding("question_mark", "help", "Help", show=False,
+                tooltip="Every key, and what needs attention now"),
+        Binding("q", "quit", "Quit", tooltip="Leave the console"),
     ]
 
     def __init__(self, relier: Relier, *, reconcile_interval: float = 5.0, poll_interval: float = 1.0,
@@ -86,7 +84,6 @@ class RelierConsole(ConsoleOperations):
         self.health: Health | None = None
         self.reload_now = threading.Event()
         self.stopping = threading.Event()
-        self.chaos_running = False
         #: change in Redis -> console updated, for `python -m bench tui`: task id -> when a
         #: changed state of it was applied
         self.applied_at: dict[str, float] = {}
@@ -94,50 +91,57 @@ class RelierConsole(ConsoleOperations):
 
     # ----- layout
     def compose(self) -> ComposeResult:
+        """Header, banner, the seven panes in tabs, the mode line and the footer."""
         yield HealthBar(id="health")
         yield Static("", id="banner")
         ttl = self.relier.settings.lease_ttl
+        panes: dict[str, Pane] = {
+            "inflight": InflightPane(ttl, self.source, id="inflight-pane"),
+            "workers": WorkersPane(ttl, id="workers-pane"),
+            "events": EventsPane(id="events-pane"),
+            "dead-letters": DeadLettersPane(self.source, id="dlq-pane"),
+            "chaos": ChaosPane(self.relier, id="chaos-pane"),
+            "dispatch": DispatchPane(self.source, id="dispatch-pane"),
+            "admission": AdmissionPane(self.source, id="admission-pane"),
+        }
         with TabbedContent(initial="inflight", id="tabs"):
-            with TabPane("1 Inflight", id="inflight"):
-                yield InflightPane(ttl, id="inflight-pane")
-            with TabPane("2 Workers", id="workers"):
-                yield WorkersTable(ttl, id="workers-table")
-            with TabPane("3 Events", id="events"):
-                yield EventsPane(id="events-pane")
-            with TabPane("4 Dead letters", id="dead-letters"):
-                yield DeadLettersPane(id="dlq-pane")
-            with TabPane("5 Chaos", id="chaos"):
-                yield ChaosPane(id="chaos-pane")
-            with TabPane("6 Dispatch", id="dispatch"):
-                yield DispatchPane(self.source.task_names(), id="dispatch-pane")
-            with TabPane("7 Admission & SLO", id="admission"):
-                yield AdmissionPane(id="admission-pane")
-        yield Footer(compact=True)
+            for number, (pane_id, pane) in enumerate(panes.items(), 1):
+                with TabPane(f"{number} {pane.TAB or pane.TITLE}", id=pane_id):
+                    yield pane
+        yield ModeLine(id="mode")
+        yield Footer(compact=True, show_command_palette=False)  # the mode line names ^p
 
     def on_mount(self) -> None:
+        """Start the live reads; the inflight table has the focus."""
         self.query_one("#banner", Static).display = False
         self.listen_for_changes()
         self.reconcile()
         self.follow_changes()
         self.tail_events()
-        self.query_one("#inflight-table", KeyedTable).focus()
+        self.pane("inflight").focus_home()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every binding of the console in the command palette (ctrl+p), with its key."""
+        """The command palette (ctrl+p): Textual's commands, then every console key active on
+        the pane shown, with its key."""
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            if binding.action in {"quit", "leave_filter"}:
+        titles: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if (not active.enabled or not binding.description or binding.system
+                    or binding.action in {"quit", "command_palette"}
+                    or not (binding.show or active.node is self)):
                 continue
-            action = binding.action
-            if self.check_action(action.split("(", 1)[0], ()) is False:
+            title = (f"Show {binding.description}" if binding.action.startswith("show(")
+                     else binding.description)
+            if title in titles:
                 continue
-            key = binding.key.replace("question_mark", "?").replace("slash", "/")
-            title = binding.description if not action.startswith("show(") else f"Show {binding.description}"
-            yield SystemCommand(title, f"key: {key}",
-                                functools.partial(self.call_later, self.run_action, action))
+            titles.add(title)
+            yield SystemCommand(title, f"{binding.tooltip} (key: {key_label(key)})",
+                                functools.partial(self.call_later, self.run_action, binding.action,
+                                                  active.node))
 
     def on_unmount(self) -> None:
+        """Stop the background loops."""
         self.stopping.set()
         self.reload_now.set()
         self.feed.changed.set()
@@ -145,6 +149,7 @@ class RelierConsole(ConsoleOperations):
     # ----- background I/O (thread workers)
     @work(thread=True, group="feed", exit_on_error=False)
     def listen_for_changes(self) -> None:
+        """Collect keyspace-notification hints, resubscribing after a lost connection."""
         worker = get_current_worker()
         while not worker.is_cancelled and not self.stopping.is_set():
             try:
@@ -200,6 +205,7 @@ class RelierConsole(ConsoleOperations):
 
     @work(thread=True, group="events", exit_on_error=False)
     def tail_events(self) -> None:
+        """Tail the lifecycle event stream into the Events pane (and the feed's task hints)."""
         worker = get_current_worker()
         last: str | None = None
         while not worker.is_cancelled and not self.stopping.is_set():
@@ -239,7 +245,7 @@ class RelierConsole(ConsoleOperations):
         else:
             inflight.update_rows({**{task.id: task for task in snapshot.inflight},
                                   **dict.fromkeys(snapshot.departed)})
-        self.query_one(WorkersTable).show(snapshot.workers)
+        self.query_one(WorkersPane).show(snapshot.workers)
         self.query_one(DeadLettersPane).show(snapshot.dead_letters, health.dead_letters)
         self.query_one(AdmissionPane).show(snapshot.limits, snapshot.rejections, snapshot.slo)
         self._mark_applied(self.query_one(InflightPane).changed)
@@ -249,7 +255,7 @@ class RelierConsole(ConsoleOperations):
             self.query_one(InflightPane).update_rows(read["rows"])
             self._mark_applied(self.query_one(InflightPane).changed)
         if "workers" in read:
-            self.query_one(WorkersTable).show(read["workers"])
+            self.query_one(WorkersPane).show(read["workers"])
         if "dead_letters" in read:
             self.query_one(DeadLettersPane).show(read["dead_letters"], read["dead_letter_total"])
         if "limits" in read:
@@ -272,59 +278,81 @@ class RelierConsole(ConsoleOperations):
                                   "Retrying every second; the console recovers by itself when "
                                   "Redis is back."))
         self.query_one(HealthBar).show(self.health, connected)
+        self.query_one(ModeLine).connected = connected
 
-    # ----- actions
-    def action_show(self, pane: str) -> None:
-        self.query_one(TabbedContent).active = pane
-        focus = {"inflight": "#inflight-table", "workers": "#workers-table", "events": "#events-log",
-                 "dead-letters": "#dlq-table", "chaos": "#chaos-scenario", "dispatch": "#dispatch-task",
-                 "admission": "#limits-table"}[pane]
-        self.query_one(focus).focus()
+    # ----- panes and app-wide keys
+    @property
+    def active_pane(self) -> str:
+        """The id of the pane shown."""
+        return str(self.query_one(TabbedContent).active)
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Pane-specific actions are shown (and run) only on their pane."""
-        try:
-            pane = self.active_pane
-        except NoMatches:  # not composed yet
-            return True
-        panes = PANE_ACTIONS.get(action)
-        return panes is None or pane in panes
+    def pane(self, pane_id: str) -> Pane:
+        """The pane with that tab id."""
+        return self.query_one(f"#{pane_id} > Pane", Pane)
+
+    def action_show(self, pane_id: str) -> None:
+        """Show a pane; its home widget (a table, a menu or the pane) gets the focus."""
+        self.query_one(TabbedContent).active = pane_id
+        self.pane(pane_id).focus_home()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        self.query_one(EventsPane).show(self.active_pane == "events")
+        """Another pane is shown (by key or by mouse): focus it, and update the mode line."""
+        pane = self.pane(self.active_pane)
+        self.query_one(EventsPane).show(isinstance(pane, EventsPane))
+        focused = self.screen.focused
+        if focused is None or pane not in focused.ancestors_with_self:
+            pane.focus_home()
+        self.query_one(ModeLine).filter_text = pane.filter_text
         self.refresh_bindings()
 
-    def action_filter(self) -> None:
-        self.query_one(FILTERS[self.active_pane], Input).focus()
+    def on_pane_filter_changed(self, event: Pane.FilterChanged) -> None:
+        """The mode line shows the filter of the pane shown."""
+        try:
+            shown = self.pane(self.active_pane)
+        except NoMatches:
+            return
+        if event.pane is shown:
+            self.query_one(ModeLine).filter_text = event.text
 
-    def action_leave_filter(self) -> None:
-        pane = self.active_pane
-        if pane in SORTABLE:
-            self.query_one(SORTABLE[pane]).focus()
+    def on_events_pane_tail_changed(self, event: EventsPane.TailChanged) -> None:
+        """The mode line says LIVE or PAUSED, with the events missed meanwhile."""
+        mode = self.query_one(ModeLine)
+        mode.paused = event.paused
+        mode.missed = event.missed
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        if event.input.id in {"inflight-filter", "dlq-filter"}:
+    def on_pane_reload_requested(self, event: Pane.ReloadRequested) -> None:
+        """A pane changed Redis or what it reads: re-read it now."""
+        if event.what == "dead_letters":
+            self.feed.mark(dead_letters=True)
+        elif event.what == "limits":
+            self.feed.mark(limits=True)
+        else:
             self.reload_now.set()
-            self.action_leave_filter()
-        elif event.input.id and event.input.id.startswith("dispatch-"):
-            self.action_submit()
-        elif event.input.id and event.input.id.startswith("limit-"):
-            self._confirm_limit()
 
-    def action_sort(self) -> None:
-        label = self.query_one(SORTABLE[self.active_pane], KeyedTable).cycle_sort()
-        self.tell(f"sorted by {label}", timeout=2)
+    def action_filter(self) -> None:
+        """Focus the filter of the pane shown (panes without one say so)."""
+        pane = self.pane(self.active_pane)
+        if isinstance(pane, FilteredPane):
+            pane.action_filter()
+            return
+        have = ", ".join(p.TITLE for p in PANES.values() if issubclass(p, FilteredPane))
+        self.notify(f"Nothing to filter on the {pane.TITLE} pane ({have} have a filter).",
+                    severity="warning", timeout=4)
 
     def action_pause(self) -> None:
+        """Pause or resume the event tail, from any pane."""
         paused = self.query_one(EventsPane).toggle_pause()
-        self.tell("event tail paused" if paused else "event tail live", timeout=2)
+        self.notify("event tail paused" if paused else "event tail live", timeout=2)
 
     def action_reload(self) -> None:
+        """Re-read everything from Redis now."""
         self.reload_now.set()
         self.feed.changed.set()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(health_notes(self.health)))
+        """Every key (from the bindings themselves), then what needs attention now."""
+        self.push_screen(HelpScreen(help_sections(type(self), list(PANES.values())),
+                                    health_notes(self.health)))
 
 
 def _db_of(relier: Relier) -> int:

@@ -15,6 +15,7 @@ class Filter:
 
     @classmethod
     def parse(cls, text: str) -> Filter:
+        """The filter a box's text describes: ``key=value`` terms, the rest words (lowercased)."""
         fields: dict[str, str] = {}
         words: list[str] = []
         for term in text.split():
@@ -27,9 +28,11 @@ class Filter:
 
     @property
     def is_empty(self) -> bool:
+        """Whether the filter selects everything."""
         return not self.fields and not self.words
 
     def matches(self, row: Mapping[str, object]) -> bool:
+        """Whether `row` has every field's exact value and contains every word."""
         for key, value in self.fields.items():
             if str(row.get(key, "")) != value:
                 return False

@@ -31,6 +31,7 @@ class Changes:
 
     @property
     def any(self) -> bool:
+        """Whether anything changed."""
         return bool(self.task_ids) or self.workers or self.dead_letters or self.limits
 
 
@@ -79,7 +80,16 @@ class ChangeFeed:
             self._changes.task_ids.update(task_ids)
         self.changed.set()
 
+    def mark(self, *, workers: bool = False, dead_letters: bool = False, limits: bool = False) -> None:
+        """Hints from the console itself (a pane changed what it reads, or what it shows)."""
+        with self._lock:
+            self._changes.workers |= workers
+            self._changes.dead_letters |= dead_letters
+            self._changes.limits |= limits
+        self.changed.set()
+
     def drain(self) -> Changes:
+        """The changes collected since the last drain (and start collecting anew)."""
         with self._lock:
             changes, self._changes = self._changes, Changes()
             self.changed.clear()

@@ -13,13 +13,17 @@ MASK = "••••••"
 
 @dataclass(frozen=True, slots=True)
 class SecretMask:
+    """The words that make a key or a value secret (matched case-insensitively)."""
+
     words: tuple[str, ...]
 
     @classmethod
     def from_settings(cls) -> SecretMask:
+        """The mask RELIER_CONSOLE_MASK configures."""
         return cls(get_settings().console_mask)
 
     def is_secret(self, text: str) -> bool:
+        """Whether `text` contains one of the words."""
         lowered = text.lower()
         return any(word in lowered for word in self.words)
 

@@ -9,13 +9,13 @@ from typing import Any, cast
 
 import redis
 
-from relier import inspection, slo
+from relier import inspection
 from relier.admission import LiveLimits, live_limits, set_limits
 from relier.binding import Relier
 from relier.config import SettingNotice, setting_notices
-from relier.dispatch import push_by_name
 from relier.display import redact_url
 from relier.dlq import DeadLetter, DeadLetterFilter, ReleaseReport
+from relier.eventstream import START, EventStream
 from relier.preflight import MemoryHeadroom, Severity, check_server, memory_headroom
 from relier_tui.masking import SecretMask
 
@@ -120,7 +120,7 @@ class ConsoleSource:
         alive = sum(1 for w in workers if w.lease_age is not None and w.lease_age < ttl)
         problems = [f"{check.name}: {check.detail}" for check in check_server(client)
                     if check.severity is Severity.ERROR]
-        report = slo.report(self.relier)
+        report = self.relier.slo_report()
         overall = [row for row in report if row["task"] == "all tasks"]
         burn, firing = 0.0, []
         for row in overall:
@@ -181,24 +181,11 @@ class ConsoleSource:
     def events_after(self, last_id: str, *, count: int = 500,
                      block_ms: int = 1000) -> tuple[str, list[dict[str, str]]]:
         """Events after `last_id` ("$": pinned to the newest existing event first)."""
-        client, key = self.store.client, self.store.keys.events
-        if last_id == "$":
-            newest = cast(list[tuple[bytes, Any]], client.xrevrange(key, count=1))
-            last_id = newest[0][0].decode() if newest else "0-0"
-        reply = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
-                     client.xread({key: last_id}, count=count, block=block_ms))
-        events = []
-        for _, entries in reply or []:
-            for entry_id, fields in entries:
-                events.append(inspection.decode_event(entry_id, fields))
-                last_id = entry_id.decode()
-        return last_id, events
+        return EventStream.of(self.store).read(last_id, count=count, block_ms=block_ms)
 
     def recent_events(self, count: int = 500) -> tuple[str, list[dict[str, str]]]:
-        entries = cast(list[tuple[bytes, dict[bytes, bytes]]],
-                       self.store.client.xrevrange(self.store.keys.events, count=count))
-        events = [inspection.decode_event(entry_id, fields) for entry_id, fields in reversed(entries)]
-        return (events[-1]["event_id"] if events else "0-0"), events
+        events = EventStream.of(self.store).latest(count)
+        return (events[-1]["event_id"] if events else START), events
 
     def dead_letter_list(self, where: DeadLetterFilter | None = None,
                          limit: int = 500) -> list[DeadLetter]:
@@ -229,14 +216,14 @@ class ConsoleSource:
                    burst=burst, max_depth=max_depth)
 
     def slo_report(self) -> list[dict[str, Any]]:
-        return slo.report(self.relier)
+        return self.relier.slo_report()
 
     def task_names(self) -> list[str]:
         return sorted(self.relier.tasks)
 
     def push(self, task_name: str, args: list[Any], kwargs: dict[str, Any],
              queue: str | None) -> str:
-        return push_by_name(self.relier, task_name, args, kwargs, queue=queue).id
+        return self.relier.push_by_name(task_name, args, kwargs, queue=queue).id
 
     def task_state(self, task_id: str) -> str:
         raw = cast(bytes | None, self.store.client.hget(self.store.keys.record(task_id), "state"))

@@ -17,6 +17,9 @@ from relier.testing import CeleryWorker, RedisServer
 
 # Test processes sign with the public development key, which production (the default) refuses.
 os.environ.setdefault("RELIER_ENV", "test")
+# Until the session's own server is up, a closed port: code that reads the settings too early
+# fails loudly instead of reaching a Redis the suite did not start (6379 is never used).
+os.environ["RELIER_REDIS_URL"] = "redis://127.0.0.1:1/0"
 
 APPS_DIR = Path(__file__).parent / "apps"
 sys.path.insert(0, str(APPS_DIR))

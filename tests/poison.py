@@ -19,6 +19,7 @@ from typing import Any
 
 from relier.dispatch import prepare_dispatch
 from relier.spec import TaskSpec
+from relier.store import SHAPES
 
 PLAIN_TASK = "celery.accumulate"  # registered on every Celery app, not a relier task
 PWNED_PATH = "/tmp/relier-poison-was-unpickled"
@@ -144,8 +145,10 @@ def poison_elements(count: int, seed: int, spec: TaskSpec, relier: Any) -> list[
             elements.append(_random_bytes(rng) if index % 2 else _not_kombu(rng))
             continue
         task_id = f"poison-{uuid.uuid4()}"
-        prepared = prepare_dispatch(relier, spec, (index, index), {}, task_id=task_id)
-        document = json.loads(f"{prepared.args[3]}{task_id}.1{prepared.args[4]}")
+        prepared = prepare_dispatch(relier.runtime, spec, (index, index), {}, task_id=task_id)
+        head, tail = (prepared.call.args[1 + SHAPES["dispatch"].args.index(part)]
+                      for part in ("head", "tail"))
+        document = json.loads(f"{head}{task_id}.1{tail}")
         kind = names[index % len(names)]
         mutations[kind](document, rng)
         elements.append(Poison(kind, json.dumps(document).encode(), task_id))

@@ -1,11 +1,9 @@
-"""Helpers shared by the integration tests: execution counts, pids, resurrector processes."""
+"""Helpers shared by the integration tests: execution counts, pids, events, resurrector processes."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -13,16 +11,15 @@ import redis
 
 from relier import Relier, TaskHandle
 from relier.config import Settings
+from relier.eventstream import EventStream
 from relier.keys import Keys
 from relier.phoenix import Resurrector
 from relier.store import Store
-from relier.testing import CeleryWorker, RedisServer, wait_until
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, wait_until
+from relier.testing import start_resurrector as start_resurrector_process
 from tests.conftest import start_worker
 
 KEYS = Keys()
-#: Short leases so recovery tests finish in seconds.
-FAST_LEASES = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
-               "RELIER_RESURRECTOR_INTERVAL": "0.2"}
 
 
 def settings_for(url: str, **env: str) -> Settings:
@@ -59,7 +56,10 @@ def raw_dead_letter(client: redis.Redis, claimed_id: str) -> str | None:
 
 
 def events_of(client: redis.Redis, task_id: str) -> list[dict[bytes, bytes]]:
-    return [fields for _, fields in client.xrange(KEYS.events) if fields.get(b"id") == task_id.encode()]
+    """One task's lifecycle events, oldest first, fields as bytes (as these tests compare them)."""
+    events = EventStream(client, KEYS.events).read(task_id=task_id).events
+    return [{name.encode(): value.encode() for name, value in event.items() if name != "event_id"}
+            for event in events]
 
 
 def resurrection_events(client: redis.Redis, task_id: str) -> list[bytes]:
@@ -71,17 +71,7 @@ def start_resurrector(
     url: str, log_path: Path, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
     """`rl run-resurrector` as a real process with fast leases."""
-    with log_path.open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-            env={**os.environ, **FAST_LEASES, **(extra_env or {}), "RELIER_REDIS_URL": url},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    process.wait(15)
+    return start_resurrector_process(url, log_path, {**FAST_LEASES, **(extra_env or {})})
 
 
 def busy_worker(

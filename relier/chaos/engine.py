@@ -9,9 +9,8 @@ Processes it did not start are never touched; a verdict says so when that matter
 
 from __future__ import annotations
 
-import os
 import random
-import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -23,7 +22,9 @@ from typing import Any, cast
 from relier.binding import Relier
 from relier.chaos.probes import marks_key
 from relier.devserver import RedisServer
-from relier.testing import CeleryWorker
+from relier.eventstream import EventStream
+from relier.stats import summarize
+from relier.testing import FAST_LEASES, CeleryWorker, start_resurrector, stop_process
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 CHAOS_QUEUES = ("chaos",)
@@ -48,13 +49,6 @@ class Verdict:
                 "failures": self.failures, "notes": self.notes}
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 class LocalCluster:
     """Workers and a resurrector started by the engine, in its own log folder."""
 
@@ -63,10 +57,9 @@ class LocalCluster:
         self.relier = relier
         self.log_dir = log_dir
         self.app = app
-        self.env = {"RELIER_LEASE_TTL": "2", "RELIER_LEASE_REFRESH_INTERVAL": "0.5",
-                    "RELIER_RESURRECTOR_INTERVAL": "0.2", **(env or {})}
+        self.env = {**FAST_LEASES, **(env or {})}
         self.workers: list[CeleryWorker] = []
-        self._resurrector: Any = None
+        self._resurrector: subprocess.Popen[bytes] | None = None
 
     def start_worker(self, concurrency: int = 2, *, redis_url: str | None = None,
                      env: dict[str, str] | None = None, ready: bool = True) -> CeleryWorker:
@@ -85,16 +78,9 @@ class LocalCluster:
         return worker
 
     def start_resurrector(self, env: dict[str, str] | None = None) -> None:
-        import subprocess  # noqa: PLC0415 - only clusters start processes
-
-        log = (self.log_dir / "resurrector.log").open("ab")
-        self._resurrector = subprocess.Popen(
-            [sys.executable, "-m", "relier.cli", "run-resurrector", "--log-level", "warning"],
-            env={**os.environ, **self.env, **(env or {}),
-                 "RELIER_REDIS_URL": self.relier.settings.redis_url},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        log.close()
+        self._resurrector = start_resurrector(self.relier.settings.redis_url,
+                                              self.log_dir / "resurrector.log",
+                                              {**self.env, **(env or {})})
 
     @property
     def resurrector_pid(self) -> int | None:
@@ -113,8 +99,7 @@ class LocalCluster:
         for worker in self.workers:
             worker.kill()
         if self._resurrector is not None:
-            self._resurrector.terminate()
-            self._resurrector.wait(15)
+            stop_process(self._resurrector)
 
 
 @dataclass
@@ -165,10 +150,8 @@ class ChaosContext:
     def count_events(self, event_type: str, ids: list[str], *, last: int = 50000) -> int:
         """How many of the stream's last `last` events are `event_type` for one of `ids`."""
         wanted = set(ids)
-        events = cast(list[tuple[bytes, dict[bytes, bytes]]],
-                      self.relier.store.client.xrevrange(self.relier.keys.events, count=last))
-        return sum(1 for _, fields in events if fields.get(b"type") == event_type.encode()
-                   and fields.get(b"id", b"").decode() in wanted)
+        events = EventStream.of(self.relier.store).latest(last, event_type=event_type)
+        return sum(1 for event in events if event.get("id") in wanted)
 
     def wait(self, condition: Callable[[], bool], seconds: float) -> bool:
         deadline = time.monotonic() + seconds
@@ -180,5 +163,9 @@ class ChaosContext:
 
 
 def latency_numbers(samples: list[float]) -> dict[str, float | None]:
-    return {"recovery_p50_s": percentile(samples, 0.5), "recovery_p99_s": percentile(samples, 0.99),
-            "recovery_mean_s": statistics.fmean(samples) if samples else None}
+    """Recovery p50, p99 and mean in seconds (None without samples), for a verdict's numbers."""
+    if not samples:
+        return {"recovery_p50_s": None, "recovery_p99_s": None, "recovery_mean_s": None}
+    summary = summarize(samples)
+    return {"recovery_p50_s": summary.p50, "recovery_p99_s": summary.p99,
+            "recovery_mean_s": summary.mean}

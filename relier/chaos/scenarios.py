@@ -15,9 +15,9 @@ from typing import Any, cast
 from relier.chaos.deploys import rolling_deploy
 from relier.chaos.engine import ChaosContext, Verdict, latency_numbers
 from relier.chaos.outages import network_partition, redis_restart
-from relier.chaos.processes import child_pids, parent_pid
 from relier.envelope import Envelope, seal
 from relier.message import build_message
+from relier.procinfo import children, parent_pid
 from relier.reasons import DeadLetterReason
 
 
@@ -190,7 +190,7 @@ def worker_pause(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     ids = [handle.id for handle in handles]
     ctx.wait(lambda: set(ids) <= set(ctx.marks("started")), 30)
     ctx.cluster.start_worker(concurrency=2)  # the replacement that takes over
-    group = [paused.pid, *child_pids(paused.pid)]
+    group = [paused.pid, *children(paused.pid)]
     for pid in group:
         os.kill(pid, signal.SIGSTOP)
     ctx.report("paused", {"pids": group, "seconds": options["pause"]})

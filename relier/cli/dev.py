@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -74,7 +73,7 @@ def dev(port: int, directory: Path) -> int:
 def demo(duration: float | None, rate: float, with_console: bool | None, directory: Path) -> int:
     """Start a server, two workers, a resurrector and live demo traffic, and watch them in the
     console."""
-    from relier.testing import CeleryWorker  # noqa: PLC0415 - keep `rl --help` fast
+    from relier.testing import CeleryWorker, start_resurrector, stop_process  # noqa: PLC0415 - keep `rl --help` fast
 
     if with_console is None:
         with_console = sys.stdout.isatty() and sys.stdin.isatty()
@@ -95,7 +94,7 @@ def demo(duration: float | None, rate: float, with_console: bool | None, directo
                      log_path=directory / f"worker{n}.log", hostname=f"demo{n}@%h").start()
         for n in (1, 2)
     ]
-    resurrector = _start_resurrector(directory / "resurrector.log")
+    resurrector = start_resurrector(server.url, directory / "resurrector.log", log_level="info")
     try:
         for worker in workers:
             worker.wait_ready(timeout=60)
@@ -120,16 +119,9 @@ def demo(duration: float | None, rate: float, with_console: bool | None, directo
     finally:
         for worker in workers:
             worker.stop()
-        resurrector.terminate()
-        resurrector.wait(15)
+        stop_process(resurrector)
         server.stop()
     return 0
-
-
-def _start_resurrector(log_path: Path) -> subprocess.Popen[bytes]:
-    with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "relier.cli", "run-resurrector"],
-                                stdout=log, stderr=subprocess.STDOUT)
 
 
 def _run_with_console(traffic: Any, duration: float | None, stop: threading.Event) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, cast
+from typing import Any
 
 import click
 import redis
@@ -13,8 +13,8 @@ from relier import inspection
 from relier.binding import Relier
 from relier.cli.doctor import load_app
 from relier.cli.output import dumps, echo, echo_json, echo_lines
-from relier.dispatch import push_by_name
 from relier.errors import ConfigurationError, RelierError
+from relier.eventstream import EventStream
 
 app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
                           help="Celery app whose Relier binding to use, as module:attribute.")
@@ -129,32 +129,24 @@ def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
 def tail(task_name: str | None, event_type: str | None, since: str, count: int | None,  # noqa: PLR0917 - click passes options by name
          as_json: bool, app_spec: str) -> int:
     """Lifecycle events as they happen (resumable with --since)."""
-    store = _relier(app_spec).store
+    stream = EventStream.of(_relier(app_spec).store)
     names: dict[str, str] = {}
-    last, shown = since, 0
-    if since == "$":
-        # pin "now" to a real id, or events between two blocking reads would be skipped
-        newest = cast(list[tuple[bytes, Any]], store.client.xrevrange(store.keys.events, count=1))
-        last = newest[0][0].decode() if newest else "0-0"
+    last, shown = since, 0  # the first read pins "$" to a real id: no event is skipped after it
     try:
         while count is None or shown < count:
-            reply = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]],
-                         store.client.xread({store.keys.events: last}, count=100, block=1000))
-            for _, entries in reply or []:
-                for entry_id, fields in entries:
-                    last = entry_id.decode()
-                    event = inspection.decode_event(entry_id, fields)
-                    name = event.get("task") or names.get(event.get("id", ""), "")
-                    if event.get("task"):
-                        names[event["id"]] = event["task"]
-                    if (task_name and name != task_name) or (event_type and event.get("type") != event_type):
-                        continue
-                    shown += 1
-                    echo(dumps(event, sort_keys=True) if as_json else
-                         f"{event['event_id']} {event.get('type', '?'):<18} "
-                         f"{event.get('id', ''):<38} {name}")
-                    if count is not None and shown >= count:
-                        return 0
+            last, events = stream.read(last, count=100, block_ms=1000)
+            for event in events:
+                name = event.get("task") or names.get(event.get("id", ""), "")
+                if event.get("task"):
+                    names[event["id"]] = event["task"]
+                if (task_name and name != task_name) or (event_type and event.get("type") != event_type):
+                    continue
+                shown += 1
+                echo(dumps(event, sort_keys=True) if as_json else
+                     f"{event['event_id']} {event.get('type', '?'):<18} "
+                     f"{event.get('id', ''):<38} {name}")
+                if count is not None and shown >= count:
+                    return 0
     except KeyboardInterrupt:
         return 0
     return 0
@@ -189,7 +181,7 @@ def push_command(task_name: str, args_json: str, kwargs_json: str, queue: str | 
     kwargs = _json_value(kwargs_json, "--kwargs", dict)
     relier = _relier(app_spec)
     try:
-        handle = push_by_name(relier, task_name, args, kwargs, queue=queue, version=schema_version)
+        handle = relier.push_by_name(task_name, args, kwargs, queue=queue, version=schema_version)
     except ConfigurationError:
         raise  # `main` reports it
     except RelierError as exc:  # admission refused, not durable, outcome unknown: one line

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from relier import slo
 from relier.binding import Relier
 from relier.cli.doctor import load_app
 from relier.cli.output import echo, echo_json
@@ -20,7 +19,7 @@ from relier.cli.output import echo, echo_json
 def slo_command(task_name: str | None, objective: float | None, as_json: bool, app_spec: str) -> int:
     """Availability over 5m, 30m, 1h, 6h and 3d, burn rates, and which alerts would fire."""
     relier = Relier.of(load_app(app_spec))
-    report = slo.report(relier, task_name, objective)
+    report = relier.slo_report(task_name, objective)
     if as_json:
         echo_json(report, indent=2)
         return 0

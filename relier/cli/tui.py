@@ -1,12 +1,11 @@
-"""``rl tui``: open the operations console (the `relier_tui` package, imported only here)."""
+"""``rl tui``: open the operations console (`relier_tui`, loaded by `relier.cli.console`)."""
 
 from __future__ import annotations
-
-import importlib
 
 import click
 
 from relier.binding import Relier
+from relier.cli import console
 from relier.cli.doctor import load_app
 
 
@@ -20,6 +19,6 @@ from relier.cli.doctor import load_app
 def tui(app_spec: str, reconcile: float, poll: float) -> int:
     """Open the console: inflight tasks, workers, events, dead letters, chaos, dispatch, limits."""
     relier = Relier.of(load_app(app_spec))
-    console = importlib.import_module("relier_tui.app")  # the worker code never loads textual
-    console.RelierConsole(relier, reconcile_interval=reconcile, poll_interval=poll).run()
+    app = console.load()  # the only way relier reaches textual: workers never load it
+    app.RelierConsole(relier, reconcile_interval=reconcile, poll_interval=poll).run()
     return 0

@@ -15,6 +15,7 @@ from typing import Any
 from celery import bootsteps
 from celery.worker.state import active_requests
 
+from relier.runtime import runtime_of
 from relier.worker.identity import worker_node
 
 logger = logging.getLogger("relier.worker")
@@ -24,14 +25,13 @@ class ReturnReserved(bootsteps.StartStopStep):  # type: ignore[misc]  # celery s
     requires = ("celery.worker.consumer.tasks:Tasks",)
 
     def start(self, c: Any) -> None:
-        from relier.binding import Relier  # noqa: PLC0415 - binding imports this module
-
-        relier = Relier.of(c.app)
+        runtime = runtime_of(c.app)
+        if runtime is None:
+            return
         node = worker_node(c.hostname)
         active = {request.id for request in tuple(active_requests)}
-        front = relier.broker_keys.queue_list(relier.settings.default_queue, 0)
         try:
-            returned = relier.store.return_reserved(node, active, front)
+            returned = runtime.store.return_reserved(node, active, runtime.front())
         except Exception:  # the next reconnect tries again; reconciliation logs what stays stuck
             logger.exception("could not return the tasks this worker had reserved")
             return

@@ -104,7 +104,7 @@ class Drainer:
                 continue
             outcome = self._store.lost(
                 request.id, tag,
-                queue_list=request.task.relier.broker_keys.queue_list(
+                queue_list=request.task.runtime.broker_keys.queue_list(
                     str((request.delivery_info or {}).get("routing_key") or request.task.spec.queue), 0),
                 process=f"{self._hostname}/{pid}", worker=node, cause="handoff at shutdown",
                 idem=_digest(request),

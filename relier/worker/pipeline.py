@@ -1,9 +1,8 @@
 """The execution pipeline a pool process runs for every relier message.
 
-Order: migrate arguments -> **start** (fence and attempt) -> ``before_run`` hooks -> body ->
-``after_run`` / ``on_failure`` hooks -> **complete** or **fail**. Features such as
-idempotency, timeouts, checkpoints and telemetry plug into the named hook points instead of
-changing this sequence.
+Order: migrate arguments -> **start** (fence and attempt) -> body (inside its timers and
+telemetry span) -> **complete** or **fail**. A body that could not be decoded or verified
+never gets here as an envelope: it is kept as a raw dead letter and ignored.
 """
 
 from __future__ import annotations
@@ -16,16 +15,17 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
 from celery.exceptions import Ignore
 
 from relier import telemetry
 from relier.context import TaskContext, bind_context, unbind_context
-from relier.envelope import Envelope, decode_value, encode_value
+from relier.envelope import DecodeFailure, Envelope, decode_value, encode_value
 from relier.errors import CheckpointTooLargeError, FencedOffError, ResultEncodingError
+from relier.raw_dead_letters import DeadLetterKeeper, RawDeadLetter, Refusal
 from relier.reasons import DeadLetterReason
 from relier.retry import RetryPolicy
 from relier.schema import Arguments, MigrationChain, MigrationError, SchemaTooNewError
@@ -36,29 +36,6 @@ from relier.worker.loop import PROCESS_LOOP
 from relier.worker.timeouts import AttemptTimers
 
 logger = logging.getLogger("relier.worker")
-
-
-class Middleware(Protocol):
-    """Hook points around a task body. Every method is optional to override."""
-
-    def before_run(self, ctx: TaskContext, spec: TaskSpec) -> None: ...
-
-    def after_run(self, ctx: TaskContext, spec: TaskSpec, result: Any) -> None: ...
-
-    def on_failure(self, ctx: TaskContext, spec: TaskSpec, exc: BaseException) -> None: ...
-
-
-class BaseMiddleware:
-    """A middleware that does nothing; subclass and override what you need."""
-
-    def before_run(self, ctx: TaskContext, spec: TaskSpec) -> None:
-        return None
-
-    def after_run(self, ctx: TaskContext, spec: TaskSpec, result: Any) -> None:
-        return None
-
-    def on_failure(self, ctx: TaskContext, spec: TaskSpec, exc: BaseException) -> None:
-        return None
 
 
 #: Exit status of a pool process that could not record a transition (EX_TEMPFAIL).
@@ -130,14 +107,27 @@ class Pipeline:
         store: Store,
         migrations: Callable[[str], MigrationChain],
         max_result_bytes: int,
-        middlewares: Sequence[Middleware] = (),
+        keeper: DeadLetterKeeper,
         max_checkpoint_bytes: int = 1 << 20,
     ) -> None:
         self._store = store
         self._migrations = migrations
         self._max_result_bytes = max_result_bytes
         self._max_checkpoint_bytes = max_checkpoint_bytes
-        self.middlewares: list[Middleware] = list(middlewares)
+        self._keeper = keeper
+
+    def run_delivered(self, spec: TaskSpec, delivered: Envelope | DecodeFailure, request: Any) -> Any:
+        """Run what Celery delivered to the task: an envelope through `execute`; a body that
+        failed to decode or verify (the consumer's strategy was bypassed) as a raw dead letter,
+        then `Ignore`."""
+        tag = str((request.properties or {}).get("delivery_tag", ""))
+        queue = str((request.delivery_info or {}).get("routing_key") or spec.queue)
+        if isinstance(delivered, DecodeFailure):
+            self._keeper.keep(RawDeadLetter(delivered.raw, queue, Refusal(
+                delivered.reason, delivered.error,
+                {"id": request.id, "task": request.task, "delivery_tag": tag})))
+            raise Ignore
+        return self.execute(spec, delivered, tag, request.hostname or "", queue)
 
     def _migrate(self, spec: TaskSpec, envelope: Envelope, tag: str, worker: str) -> Arguments:
         chain = self._migrations(spec.name)
@@ -185,8 +175,6 @@ class Pipeline:
             idempotency_key=envelope.idempotency_key,
             _save_partial=functools.partial(self._save_checkpoint, envelope.id, grant.fence),
         )
-        for middleware in self.middlewares:
-            middleware.before_run(ctx, spec)
         began = time.monotonic()
         timers = AttemptTimers(
             spec, ctx, celery_enforces=is_pool_process(),
@@ -210,8 +198,6 @@ class Pipeline:
             if timers.hard_fired.is_set():
                 raise Ignore from None  # already dead-lettered as hard_timeout
             telemetry.count("relier.tasks.failed", task=spec.name)
-            for middleware in self.middlewares:
-                middleware.on_failure(ctx, spec, exc)
             self._record_failure(ctx, spec, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
             raise
         finally:
@@ -229,8 +215,6 @@ class Pipeline:
             )
             raise Ignore
         telemetry.count("relier.tasks.completed", task=spec.name)
-        for middleware in self.middlewares:
-            middleware.after_run(ctx, spec, result)
         return result
 
     def _save_checkpoint(self, task_id: str, fence: int, state: Any) -> None:
@@ -276,8 +260,6 @@ class Pipeline:
                 f"task {spec.name} returned {len(encoded)} bytes, over RELIER_MAX_RESULT_BYTES "
                 f"({self._max_result_bytes})"
             )
-        for middleware in self.middlewares:
-            middleware.on_failure(ctx, spec, error)
         self._record_failure(ctx, spec, error, DeadLetterReason.RESULT_UNENCODABLE, began)
         raise error
 

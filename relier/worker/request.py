@@ -50,16 +50,16 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
 
     def _dead_letter_hard_timeout(self) -> None:
         """Runs before billiard ends the pool process: fence the body off, dead-letter it."""
-        relier = self.task.relier
+        runtime = self.task.runtime
         hostname = self.hostname or ""
         process = f"{hostname}/{self.worker_pid}" if self.worker_pid else worker_node(hostname)
         envelope = _envelope(self)
         signed = envelope.time_limit if envelope is not None else self.task.spec.hard_timeout
         seconds = signed or 0.0
         try:
-            outcome = relier.store.hard_timeout(
+            outcome = runtime.store.hard_timeout(
                 self.id, str(self._message.delivery_tag), process, seconds,
-                idem=_idempotency_digest(self),
+                idem=_idempotency_digest(self), retry=False,  # never block the consumer
             )
         except Exception:  # its lease expires with the killed process; the resurrector takes it
             logger.exception("could not record the hard timeout of %s", self.id)
@@ -70,16 +70,16 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
             telemetry.event_span("relier.dead_letter", self.id, reason="hard_timeout")
 
     def _requeue_lost(self, exc: BaseException) -> None:
-        relier = self.task.relier
+        runtime = self.task.runtime
         hostname = self.hostname or ""
         node = worker_node(hostname)
         process = f"{hostname}/{self.worker_pid}" if self.worker_pid else node
         tag = str(self._message.delivery_tag)
         queue = str((self.delivery_info or {}).get("routing_key") or self.task.spec.queue)
         try:
-            outcome = relier.store.lost(
+            outcome = runtime.store.lost(
                 self.id, tag,
-                queue_list=relier.broker_keys.queue_list(queue, 0),
+                queue_list=runtime.broker_keys.queue_list(queue, 0),
                 process=process, worker=node, cause=f"{type(exc).__name__}: {exc}",
                 idem=_idempotency_digest(self),
             )

@@ -18,12 +18,13 @@ from celery.worker.strategy import default
 from relier.display import safe_text
 from relier.envelope import DecodeFailure, Envelope
 from relier.message import CONTENT_TYPE, DISPLAY_HEADERS, execution_headers, header_mismatches
+from relier.raw_dead_letters import RawDeadLetter, Refusal
 from relier.reasons import DeadLetterReason
-from relier.worker.gate import RawDeadLetter, Refusal
+from relier.store import Reply
 from relier.worker.identity import worker_node
 
 if TYPE_CHECKING:
-    from relier.binding import Relier
+    from relier.runtime import Runtime
 
 logger = logging.getLogger("relier.worker")
 
@@ -52,11 +53,11 @@ def _decoded(message: Any) -> Envelope | DecodeFailure:
                          error=f"the body decoded to {type(decoded).__name__}, not an envelope")
 
 
-def dead_letter_message(relier: Relier, message: Any, failure: DecodeFailure) -> None:
+def dead_letter_message(runtime: Runtime, message: Any, failure: DecodeFailure) -> None:
     """Keep a message that must never run, with its raw body, headers and reason."""
     headers = dict(message.headers or {})
     routing = (message.delivery_info or {}).get("routing_key") or ""
-    relier.dead_letter_keeper.keep(RawDeadLetter(
+    runtime.dead_letter_keeper.keep(RawDeadLetter(
         failure.raw, str(routing), Refusal(failure.reason, failure.error, headers)))
 
 
@@ -81,7 +82,7 @@ def _show_only(headers: dict[str, Any]) -> None:
 
 def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callable[..., Any]:
     inner = default(task, app, consumer, **kwargs)
-    relier: Relier = task.relier
+    runtime: Runtime = task.runtime
     hostname: str = consumer.hostname
     connection_errors = consumer.connection_errors
 
@@ -89,24 +90,24 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
                        **options: Any) -> Any:
         decoded = _decoded(message)
         if isinstance(decoded, DecodeFailure):
-            dead_letter_message(relier, message, decoded)
+            dead_letter_message(runtime, message, decoded)
             ack(logger, connection_errors)
             return None
         node = worker_node(hostname)
         tag = str(message.delivery_tag)
         problems = _check_against_envelope(message, decoded)
         if problems:
-            _dead_letter_tampered(relier, message, decoded, node, "; ".join(problems))
+            _dead_letter_tampered(runtime, message, decoded, node, "; ".join(problems))
             ack(logger, connection_errors)
             return None
         _show_only(message.headers)
         try:
-            status = relier.store.receive(decoded.id, tag, node, node)
+            status = runtime.store.receive(decoded.id, tag, node, node)
         except redis.RedisError as exc:
             # start is authoritative; a copy that cannot be recorded here is checked there.
             logger.warning("receive of %s not recorded (%s); passing it on", decoded.id, exc)
-            status = "ok"
-        if status != "ok":
+            status = Reply.OK
+        if status is not Reply.OK:
             logger.info("dropping copy %s of task %s: %s", tag, decoded.id, status)
             ack(logger, connection_errors)
             return None
@@ -116,48 +117,36 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
             raise
         except Exception as exc:  # a verified message Celery could not take: never fatal
             logger.exception("Celery could not take task %s", decoded.id)
-            _reject_received(relier, decoded, tag, node, f"{type(exc).__name__}: {exc}")
+            _reject_received(runtime, decoded, tag, node, f"{type(exc).__name__}: {exc}")
             ack(logger, connection_errors)
             return None
 
     return handle_message
 
 
-def _dead_letter_tampered(relier: Relier, message: Any, envelope: Envelope, node: str,
+def _dead_letter_tampered(runtime: Runtime, message: Any, envelope: Envelope, node: str,
                           problems: str) -> None:
     """The live copy's record ends ``tampered`` (its caller learns why); any other copy is kept
     as a raw dead letter. Nothing but this record is touched."""
     error = f"the message was altered after signing: {problems}"
     try:
-        status = relier.store.reject(envelope.id, str(message.delivery_tag), node,
-                                     DeadLetterReason.TAMPERED, error, retry=False,
-                                     idem=envelope.idempotency_key or "")
+        status: str = runtime.store.reject(envelope.id, str(message.delivery_tag), node,
+                                          DeadLetterReason.TAMPERED, error, retry=False,
+                                          idem=envelope.idempotency_key or "")
     except redis.RedisError as exc:
         logger.warning("tampered copy of %s not recorded on its task (%s)", envelope.id, exc)
         status = "unrecorded"
     logger.error("copy %s of task %s dead-lettered as tampered (%s): %s",
                  safe_text(message.delivery_tag), envelope.id, status, safe_text(problems))
     if status != "ok":
-        dead_letter_message(relier, message, DecodeFailure(
+        dead_letter_message(runtime, message, DecodeFailure(
             reason=DeadLetterReason.TAMPERED, error=error, raw=_raw_body(message)))
 
 
-def _reject_received(relier: Relier, envelope: Envelope, tag: str, node: str, error: str) -> None:
+def _reject_received(runtime: Runtime, envelope: Envelope, tag: str, node: str, error: str) -> None:
     try:
-        relier.store.reject(envelope.id, tag, node, DeadLetterReason.UNDECODABLE,
+        runtime.store.reject(envelope.id, tag, node, DeadLetterReason.UNDECODABLE,
                             f"the worker could not take the message: {error}", retry=False,
                             idem=envelope.idempotency_key or "")
     except redis.RedisError:  # still reserved by this consumer: returned at its next restart
         logger.exception("could not dead-letter task %s", envelope.id)
-
-
-def reject_in_pool(relier: Relier, request: Any, failure: DecodeFailure) -> None:
-    """A pool process got a body the consumer did not check (a strategy was bypassed)."""
-    from celery.exceptions import Ignore  # noqa: PLC0415 - keep the consumer path lean
-
-    tag = str((request.properties or {}).get("delivery_tag", ""))
-    routing = (request.delivery_info or {}).get("routing_key") or ""
-    relier.dead_letter_keeper.keep(RawDeadLetter(failure.raw, str(routing), Refusal(
-        failure.reason, failure.error,
-        {"id": request.id, "task": request.task, "delivery_tag": tag})))
-    raise Ignore

@@ -1,19 +1,26 @@
 """Admission and SLO: live limits and rejections per queue, a form to change a limit
-(confirmed), and burn rates per task with firing alerts highlighted."""
+(confirmed, applied in a thread worker), and burn rates per task with firing alerts
+highlighted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Select, Static
 
 from relier.admission import LiveLimits
 from relier_tui.literal import literal
+from relier_tui.screens import ConfirmScreen
+from relier_tui.source import ConsoleSource
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
+from relier_tui.widgets.pane import FilteredPane
 
 LIMIT_COLUMNS = [("scope", "scope"), ("name", "name"), ("rate/s", "rate"), ("burst", "burst"),
                  ("max depth", "max_depth"), ("rejected/min", "rejected")]
@@ -24,6 +31,8 @@ SLO_COLUMNS = [("task", "task"), ("objective", "objective"),
 
 @dataclass(frozen=True, slots=True)
 class LimitChange:
+    """A change of one admission limit; None leaves that setting as it is."""
+
     scope: str
     name: str
     rate: float | None
@@ -31,6 +40,7 @@ class LimitChange:
     max_depth: int | None
 
     def describe(self) -> str:
+        """The change in one line, for the confirmation and the status line."""
         parts = [f"rate={self.rate:g}/s" if self.rate is not None else "",
                  f"burst={self.burst}" if self.burst is not None else "",
                  f"max_depth={self.max_depth}" if self.max_depth is not None else ""]
@@ -65,6 +75,7 @@ def parse_limit(scope: str, name: str, rate: str, burst: str, max_depth: str) ->
 
 
 def limit_rows(limits: list[LiveLimits], rejected: dict[str, int]) -> dict[str, Cells]:
+    """The limits table: one row per limit, plus queues with rejections but no limit row."""
     rows: dict[str, Cells] = {}
     for limit in limits:
         count = rejected.get(limit.name, 0) if limit.scope == "queue" else "-"
@@ -79,6 +90,7 @@ def limit_rows(limits: list[LiveLimits], rejected: dict[str, int]) -> dict[str, 
 
 
 def slo_rows(report: list[dict[str, Any]]) -> dict[str, Cells]:
+    """The SLO table: burn rate per window (red past 14.4, yellow past 1) and firing alerts."""
     rows: dict[str, Cells] = {}
     for row in report:
         firing = [alert["name"] for alert in row["alerts"] if alert["firing"]]
@@ -93,23 +105,42 @@ def slo_rows(report: list[dict[str, Any]]) -> dict[str, Cells]:
     return rows
 
 
-class AdmissionPane(Vertical):
+class AdmissionPane(FilteredPane):
+    """Pane 7: admission limits with a form to change one (ctrl+s, asks first), and SLO burn
+    rates; `/` narrows both tables by name."""
+
+    TITLE = "Admission & SLO"
+    TAB = "Admission/SLO"
+    HOME = "#limits-table"
+    BINDINGS = [Binding("ctrl+s", "apply", "Apply limit",
+                        tooltip="Change the limit the form describes (asks first)")]
+
+    def __init__(self, source: ConsoleSource, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source = source
+        self.limits: list[LiveLimits] = []
+        self.rejected: dict[str, int] = {}
+        self.report: list[dict[str, Any]] = []
+
     def compose(self) -> ComposeResult:
-        yield Static("Admission limits (live)", classes="section-title")
+        """The filter box, the limits table and form, the SLO table."""
+        yield Input(placeholder="/ filter: queue or task name, scope=queue", id="admission-filter",
+                    classes="filter")
         yield KeyedTable(LIMIT_COLUMNS, id="limits-table")
         with Horizontal(classes="row", id="limit-form"):
             yield Select([("queue", "queue"), ("task", "task")], value="queue", allow_blank=False,
-                         id="limit-scope")
-            yield Input(placeholder="name", id="limit-name")
-            yield Input(placeholder="rate/s", id="limit-rate")
-            yield Input(placeholder="burst", id="limit-burst")
-            yield Input(placeholder="max depth", id="limit-depth")
-            yield Button("Apply", variant="warning", id="limit-apply")
+                         id="limit-scope", compact=True)
+            yield Input(placeholder="name", id="limit-name", compact=True)
+            yield Input(placeholder="rate/s", id="limit-rate", compact=True)
+            yield Input(placeholder="burst", id="limit-burst", compact=True)
+            yield Input(placeholder="max depth", id="limit-depth", compact=True)
+            yield Button("Apply (ctrl+s)", variant="warning", id="limit-apply", compact=True)
         yield Label("", id="limit-status")
         yield Static("SLO burn rates (alerts highlighted)", classes="section-title")
         yield KeyedTable(SLO_COLUMNS, id="slo-table")
 
     def change(self) -> LimitChange:
+        """The change the form describes (ValueError says what is wrong)."""
         return parse_limit(str(self.query_one("#limit-scope", Select).value),
                            self.query_one("#limit-name", Input).value,
                            self.query_one("#limit-rate", Input).value,
@@ -117,17 +148,67 @@ class AdmissionPane(Vertical):
                            self.query_one("#limit-depth", Input).value)
 
     def say(self, text: str, *, error: bool = False) -> None:
+        """The status line under the form."""
         label = self.query_one("#limit-status", Label)
         label.update(literal(text))
         label.set_class(error, "error")
 
-    rejected: dict[str, int] = {}
-    report: list[dict[str, Any]] = []
-
     def show(self, limits: list[LiveLimits], rejected: dict[str, int] | None = None,
              report: list[dict[str, Any]] | None = None) -> None:
         """Limits now; rejections and burn rates as last read when not given."""
+        self.limits = limits
         self.rejected = self.rejected if rejected is None else rejected
         self.report = self.report if report is None else report
-        self.query_one("#limits-table", KeyedTable).sync(limit_rows(limits, self.rejected))
-        self.query_one("#slo-table", KeyedTable).sync(slo_rows(self.report))
+        limit_cells = limit_rows(limits, self.rejected)
+        slo_cells = slo_rows(self.report)
+        if not self.where.is_empty:
+            limit_cells = {key: cells for key, cells in limit_cells.items()
+                           if self.where.matches({"scope": cells[0], "name": cells[1]})}
+            slo_cells = {key: cells for key, cells in slo_cells.items()
+                         if self.where.matches({"name": key, "task": key})}
+        self.query_one("#limits-table", KeyedTable).sync(limit_cells)
+        self.query_one("#slo-table", KeyedTable).sync(slo_cells)
+
+    def apply_filter(self) -> None:
+        """Re-select the rows the new filter matches."""
+        self.show(self.limits)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        """The Apply button."""
+        if event.button.id == "limit-apply":
+            event.stop()
+            self.action_apply()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in a field of the form applies it (after the confirmation)."""
+        if event.input.id and event.input.id.startswith("limit-"):
+            event.stop()
+            self.action_apply()
+
+    def action_apply(self) -> None:
+        """Change the limit the form describes, after a confirmation."""
+        try:
+            change = self.change()
+        except ValueError as exc:
+            self.say(str(exc), error=True)
+            return
+
+        def apply_if_confirmed(yes: bool | None) -> None:
+            if yes:
+                self._apply(change)
+            else:
+                self.say("not changed")
+
+        self.app.push_screen(ConfirmScreen(f"Change admission limits now? {change.describe()}",
+                                           confirm_label="Apply"), apply_if_confirmed)
+
+    @work(thread=True, group="admission", exit_on_error=False)
+    def _apply(self, change: LimitChange) -> None:
+        try:
+            self.source.set_limit(change.scope, change.name, rate=change.rate, burst=change.burst,
+                                  max_depth=change.max_depth)
+        except redis.RedisError as exc:
+            self.app.call_from_thread(self.say, f"not changed: {exc}", error=True)
+            return
+        self.app.call_from_thread(self.say, f"applied: {change.describe()}")
+        self.post_message(self.ReloadRequested("limits"))

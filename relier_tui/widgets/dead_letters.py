@@ -1,19 +1,24 @@
 """Dead letters: reason, task, age; Enter for the traceback and history; release, retry-all and
-purge act on the selection or the filter, after a confirmation."""
+purge act on the selection or the filter, after a confirmation, in thread workers."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import redis
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import Input
+from textual.binding import Binding
+from textual.widgets import Input, Static
 
 from relier.dlq import DeadLetter, DeadLetterFilter
 from relier_tui.filters import Filter
+from relier_tui.screens import ConfirmScreen, DetailScreen, pretty
+from relier_tui.source import ConsoleSource
 from relier_tui.widgets.inflight import seconds_cell
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
+from relier_tui.widgets.pane import FilteredPane
 
 COLUMNS = [("task", "task"), ("id", "id"), ("reason", "reason"), ("queue", "queue"),
            ("age", "age"), ("att", "attempts"), ("releasable", "releasable"), ("error", "error")]
@@ -26,47 +31,192 @@ def dead_letter_filter(where: Filter) -> DeadLetterFilter | None:
     fields = {key: value for key, value in where.fields.items() if key in FILTER_KEYS}
     if not fields:
         return None
-    return DeadLetterFilter(
-        reason=fields.get("reason"), task=fields.get("task"), queue=fields.get("queue"),
-        older_than=float(fields["older_than"]) if "older_than" in fields else None,
-        newer_than=float(fields["newer_than"]) if "newer_than" in fields else None)
+    try:
+        older = float(fields["older_than"]) if "older_than" in fields else None
+        newer = float(fields["newer_than"]) if "newer_than" in fields else None
+    except ValueError:
+        return None  # a half-typed number: no server filter until it is one
+    return DeadLetterFilter(reason=fields.get("reason"), task=fields.get("task"),
+                            queue=fields.get("queue"), older_than=older, newer_than=newer)
 
 
 def row_of(entry: DeadLetter) -> Cells:
+    """The table row of one dead letter."""
     releasable = Text("yes", style="green") if entry.releasable else Text("no", style="red")
     return (entry.task, entry.id[:8], Text(entry.reason, style="bold"), entry.queue,
             seconds_cell(entry.age_seconds()), entry.attempts, releasable, entry.error[:60])
 
 
-class DeadLettersPane(Vertical):
-    def __init__(self, **kwargs: Any) -> None:
+class DeadLettersPane(FilteredPane):
+    """Pane 4: the dead letters; Enter opens one, `r` releases it, `a` and `x` retry or purge
+    every entry the filter matches (each asks first)."""
+
+    TITLE = "Dead letters"
+    TAB = "DLQ"
+    HOME = "#dlq-table"
+    BINDINGS = [
+        Binding("enter", "open", "Open", key_display="enter",
+                tooltip="Open the selected dead letter: traceback and history"),
+        Binding("s", "sort", "Sort", tooltip="Sort the table by the next column"),
+        Binding("r", "release", "Release",
+                tooltip="Release the selected dead letter to its queue (asks first)"),
+        Binding("a", "retry_all", "Retry all",
+                tooltip="Release every dead letter matching the filter (asks first)"),
+        Binding("x", "purge", "Purge", tooltip="Delete every dead letter matching the filter (asks first)"),
+    ]
+
+    def __init__(self, source: ConsoleSource, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.where = Filter()
+        self.source = source
         self.entries: dict[str, DeadLetter] = {}
+        self.total = 0
+        self._asked_for: DeadLetterFilter | None = None
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: reason=hard_timeout task=billing.charge queue=default",
+        """The filter box and the table."""
+        yield Input(placeholder="/ filter: reason=hard_timeout task=billing.charge queue=default",
                     id="dlq-filter", classes="filter")
+        yield Static("", id="dlq-status", classes="status")
         yield KeyedTable(COLUMNS, id="dlq-table")
 
     @property
     def table(self) -> KeyedTable:
+        """The dead-letter table."""
         return self.query_one(KeyedTable)
 
     @property
     def server_filter(self) -> DeadLetterFilter | None:
+        """The filter's terms that relier's dead-letter operations apply (None: every entry)."""
         return dead_letter_filter(self.where)
 
     def show(self, entries: list[DeadLetter], total: int) -> None:
+        """The entries as read with `server_filter`, narrowed by the filter's free words."""
         self.entries = {entry.id: entry for entry in entries}
+        self.total = total
         words = Filter(words=self.where.words)
         self.table.sync({entry.id: row_of(entry) for entry in entries
                          if words.is_empty or words.matches(entry.as_dict())})
-        self.border_subtitle = f"{len(self.table.keys)} shown of {total}"
+        shown = len(self.table.keys)
+        text = f"{total} dead letter{'s' if total != 1 else ''}"
+        if not self.where.is_empty:
+            text += f", {shown} shown (filtered)"
+        elif shown < total:
+            text += f", the newest {shown} shown (filter to narrow)"
+        self.query_one("#dlq-status", Static).update(text)
 
     def selected(self) -> DeadLetter | None:
+        """The dead letter under the cursor."""
         key = self.table.selected_key()
         return None if key is None else self.entries.get(key)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.where = Filter.parse(event.value)
+    def apply_filter(self) -> None:
+        """Words narrow the rows now; a changed server filter asks the app to re-read."""
+        self.show(list(self.entries.values()), self.total)
+        if self.server_filter != self._asked_for:
+            self._asked_for = self.server_filter
+            self.post_message(self.ReloadRequested("dead_letters"))
+
+    def action_sort(self) -> None:
+        """Sort the table by its next column."""
+        self.tell(f"sorted by {self.table.cycle_sort()}", timeout=2)
+
+    def action_open(self) -> None:
+        """Open the selected dead letter: reason, traceback, history, record."""
+        key = self.table.selected_key()
+        if key is None:
+            self.tell("select a dead letter first", severity="warning")
+            return
+        self.open_dead_letter(key)
+
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        """A click on the selected row opens it too."""
+        event.stop()
+        self.action_open()
+
+    @work(thread=True, group="detail", exit_on_error=False)
+    def open_dead_letter(self, task_id: str) -> None:
+        """Read the dead letter (in a thread) and show it."""
+        try:
+            shown = self.source.dead_letter(task_id)
+        except redis.RedisError as exc:
+            self.tell_from_thread(f"cannot read {task_id}: {exc}", severity="error")
+            return
+        if shown is None:
+            self.tell_from_thread(f"{task_id} is no longer a dead letter", severity="warning")
+            return
+        history = shown.pop("history", [])
+        traceback = str(shown.pop("traceback", "") or "(none)")
+        sections = [("reason", f"{shown.get('reason', '')}: {shown.get('error', '')}"),
+                    ("traceback", traceback), ("attempt history", pretty(history)),
+                    ("record", pretty(shown))]
+        self.app.call_from_thread(self.app.push_screen,
+                                  DetailScreen(f"dead letter {task_id}", sections))
+
+    def action_release(self) -> None:
+        """Release the selected dead letter to its queue, after a confirmation."""
+        entry = self.selected()
+        if entry is None:
+            self.tell("select a dead letter first", severity="warning")
+            return
+        if not entry.releasable:
+            self.tell(f"{entry.id} cannot be released ({entry.reason}: no trusted envelope)",
+                      severity="warning")
+            return
+
+        def release_if_confirmed(yes: bool | None) -> None:
+            if yes:
+                self._release(entry)
+
+        self.app.push_screen(ConfirmScreen(f"Release {entry.task} {entry.id} ({entry.reason}) to its queue?",
+                                           confirm_label="Release"), release_if_confirmed)
+
+    @work(thread=True, group="dlq-action", exit_on_error=False)
+    def _release(self, entry: DeadLetter) -> None:
+        try:
+            outcome = self.source.release(entry.id)
+        except redis.RedisError as exc:
+            outcome = f"failed: {exc}"
+        self.tell_from_thread(f"release {entry.id[:8]}: {outcome}")
+        self.post_message(self.ReloadRequested())
+
+    def action_retry_all(self) -> None:
+        """Release every dead letter the filter matches, after a confirmation."""
+        self._confirm_bulk("retry")
+
+    def action_purge(self) -> None:
+        """Delete every dead letter the filter matches, after a confirmation."""
+        self._confirm_bulk("purge")
+
+    @work(thread=True, group="dlq-action", exit_on_error=False)
+    def _confirm_bulk(self, what: str) -> None:
+        where = self.server_filter
+        try:
+            count = self.source.count_dead_letters(where)
+        except redis.RedisError as exc:
+            self.tell_from_thread(f"cannot count dead letters: {exc}", severity="error")
+            return
+        scope = "matching the filter" if where is not None else "(no filter: ALL of them)"
+        question = (f"Release {count} dead letters {scope} to their queues (50 per second)?"
+                    if what == "retry" else
+                    f"Delete {count} dead letters {scope} for good? This cannot be undone.")
+        label = "Retry all" if what == "retry" else "Purge"
+
+        def act_if_confirmed(yes: bool | None) -> None:
+            if yes:
+                self._bulk(what, where)
+
+        self.app.call_from_thread(self.app.push_screen, ConfirmScreen(question, confirm_label=label),
+                                  act_if_confirmed)
+
+    @work(thread=True, group="dlq-action", exit_on_error=False)
+    def _bulk(self, what: str, where: DeadLetterFilter | None) -> None:
+        try:
+            if what == "retry":
+                report = self.source.retry_all(where)
+                text = f"released {len(report.released)}, refused {len(report.refused)}"
+            else:
+                text = f"purged {self.source.purge(where)}"
+        except redis.RedisError as exc:
+            text = f"{what} failed: {exc}"
+        self.tell_from_thread(text)
+        self.post_message(self.ReloadRequested())

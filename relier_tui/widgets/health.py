@@ -109,8 +109,10 @@ class HealthBar(Static):
     shown: tuple[Health | None, bool] = (None, True)
 
     def show(self, health: Health | None, connected: bool) -> None:
+        """Redraw the header for this health read and connection state."""
         self.shown = (health, connected)
         self.update(health_line(health, connected, self.size.width or None))
 
     def on_resize(self) -> None:
+        """Re-break the header's lines for the new width."""
         self.update(health_line(*self.shown, self.size.width or None))

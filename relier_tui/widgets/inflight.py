@@ -6,14 +6,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import redis
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from relier.inspection import InflightTask
-from relier_tui.filters import Filter
+from relier_tui.screens import DetailScreen, pretty
+from relier_tui.source import ConsoleSource
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
+from relier_tui.widgets.pane import FilteredPane
 
 #: rows the table holds at most: an operator reads the top of the list or filters, and a
 #: Textual DataTable re-renders and re-indexes per change in proportion to its rows
@@ -32,6 +36,7 @@ def lease_cell(age: float | None, ttl: float) -> Text:
 
 
 def seconds_cell(value: float | None) -> str:
+    """Seconds as ``12.5s``, or minutes from two minutes on; ``-`` when unknown."""
     if value is None:
         return "-"
     if value < 120:
@@ -53,23 +58,35 @@ def _differs(old: InflightTask | None, new: InflightTask) -> bool:
         new.state, new.attempt, new.fence, new.holder)
 
 
-class InflightPane(Vertical):
-    def __init__(self, lease_ttl: float, **kwargs: Any) -> None:
+class InflightPane(FilteredPane):
+    """Pane 1: the inflight tasks; `s` sorts, Enter opens the selected task."""
+
+    TITLE = "Inflight"
+    HOME = "#inflight-table"
+    BINDINGS = [
+        Binding("enter", "open", "Open", key_display="enter",
+                tooltip="Open the selected task: arguments, checkpoint, record, history"),
+        Binding("s", "sort", "Sort", tooltip="Sort the table by the next column"),
+    ]
+
+    def __init__(self, lease_ttl: float, source: ConsoleSource, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lease_ttl = lease_ttl
+        self.source = source
         self.tasks: dict[str, InflightTask] = {}
         self.read_at: dict[str, float] = {}
         #: ids whose state the last update changed (for `python -m bench tui`)
         self.changed: list[str] = []
-        self.where = Filter()
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: queue=default worker=w1 charge  (/ to focus)", id="inflight-filter",
+        """The filter box, the count line and the table."""
+        yield Input(placeholder="/ filter: queue=default worker=w1 charge", id="inflight-filter",
                     classes="filter")
         yield Static("", id="inflight-status", classes="status")
         yield KeyedTable(COLUMNS, volatile=("lease", "running"), id="inflight-table")
 
     def on_mount(self) -> None:
+        """Age the lease and running times every second."""
         self.set_interval(1.0, self.refresh_ages)
 
     def refresh_ages(self) -> None:
@@ -86,6 +103,7 @@ class InflightPane(Vertical):
 
     @property
     def table(self) -> KeyedTable:
+        """The inflight table."""
         return self.query_one(KeyedTable)
 
     def _visible(self, task: InflightTask) -> bool:
@@ -122,6 +140,7 @@ class InflightPane(Vertical):
         self.query_one("#inflight-status", Static).update(text)
 
     def update_rows(self, rows: dict[str, InflightTask | None]) -> None:
+        """Apply re-read records by id (None: the task is no longer inflight)."""
         self.changed = [task_id for task_id, task in rows.items()
                         if task is not None and _differs(self.tasks.get(task_id), task)]
         for task_id, task in rows.items():
@@ -139,6 +158,40 @@ class InflightPane(Vertical):
                     self.table.discard(task_id)
         self._count()
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        self.where = Filter.parse(event.value)
+    def apply_filter(self) -> None:
+        """Re-select the rows the new filter matches."""
         self.replace(list(self.tasks.values()))
+
+    def action_sort(self) -> None:
+        """Sort the table by its next column."""
+        self.tell(f"sorted by {self.table.cycle_sort()}", timeout=2)
+
+    def action_open(self) -> None:
+        """Open the selected task in a detail view."""
+        key = self.table.selected_key()
+        if key is None:
+            self.tell("select a task first", severity="warning")
+            return
+        self.open_task(key)
+
+    def on_data_table_row_selected(self, event: KeyedTable.RowSelected) -> None:
+        """A click on the selected row opens it too."""
+        event.stop()
+        self.action_open()
+
+    @work(thread=True, group="detail", exit_on_error=False)
+    def open_task(self, task_id: str) -> None:
+        """Read the task (in a thread) and show it."""
+        try:
+            detail = self.source.task_detail(task_id)
+        except redis.RedisError as exc:
+            self.tell_from_thread(f"cannot read {task_id}: {exc}", severity="error")
+            return
+        if detail is None:
+            self.tell_from_thread(f"{task_id} has no record any more", severity="warning")
+            return
+        fields = {k: v for k, v in detail.fields.items() if k not in {"partial"}}
+        sections = [("arguments", pretty({"args": detail.args, "kwargs": detail.kwargs})),
+                    ("checkpoint", pretty(detail.checkpoint)), ("record", pretty(fields)),
+                    ("attempt history", pretty(detail.history))]
+        self.app.call_from_thread(self.app.push_screen, DetailScreen(f"task {task_id}", sections))

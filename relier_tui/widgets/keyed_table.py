@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from relier.display import safe_text
 
@@ -18,6 +21,7 @@ _MARKUP = frozenset("[:")
 
 
 def _plain(cell: Any) -> Any:
+    """A cell's text without its style, for comparisons."""
     return cell.plain if isinstance(cell, Text) else cell
 
 
@@ -43,8 +47,25 @@ def literal_cells(cells: Cells) -> Cells:
     return tuple(literal_cell(cell) for cell in cells)
 
 
-class KeyedTable(DataTable[Any]):
-    """Rows keyed by an id; `sync` replaces the whole set, `upsert`/`discard` touch a few."""
+class KeyedTable(DataTable[Any], inherit_bindings=False):
+    """Rows keyed by an id; `sync` replaces the whole set, `upsert`/`discard` touch a few.
+
+    The table moves its cursor and nothing else: Enter belongs to the pane (which opens the
+    selected row, if it opens anything), and digits, letters, `/` and `?` pass through to the
+    pane and the app."""
+
+    BINDINGS = [
+        Binding("up", "cursor_up", "Row up", show=False),
+        Binding("down", "cursor_down", "Row down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("ctrl+home", "scroll_top", "First row", show=False),
+        Binding("ctrl+end", "scroll_bottom", "Last row", show=False),
+        Binding("left", "cursor_left", "Scroll left", show=False),
+        Binding("right", "cursor_right", "Scroll right", show=False),
+        Binding("home", "scroll_home", "First column", show=False),
+        Binding("end", "scroll_end", "Last column", show=False),
+    ]
 
     def __init__(self, columns: Sequence[tuple[str, str]], *, volatile: Sequence[str] = (),
                  **kwargs: Any) -> None:
@@ -60,11 +81,13 @@ class KeyedTable(DataTable[Any]):
         self._sort_index = -1
 
     def on_mount(self) -> None:
+        """Add the columns."""
         for label, key in self._column_spec:
             self.add_column(label, key=key)
 
     @property
     def keys(self) -> list[str]:
+        """The shown rows' keys, in the order they were added."""
         return list(self._shown)
 
     @property
@@ -73,6 +96,7 @@ class KeyedTable(DataTable[Any]):
         return self._shown
 
     def selected_key(self) -> str | None:
+        """The key of the row under the cursor (None in an empty table)."""
         if not self._shown or self.cursor_row < 0:
             return None
         try:
@@ -90,6 +114,7 @@ class KeyedTable(DataTable[Any]):
             self.upsert(key, cells, skip_volatile=True)
 
     def upsert(self, key: str, cells: Cells, *, skip_volatile: bool = False) -> None:
+        """Add the row or change the cells that differ (written now if in view, else deferred)."""
         cells = literal_cells(cells)
         shown = self._shown.get(key)
         if shown is None:
@@ -116,7 +141,15 @@ class KeyedTable(DataTable[Any]):
         current = self.get_row(key)
         for (_, column), old, new in zip(self._column_spec, current, self._shown[key], strict=True):
             if _plain(old) != _plain(new) or (isinstance(new, Text) and old != new):
-                self.update_cell(key, column, new)
+                self._set(key, column, new)
+
+    def _set(self, key: str, column: str, value: Any) -> None:
+        """Write one cell; the column widens when the value is wider than it (an age going from
+        ``9.9s`` to ``10.0s`` is never cut), and never narrows (that would re-measure it all)."""
+        spec = self.columns.get(ColumnKey(column))
+        text = value.plain if isinstance(value, Text) else str(value)
+        wider = spec is not None and cell_len(text) > spec.content_width
+        self.update_cell(key, column, value, update_width=wider)
 
     def flush(self, *, everything: bool = False) -> None:
         """Write deferred rows now in view (or all of them)."""
@@ -125,11 +158,13 @@ class KeyedTable(DataTable[Any]):
             self._write(key)
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        """Rows scrolled into view get their deferred writes."""
         super().watch_scroll_y(old_value, new_value)
         if self._pending:
             self.call_after_refresh(self.flush)
 
     def on_resize(self) -> None:
+        """Rows that came into view get their deferred writes."""
         if self._pending:
             self.call_after_refresh(self.flush)
 
@@ -150,11 +185,12 @@ class KeyedTable(DataTable[Any]):
             shown = list(self._shown[key])
             for index in self._volatile:
                 if _plain(shown[index]) != _plain(cells[index]) or shown[index] != cells[index]:
-                    self.update_cell(key, self._column_spec[index][1], cells[index])
+                    self._set(key, self._column_spec[index][1], cells[index])
                     shown[index] = cells[index]
             self._shown[key] = tuple(shown)
 
     def discard(self, key: str) -> None:
+        """Remove the row if it is shown."""
         self._pending.discard(key)
         if self._shown.pop(key, None) is not None:
             self.remove_row(key)

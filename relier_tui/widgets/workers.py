@@ -1,40 +1,91 @@
-"""Workers: every registered worker and its pool processes, lease ages, tasks held, draining."""
+"""Workers: every registered worker and its pool processes, lease ages, tasks held, draining;
+filterable and sortable."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Input
 
 from relier.inspection import WorkerView
+from relier_tui.filters import Filter
 from relier_tui.widgets.inflight import lease_cell
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
+from relier_tui.widgets.pane import FilteredPane
 
-COLUMNS = [("worker / process", "node"), ("host", "host"), ("pid", "pid"), ("pool", "pool"),
-           ("queues", "queues"), ("lease", "lease"), ("held", "held"), ("state", "state")]
+#: health first (lease, tasks held, state): an 80-column terminal shows them without scrolling
+COLUMNS = [("worker / process", "node"), ("lease", "lease"), ("held", "held"), ("state", "state"),
+           ("pool", "pool"), ("queues", "queues"), ("host", "host"), ("pid", "pid")]
+
+
+def _state(worker: WorkerView, ttl: float) -> str:
+    expired = worker.lease_age is None or worker.lease_age >= ttl
+    return "draining" if worker.draining else "lease expired" if expired else "serving"
+
+
+def matches(worker: WorkerView, where: Filter, ttl: float) -> bool:
+    """Whether the filter selects the worker: ``queue=`` is one of its queues, other terms
+    match its node (``worker=``), host, pid, pool or state, words any of them."""
+    queue = where.fields.get("queue")
+    if queue is not None and queue not in worker.queues:
+        return False
+    rest = Filter({key: value for key, value in where.fields.items() if key != "queue"}, where.words)
+    return rest.is_empty or rest.matches(
+        {"worker": worker.node, "host": worker.host, "pid": worker.pid, "pool": worker.pool,
+         "queues": ",".join(worker.queues), "state": _state(worker, ttl)})
 
 
 def worker_rows(workers: list[WorkerView], ttl: float) -> dict[str, Cells]:
+    """Each worker's row, then one row per pool process under it."""
     rows: dict[str, Cells] = {}
+    styles = {"draining": "yellow", "lease expired": "bold red", "serving": "green"}
     for worker in workers:
-        expired = worker.lease_age is None or worker.lease_age >= ttl
-        state = (Text("draining", style="yellow") if worker.draining
-                 else Text("lease expired", style="bold red") if expired else Text("serving", style="green"))
-        rows[worker.node] = (worker.node, worker.host, worker.pid, f"{worker.pool} x{worker.concurrency}",
-                             ",".join(worker.queues), lease_cell(worker.lease_age, ttl),
-                             worker.tasks_held, state)
+        state = _state(worker, ttl)
+        rows[worker.node] = (worker.node, lease_cell(worker.lease_age, ttl), worker.tasks_held,
+                             Text(state, style=styles[state]), f"{worker.pool} x{worker.concurrency}",
+                             ",".join(worker.queues), worker.host, worker.pid)
         for process in worker.processes:
-            rows[process.id] = (f"  └ {process.id.rsplit('/', 1)[-1]}", "", "", "", "",
-                                lease_cell(process.lease_age, ttl), process.tasks_held, "")
+            rows[process.id] = (f"  └ {process.id.rsplit('/', 1)[-1]}", lease_cell(process.lease_age, ttl),
+                                process.tasks_held, "", "", "", "", "")
     return rows
 
 
-class WorkersTable(KeyedTable):
+class WorkersPane(FilteredPane):
+    """Pane 2: the workers and their processes; `s` sorts, `/` filters."""
+
+    TITLE = "Workers"
+    HOME = "#workers-table"
+    BINDINGS = [Binding("s", "sort", "Sort", tooltip="Sort the table by the next column")]
+
     def __init__(self, lease_ttl: float, **kwargs: Any) -> None:
-        super().__init__(COLUMNS, **kwargs)
+        super().__init__(**kwargs)
         self.lease_ttl = lease_ttl
+        self.worker_views: list[WorkerView] = []
+
+    def compose(self) -> ComposeResult:
+        """The filter box and the table."""
+        yield Input(placeholder="/ filter: queue=default state=draining host=vm1", id="workers-filter",
+                    classes="filter")
+        yield KeyedTable(COLUMNS, id="workers-table")
+
+    @property
+    def table(self) -> KeyedTable:
+        """The workers table."""
+        return self.query_one(KeyedTable)
 
     def show(self, workers: list[WorkerView]) -> None:
-        self.sync(worker_rows(workers, self.lease_ttl))
-        alive = sum(1 for w in workers if w.lease_age is not None and w.lease_age < self.lease_ttl)
-        self.border_subtitle = f"{alive}/{len(workers)} alive"
+        """The workers as read; the filter selects which are shown."""
+        self.worker_views = workers
+        self.table.sync(worker_rows([w for w in workers if matches(w, self.where, self.lease_ttl)],
+                                    self.lease_ttl))
+
+    def apply_filter(self) -> None:
+        """Re-select the workers the new filter matches."""
+        self.show(self.worker_views)
+
+    def action_sort(self) -> None:
+        """Sort the table by its next column."""
+        self.tell(f"sorted by {self.table.cycle_sort()}", timeout=2)

@@ -13,17 +13,9 @@ import pytest
 import redis
 
 from relier import DeadLetterReason, TaskFailedError
-from relier.testing import CeleryWorker, RedisServer, wait_until
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, stop_process, wait_until
 from tests.conftest import start_worker
-from tests.support import (
-    FAST_LEASES,
-    KEYS,
-    executions,
-    resurrection_events,
-    running_pid,
-    start_resurrector,
-    stop_process,
-)
+from tests.support import KEYS, executions, resurrection_events, running_pid, start_resurrector
 
 
 @pytest.fixture

@@ -35,9 +35,9 @@ def test_durable_push_confirms_the_fsync_or_names_the_missing_command(redis_serv
     relier = _relier(redis_server.url)
     if not _has_waitaof(redis_client):
         with pytest.raises(ConfigurationError, match=r"WAITAOF: Redis 7\.2"):
-            push(relier, prepare_dispatch(relier, SPEC, (1,), {}))
+            push(relier.runtime, prepare_dispatch(relier.runtime, SPEC, (1,), {}))
         return
-    handle = push(relier, prepare_dispatch(relier, SPEC, (1,), {}))
+    handle = push(relier.runtime, prepare_dispatch(relier.runtime, SPEC, (1,), {}))
     assert redis_client.hget(f"rl:t:{handle.id}", "state") == b"queued"
 
 
@@ -46,9 +46,9 @@ async def test_durable_apush_without_replicas_raises_but_keeps_the_task(
     if not _has_waitaof(redis_client):
         pytest.skip("this server has no WAITAOF (Redis < 7.2); the sync test covers the refusal")
     relier = _relier(redis_server.url, RELIER_DURABLE_REPLICAS="1", RELIER_DURABLE_TIMEOUT="0.1")
-    prepared = prepare_dispatch(relier, SPEC, (2,), {})
+    prepared = prepare_dispatch(relier.runtime, SPEC, (2,), {})
     with pytest.raises(NotDurableError) as caught:
-        await apush(relier, prepared)
+        await apush(relier.runtime, prepared)
     assert caught.value.task_id == prepared.task_id
     assert caught.value.fsynced == 1
     assert redis_client.hget(f"rl:t:{prepared.task_id}", "state") == b"queued"

@@ -26,9 +26,9 @@ import redis
 
 from relier import TaskHandle, TaskState
 from relier.envelope import decode_value
-from relier.testing import CeleryWorker, RedisServer, wait_until
+from relier.testing import CeleryWorker, RedisServer, stop_process, wait_until
 from tests.conftest import start_worker
-from tests.support import KEYS, start_resurrector, stop_process
+from tests.support import KEYS, start_resurrector
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

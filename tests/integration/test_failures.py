@@ -65,7 +65,7 @@ def test_failed_migration_never_runs(
 
     old_spec = dataclasses.replace(basic_tasks.broken_migration.spec, version=1)
     relier = basic_tasks.broken_migration.relier
-    handle = push(relier, prepare_dispatch(relier, old_spec, (7,), {}))
+    handle = push(relier.runtime, prepare_dispatch(relier.runtime, old_spec, (7,), {}))
     with pytest.raises(TaskFailedError) as caught:
         handle.result(timeout=30)
     assert caught.value.reason == DeadLetterReason.MIGRATION_FAILED

@@ -13,17 +13,9 @@ from types import ModuleType
 import pytest
 import redis
 
-from relier.testing import CeleryWorker, RedisServer, wait_until
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, stop_process, wait_until
 from tests.conftest import start_worker
-from tests.support import (
-    FAST_LEASES,
-    busy_worker,
-    executions,
-    resurrection_events,
-    running_pid,
-    start_resurrector,
-    stop_process,
-)
+from tests.support import busy_worker, executions, resurrection_events, running_pid, start_resurrector
 
 
 @pytest.fixture

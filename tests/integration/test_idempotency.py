@@ -17,14 +17,9 @@ import redis
 import relier
 from relier import IdempotencyLockHeldError, TaskFailedError, TaskHandle
 from relier.dispatch import prepare_dispatch, push
-from relier.testing import CeleryWorker, RedisServer, wait_until
-from tests.support import (
-    KEYS,
-    executions,
-    running_pid,
-    start_resurrector,
-    stop_process,
-)
+from relier.store import SHAPES
+from relier.testing import CeleryWorker, RedisServer, stop_process, wait_until
+from tests.support import KEYS, executions, running_pid, start_resurrector
 
 
 def test_fifty_concurrent_pushes_run_the_body_once(
@@ -81,9 +76,10 @@ def test_killed_idempotent_task_reruns_once_and_its_effect_lands_once(
 
 def _dispatch_bypassing_dedup(task: relier.RelierTask, *args: object) -> TaskHandle:
     """A second task with the same key, as a dead-letter release or a racing producer makes."""
-    prepared = prepare_dispatch(task.relier, task.spec, args, {})
-    prepared.args[7] = ""  # skip the dispatch-side check: the worker side must hold on its own
-    return push(task.relier, prepared)
+    prepared = prepare_dispatch(task.runtime, task.spec, args, {})
+    digest_at = 1 + SHAPES["dispatch"].args.index("idem_digest")  # after the shared maxlen
+    prepared.call.args[digest_at] = ""  # skip the dispatch-side check: the worker must hold
+    return push(task.runtime, prepared)
 
 
 def test_completed_key_returns_the_stored_result_without_running(

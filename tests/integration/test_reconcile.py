@@ -13,17 +13,9 @@ import pytest
 import redis
 
 from relier.phoenix import Resurrector
-from relier.testing import RedisServer, wait_until
+from relier.testing import FAST_LEASES, RedisServer, stop_process, wait_until
 from tests.conftest import start_worker
-from tests.support import (
-    FAST_LEASES,
-    KEYS,
-    executions,
-    reconciling_resurrector,
-    running_pid,
-    start_resurrector,
-    stop_process,
-)
+from tests.support import KEYS, executions, reconciling_resurrector, running_pid, start_resurrector
 
 
 def resurrector_for(basic_tasks: ModuleType, reconcile_after: float) -> Resurrector:

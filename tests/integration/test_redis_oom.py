@@ -17,9 +17,9 @@ from types import ModuleType
 import redis
 
 from relier import TaskHandle
-from relier.testing import RedisServer, wait_until
+from relier.testing import RedisServer, stop_process, wait_until
 from tests.conftest import start_worker
-from tests.support import start_resurrector, stop_process
+from tests.support import start_resurrector
 
 TASKS = 2000
 

@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from relier import DeadLetterReason, TaskFailedError
-from relier.testing import CeleryWorker, RedisServer
-from tests.support import KEYS, events_of, executions, start_resurrector, stop_process
+from relier.testing import CeleryWorker, RedisServer, stop_process
+from tests.support import KEYS, events_of, executions, start_resurrector
 
 
 @pytest.fixture

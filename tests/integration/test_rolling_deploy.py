@@ -13,9 +13,9 @@ import redis
 from relier import DeadLetterReason, TaskFailedError, TaskHandle
 from relier.dispatch import prepare_dispatch, push
 from relier.spec import build_spec
-from relier.testing import RedisServer
+from relier.testing import FAST_LEASES, RedisServer, stop_process
 from tests.conftest import start_worker
-from tests.support import FAST_LEASES, executions, start_resurrector, stop_process
+from tests.support import executions, start_resurrector
 
 FAST_BOUNCES = {**FAST_LEASES, "RELIER_BOUNCE_DELAY": "0.2"}
 
@@ -31,7 +31,7 @@ def pusher(basic_tasks: ModuleType, name: str, version: int) -> Callable[..., Ta
                       soft_timeout=None, hard_timeout=None)
 
     def push_one(*args: Any, **kwargs: Any) -> TaskHandle:
-        return push(relier, prepare_dispatch(relier, spec, args, kwargs))
+        return push(relier.runtime, prepare_dispatch(relier.runtime, spec, args, kwargs))
 
     return push_one
 

@@ -130,6 +130,6 @@ def test_version_one_message_is_migrated(
 ) -> None:
     old_spec = dataclasses.replace(basic_tasks.greet.spec, version=1)
     relier = basic_tasks.greet.relier
-    prepared = prepare_dispatch(relier, old_spec, (), {"first": "Ada", "last": "Lovelace"})
-    handle = push(relier, prepared)
+    prepared = prepare_dispatch(relier.runtime, old_spec, (), {"first": "Ada", "last": "Lovelace"})
+    handle = push(relier.runtime, prepared)
     assert handle.result(timeout=30) == "hello Ada Lovelace"

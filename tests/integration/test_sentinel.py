@@ -21,9 +21,9 @@ from relier.devserver import SentinelServer, valkey_binary
 from relier.dispatch import prepare_dispatch, push
 from relier.errors import NotDurableError, RelierError
 from relier.spec import build_spec
-from relier.testing import CeleryWorker, RedisServer, wait_until
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, stop_process, wait_until
 from tests.conftest import APPS_DIR
-from tests.support import FAST_LEASES, settings_for, start_resurrector, stop_process
+from tests.support import settings_for, start_resurrector
 
 MASTER = "relier-test"
 
@@ -104,12 +104,12 @@ def test_durable_push_waits_for_the_replica(cluster: Cluster) -> None:
     relier = _producer_relier(cluster.url, RELIER_DURABLE_REPLICAS="1")
     spec = build_spec(lambda n: n, name="sentinel.record", queue="sentinel", version=1, priority=0,
                       soft_timeout=None, hard_timeout=None, durable=True)
-    handle = push(relier, prepare_dispatch(relier, spec, (1,), {}))
+    handle = push(relier.runtime, prepare_dispatch(relier.runtime, spec, (1,), {}))
     assert cluster.replica.client().hget(f"rl:t:{handle.id}", "state") == b"queued"
     # two replicas cannot confirm: the push says so, and the task is still queued
     strict = _producer_relier(cluster.url, RELIER_DURABLE_REPLICAS="2", RELIER_DURABLE_TIMEOUT="0.2")
     with pytest.raises(NotDurableError) as caught:
-        push(strict, prepare_dispatch(strict, spec, (2,), {}))
+        push(strict.runtime, prepare_dispatch(strict.runtime, spec, (2,), {}))
     assert caught.value.replicas < 2
     assert caught.value.wanted_replicas == 2
     assert handle.state == "queued"
@@ -137,7 +137,7 @@ def test_failover_under_load(cluster: Cluster, tmp_path: Path) -> None:  # noqa:
             n += 1
             spec = durable if n % 2 else plain
             try:
-                handle = push(relier, prepare_dispatch(relier, spec, (n,), {}))
+                handle = push(relier.runtime, prepare_dispatch(relier.runtime, spec, (n,), {}))
                 acked.append((handle.id, spec.durable, time.time()))
             except (redis.RedisError, RelierError, OSError) as exc:
                 refused += 1  # not acknowledged: the producer knows, and would retry

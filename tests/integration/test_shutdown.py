@@ -9,9 +9,9 @@ from types import ModuleType
 
 import redis
 
-from relier.testing import RedisServer
+from relier.testing import FAST_LEASES, RedisServer
 from tests.conftest import start_worker
-from tests.support import FAST_LEASES, KEYS, events_of, executions, running_pid
+from tests.support import KEYS, events_of, executions, running_pid
 
 DRAIN = {**FAST_LEASES, "RELIER_DRAIN_TIMEOUT": "1", "RELIER_HANDOFF_HOOK_TIMEOUT": "1"}
 

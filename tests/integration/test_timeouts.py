@@ -11,9 +11,9 @@ import pytest
 import redis
 
 from relier import DeadLetterReason, TaskFailedError
-from relier.testing import CeleryWorker, RedisServer, wait_until
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, wait_until
 from tests.conftest import start_worker
-from tests.support import FAST_LEASES, KEYS, events_of, executions, running_pid
+from tests.support import KEYS, events_of, executions, running_pid
 
 
 def pid_alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ from relier_tui.widgets.events import EventsPane
 from relier_tui.widgets.health import HealthBar
 from relier_tui.widgets.inflight import InflightPane
 from relier_tui.widgets.keyed_table import KeyedTable
-from relier_tui.widgets.workers import WorkersTable
+from relier_tui.widgets.workers import WorkersPane
 from tests.support import settings_for
 from tests.tui.conftest import until
 
@@ -43,7 +43,7 @@ async def test_panes_show_what_is_in_redis(basic_tasks: ModuleType, console_work
         await until(pilot, lambda: held.id in inflight.tasks, what="the held task in the inflight pane")
         assert held.id in inflight.table.keys
         await pilot.press("2")
-        workers = app.query_one(WorkersTable)
+        workers = app.query_one(WorkersPane).table
         await until(pilot, lambda: any(key.startswith(console_worker.hostname) for key in workers.keys),
                     what="the worker in the workers pane")
         await pilot.press("4")
@@ -208,12 +208,19 @@ async def test_notifications_off_shows_and_polls(redis_server: RedisServer) -> N
 async def test_every_action_is_in_the_command_palette(console_worker: CeleryWorker) -> None:
     app = _console()
     async with app.run_test(size=(120, 36)) as pilot:
-        titles = {command.title for command in app.get_system_commands(app.screen)}
-        assert {"Show Inflight", "Show DLQ", "Show Chaos", "Reload", "Help", "Filter", "Sort"} <= titles
-        assert "Release" not in titles  # a dead-letter action, offered on that pane only
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert {"Show Inflight", "Show Dead letters", "Show Chaos", "Reload", "Help", "Filter", "Sort",
+                "Open", "Pause events"} <= set(commands)
+        assert "key: ctrl+r" in commands["Reload"].help
+        assert "Release" not in commands  # a dead-letter action, offered on that pane only
         await pilot.press("4")
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Release", "Retry all", "Purge"} <= titles
+        await pilot.press("6")
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert "Push" in titles
+        assert "Sort" not in titles
         show_chaos = next(c for c in app.get_system_commands(app.screen) if c.title == "Show Chaos")
         show_chaos.callback()
         await until(pilot, lambda: app.active_pane == "chaos", what="the chaos pane")
+        assert app.focused is app.pane("chaos")

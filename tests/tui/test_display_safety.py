@@ -25,7 +25,7 @@ from relier_tui.widgets.dead_letters import DeadLettersPane
 from relier_tui.widgets.health import MIB, HealthBar, memory_cell
 from relier_tui.widgets.inflight import InflightPane
 from relier_tui.widgets.keyed_table import KeyedTable
-from relier_tui.widgets.workers import WorkersTable
+from relier_tui.widgets.workers import WorkersPane
 from tests.integration.test_cli_display import BIDI, HOSTILE_NAME, MARKUP, Hostile, seed_hostile_state
 from tests.tui.conftest import until
 
@@ -76,7 +76,7 @@ async def test_hostile_names_render_literally_in_every_pane(hostile: Hostile,
         assert cell.plain == safe_text(HOSTILE_NAME)
 
         await pilot.press("2")
-        workers = app.query_one(WorkersTable)
+        workers = app.query_one(WorkersPane).table
         await until(pilot, lambda: hostile.node in workers.keys, what="the hostile worker")
         await pilot.pause()
         rendered = _rendered(workers)

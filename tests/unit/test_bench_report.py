@@ -24,16 +24,11 @@ from bench.figures import (
     ratio,
     stats_table,
 )
-from bench.procfs import fd_kind, parse_ppid, parse_smaps_rollup
-from bench.report import (
-    Row,
-    compared,
-    parse_cpu_model,
-    parse_mem_total_kb,
-    percentile,
-    summarize,
-)
+from bench.report import Row, compared, summarize
+from bench.result_files import parse_cpu_model, parse_mem_total_kb
 from bench.worker_log import parse_line, parse_stamp
+from relier.procinfo import fd_kind, parse_ppid, parse_smaps_rollup
+from relier.stats import percentile
 
 
 def test_percentile_and_summary() -> None:

@@ -284,6 +284,8 @@ TABLE_SIGNATURES: dict[str, list[tuple[str, Any]]] = {
         ("wait_until", relier.testing.wait_until),
         ("free_port", relier.testing.free_port),
         ("server_binary", relier.testing.server_binary),
+        ("start_resurrector", relier.testing.start_resurrector),
+        ("stop_process", relier.testing.stop_process),
     ],
     "`relier.testing` :: RedisServer": [
         ("RedisServer", relier.testing.RedisServer.__init__),

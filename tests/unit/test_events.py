@@ -9,7 +9,7 @@ from relier.events import EventType
 from relier.scripts import scripts_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-EMIT = re.compile(r"emit\([^,]+,[^,]+,\s*(?:running and '(\w+)' or '(\w+)'|'(\w+)')")
+EMIT = re.compile(r"emit\(\s*(?:running and '(\w+)' or '(\w+)'|'(\w+)')")
 
 
 def _emitted() -> set[str]:

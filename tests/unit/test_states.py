@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+from relier.scripts import SCRIPT_NAMES, scripts_dir
 from relier.states import TERMINAL_STATES, TRANSITIONS, TaskState, can_transition
 
 
@@ -11,9 +14,35 @@ def test_terminal_states() -> None:
     assert not TaskState.RUNNING.is_terminal
 
 
-def test_no_transition_leaves_a_terminal_state() -> None:
-    for sources, _ in TRANSITIONS.values():
-        assert not sources & TERMINAL_STATES
+def test_only_an_operator_release_leaves_a_terminal_state() -> None:
+    leaving = {name for name, (sources, _) in TRANSITIONS.items() if sources & TERMINAL_STATES}
+    assert leaving == {"release"}
+
+
+# What each prelude helper writes when a script calls it.
+_HELPERS = {"bury(": {"dead_lettered"}, "requeue_front(": {"queued"}, "schedule(": {"scheduled"},
+            "resurrect(": {"queued", "dead_lettered"}}
+
+
+def _written(name: str) -> set[str]:
+    code = "\n".join(line for line in (scripts_dir() / f"{name}.lua").read_text().splitlines()
+                     if not line.lstrip().startswith("--"))
+    # the record's state; an idempotency claim has states of its own ('pending', 'running')
+    states = set(re.findall(r"redis\.call\('HSET', (?:rec|entry|task\.rec),[^)]*?'state', '(\w+)'",
+                            code, flags=re.DOTALL))
+    for call, targets in _HELPERS.items():
+        if call in code:
+            states |= targets
+    return states
+
+
+def test_every_script_writes_exactly_the_states_its_transition_allows() -> None:
+    for name in SCRIPT_NAMES:
+        written = _written(name)
+        if name not in TRANSITIONS:
+            assert not written, f"{name} writes {written} but is not in TRANSITIONS"
+            continue
+        assert written == {state.value for state in TRANSITIONS[name][1]}, name
 
 
 def test_start_only_from_queued_or_reserved() -> None:

@@ -1,7 +1,4 @@
-"""Real processes for tests: a Redis-compatible server and Celery workers.
-
-Used by relier's own suite and offered to users for theirs. Every wait has a deadline.
-"""
+"""Celery worker processes for tests, each in its own session, logging to a file."""
 
 from __future__ import annotations
 
@@ -13,16 +10,9 @@ import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
 
-from relier.devserver import LOOPBACK, RedisServer, SentinelServer, free_port, server_binary, wait_until
-from relier.inspection import decode_event
-
-if TYPE_CHECKING:
-    from relier.binding import Relier
-
-__all__ = ["LOOPBACK", "CeleryWorker", "LifecycleEvents", "RedisServer", "SentinelServer", "free_port",
-           "server_binary", "wait_until"]
+from relier.devserver import free_port, wait_until
+from relier.testing.processes import stop_process
 
 
 class CeleryWorker:
@@ -95,13 +85,8 @@ class CeleryWorker:
 
     def stop(self, timeout: float = 30.0) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL of the whole process group at the deadline."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
+        if self.process is not None:
+            stop_process(self.process, timeout, kill=self.kill)
 
     def kill(self) -> None:
         if self.process is None:
@@ -109,34 +94,3 @@ class CeleryWorker:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
-
-
-class LifecycleEvents:
-    """Lifecycle events written after this object was created, for assertions in tests:
-    ``events = LifecycleEvents(relier)``, run things, then ``events.types_of(task_id)`` or
-    ``events.wait_for(task_id, "completed", timeout=10)``."""
-
-    def __init__(self, relier: Relier) -> None:
-        self._store = relier.store
-        newest = cast(list[tuple[bytes, Any]], self._store.client.xrevrange(self._store.keys.events, count=1))
-        self._after = newest[0][0].decode() if newest else "0-0"
-
-    def read(self) -> list[dict[str, str]]:
-        """Every event since creation, oldest first, as text (with its stream id as ``event_id``)."""
-        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], self._store.client.xrange(
-            self._store.keys.events, min=f"({self._after}", max="+"))
-        return [decode_event(entry_id, fields) for entry_id, fields in entries]
-
-    def types_of(self, task_id: str) -> list[str]:
-        """The event types of one task, in order."""
-        return [event["type"] for event in self.read() if event.get("id") == task_id]
-
-    def wait_for(self, task_id: str, event_type: str, *, timeout: float) -> dict[str, str]:
-        """The first `event_type` event of `task_id`; `TimeoutError` at the deadline."""
-
-        def found() -> dict[str, str] | None:
-            return next((event for event in self.read()
-                         if event.get("id") == task_id and event["type"] == event_type), None)
-
-        return wait_until(found, timeout=timeout,
-                          message=lambda: f"no {event_type} event for {task_id}: {self.types_of(task_id)}")

@@ -1,6 +1,8 @@
-"""What Linux's ``/proc`` says about a worker's processes: children, memory, open descriptors.
+"""What Linux's ``/proc`` says about a process: its parent and children, memory, open descriptors.
 
-Parsing is split from reading so that it can be tested on sample text.
+Used by the chaos scenarios and the benchmarks. Parsing is split from reading so that it can be
+tested on sample text. Pool processes lead their own process groups, so the parent pid is what
+ties them to their worker.
 """
 
 from __future__ import annotations
@@ -65,27 +67,30 @@ def fd_kind(target: str) -> str:
     return "file"
 
 
+def parent_pid(pid: int) -> int | None:
+    """The parent of `pid` (a pool process's worker); None once the process is gone."""
+    try:
+        return parse_ppid((PROC / str(pid) / "stat").read_text())
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
+
+
 def children(pid: int) -> list[int]:
     """Pids whose parent is `pid` (a worker's pool processes), in ascending order."""
-    found: list[int] = []
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if parse_ppid((entry / "stat").read_text()) == pid:
-                found.append(int(entry.name))
-        except (FileNotFoundError, ProcessLookupError):
-            continue  # exited while we looked
+    found = [int(entry.name) for entry in PROC.iterdir()
+             if entry.name.isdigit() and parent_pid(int(entry.name)) == pid]
     return sorted(found)
 
 
 def memory(pid: int, role: str) -> ProcessMemory:
+    """`pid`'s memory from ``smaps_rollup``; `role` names it in reports (``main``...)."""
     values = parse_smaps_rollup((PROC / str(pid) / "smaps_rollup").read_text())
     return ProcessMemory(pid=pid, role=role, rss_kb=values["Rss"], pss_kb=values["Pss"],
                          uss_kb=values["Private_Clean"] + values["Private_Dirty"])
 
 
 def descriptors(pid: int, role: str) -> ProcessDescriptors:
+    """`pid`'s open descriptors, counted by kind; `role` names it in reports."""
     fd_dir = PROC / str(pid) / "fd"
     kinds: Counter[str] = Counter()
     for entry in os.listdir(fd_dir):

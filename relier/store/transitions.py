@@ -1,0 +1,359 @@
+"""`Store`: one method per transition script, plus plain reads of records.
+
+Each method names its script's keys and arguments once (`Contract.call` orders them as the
+script's header lists them) and returns a typed reply (`Reply`, `StartGrant`...).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+import redis
+
+from relier.config import Settings
+from relier.connection import Connections
+from relier.errors import ConfigurationError
+from relier.keys import BrokerKeys, Keys
+from relier.scripts import ScriptSet
+from relier.store.contract import Contract, Reply, ScriptCall
+
+logger = logging.getLogger("relier.store")
+
+#: Errors a retried transition waits out: connection loss, timeouts, a replica that is not yet
+#: promoted, a server out of memory or busy running a slow script.
+_TRANSIENT = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.OutOfMemoryError,
+    redis.exceptions.BusyLoadingError,
+)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _reply(value: Any) -> Reply:
+    return Reply(_text(value))
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class StartGrant:
+    """What a successful start hands the pool process."""
+
+    fence: int
+    attempt: int
+    checkpoint: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A task to re-queue: its id, the list its new copy goes to, its idempotency digest."""
+
+    task_id: str
+    front: str
+    idem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StartRefusal:
+    """Why a copy may not start: ``stale``, ``missing``, ``done`` or ``deferred``, with the
+    record's state (or the key's owner)."""
+
+    status: Reply
+    state: str
+
+
+class Store:
+    """Runs transition scripts and reads records through this process's sync client."""
+
+    def __init__(
+        self, connections: Connections, settings: Settings, broker: BrokerKeys | None = None
+    ) -> None:
+        self._connections = connections
+        self._settings = settings
+        self.broker = broker or BrokerKeys()
+        self.keys = Keys(settings.key_prefix)
+        self.contract = Contract(self.keys, self.broker, settings.events_maxlen)
+        self._scripts: ScriptSet | None = None
+        self._scripts_client: redis.Redis | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def client(self) -> redis.Redis:
+        return self._connections.sync()
+
+    def run(self, call: ScriptCall, *, retrying: bool = False) -> Any:
+        """Run one script call; with `retrying`, through connection errors, timeouts and OOM
+        replies for RELIER_REDIS_RETRY_WINDOW. Only for scripts whose repeat is harmless:
+        start, complete, fail and reject recognise their own earlier write; checkpoint,
+        hard_timeout and bounce answer a repeat with ``stale`` and change nothing."""
+        if not retrying:
+            return self._script_set().run(call.name, call.keys, call.args)
+        deadline = time.monotonic() + self._settings.redis_retry_window
+        delay = 0.05
+        while True:
+            try:
+                return self._script_set().run(call.name, call.keys, call.args)
+            except _TRANSIENT as exc:
+                if time.monotonic() + delay > deadline:
+                    raise
+                logger.warning("%s failed (%s); retrying in %.2f s", call.name, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def run_durably(self, call: ScriptCall, *, replicas: int,
+                    timeout: float) -> tuple[Any, tuple[int, int]]:
+        """`run`, then WAITAOF on the same connection (one round trip): the reply and
+        (local fsyncs, replica fsyncs) confirmed within `timeout` seconds."""
+        pipe = self.client.pipeline(transaction=False)
+        self._script_set().run(call.name, call.keys, call.args, client=pipe)
+        pipe.execute_command("WAITAOF", 1, replicas, max(1, _ms(timeout)))  # type: ignore[no-untyped-call]
+        try:
+            reply, confirmed = pipe.execute()
+        except redis.ResponseError as exc:
+            if "unknown command" in str(exc).lower():
+                raise ConfigurationError(
+                    "durable=True needs WAITAOF: Redis 7.2+ or Valkey 7.2+") from None
+            raise
+        return reply, (int(confirmed[0]), int(confirmed[1]))
+
+    def _script_set(self) -> ScriptSet:
+        client = self.client
+        if self._scripts is None or self._scripts_client is not client:
+            self._scripts = ScriptSet(client)
+            self._scripts_client = client
+        return self._scripts
+
+    def _task_keys(self, task_id: str) -> dict[str, str]:
+        return {"record": self.keys.record(task_id), "history": self.keys.history(task_id)}
+
+    def receive(self, task_id: str, tag: str, holder: str, worker: str) -> Reply:
+        return _reply(self.run(self.contract.call(
+            "receive",
+            keys={"record": self.keys.record(task_id), "holder_held": self.keys.held(holder)},
+            args={"tag": tag, "holder": holder, "worker": worker, "task_id": task_id})))
+
+    def start(
+        self, task_id: str, tag: str, worker: str, process: str, *, idem: str = ""
+    ) -> StartGrant | StartRefusal:
+        """Start the copy `tag`; refusals: ``stale``, ``missing``, and for idempotent tasks
+        ``done`` (completed from another task's result) or ``deferred`` (key busy)."""
+        status, *rest = self.run(self.contract.call(
+            "start",
+            keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
+                  "reserver_held": self.keys.held(worker), "idem": self.keys.idempotency(idem)},
+            args={"tag": tag, "worker": worker, "process": process, "task_id": task_id,
+                  "start_token": uuid.uuid4().hex, "idempotent": "1" if idem else "",
+                  "defer_ms": _ms(self._settings.defer_delay),
+                  "result_ttl_ms": _ms(self._settings.result_ttl)}), retrying=True)
+        if _reply(status) is Reply.OK:
+            return StartGrant(fence=int(rest[0]), attempt=int(rest[1]), checkpoint=rest[2] or None)
+        return StartRefusal(status=_reply(status), state=_text(rest[0]))
+
+    def complete(
+        self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int, *,
+        idem: str = "", idem_ttl: float | None = None,
+    ) -> Reply:
+        """Store the result; an idempotent task's key keeps it for `idem_ttl` seconds."""
+        ttl = max(self._settings.result_ttl, idem_ttl or 0)
+        status, _ = self.run(self.contract.call(
+            "complete",
+            keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
+                  "idem": self.keys.idempotency(idem)},
+            args={"fence": fence, "result": result, "result_ttl_ms": _ms(ttl),
+                  "task_id": task_id, "runtime_ms": runtime_ms,
+                  "idem_ttl_ms": _ms(idem_ttl or self._settings.idempotency_ttl) if idem else ""}),
+            retrying=True)
+        return _reply(status)
+
+    def fail(
+        self, task_id: str, process: str, fence: int, *, reason: str, exc_type: str,
+        message: str, traceback: str, runtime_ms: int, idem: str = "", retries: int = 0,
+        retry_delay: float = 0.0,
+    ) -> Reply:
+        """Record a failure: ``scheduled`` (a retry) while fewer than `retries` failures, else
+        ``dead_lettered``; ``stale`` when a newer attempt holds the fence."""
+        status, outcome = self.run(self.contract.call(
+            "fail",
+            keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
+                  "idem": self.keys.idempotency(idem)},
+            args={"fence": fence, "reason": reason, "exc_type": exc_type, "message": message,
+                  "traceback": traceback, "task_id": task_id, "runtime_ms": runtime_ms,
+                  "retries": retries, "retry_delay_ms": _ms(retry_delay)}), retrying=True)
+        return _reply(outcome) if _reply(status) is Reply.OK else _reply(status)
+
+    def checkpoint(self, task_id: str, fence: int, encoded: bytes) -> Reply:
+        return _reply(self.run(self.contract.call(
+            "checkpoint", keys={"record": self.keys.record(task_id)},
+            args={"fence": fence, "encoded": encoded, "task_id": task_id}), retrying=True))
+
+    def hard_timeout(
+        self, task_id: str, tag: str, process: str, seconds: float, *, idem: str = "",
+        retry: bool = True,
+    ) -> Reply:
+        """Dead-letter the running copy `tag` as ``hard_timeout``, fencing its body off;
+        `retry=False` in a worker's main process, which must not block on an outage."""
+        return _reply(self.run(self.contract.call(
+            "hard_timeout",
+            keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
+                  "idem": self.keys.idempotency(idem)},
+            args={"tag": tag, "task_id": task_id, "timeout_ms": _ms(seconds),
+                  "process": process}), retrying=retry))
+
+    def reject(
+        self, task_id: str, tag: str, worker: str, reason: str, error: str, *,
+        retry: bool = True, idem: str = "",
+    ) -> Reply:
+        """Dead-letter a copy before it starts; `retry=False` in the consumer, which must not
+        block on an outage (the copy stays queued and reconciliation finds it)."""
+        return _reply(self.run(self.contract.call(
+            "reject",
+            keys={**self._task_keys(task_id), "holder_held": self.keys.held(worker),
+                  "idem": self.keys.idempotency(idem)},
+            args={"tag": tag, "reason": reason, "error": error, "task_id": task_id}),
+            retrying=retry))
+
+    def dead_letter_raw(
+        self, entry_id: str, *, reason: str, error: str, raw: bytes, headers: dict[str, Any],
+        claimed_id: str, claimed_name: str, queue: str,
+    ) -> Reply:
+        return _reply(self.run(self.contract.call(
+            "dead_letter_raw", keys={"entry": self.keys.record(entry_id)},
+            args={"entry_id": entry_id, "reason": reason, "error": error, "raw": raw,
+                  "headers": json.dumps(headers, default=repr), "claimed_id": claimed_id,
+                  "claimed_name": claimed_name, "queue": queue})))
+
+    def lost(self, task_id: str, tag: str, *, queue_list: str, process: str, worker: str,
+             cause: str, idem: str = "") -> Reply:
+        """Fast path: the copy `tag` lost its process; re-queue it at the front or bury it."""
+        return _reply(self.run(self.contract.call(
+            "lost",
+            keys={**self._task_keys(task_id), "front": queue_list,
+                  "process_held": self.keys.held(process), "worker_held": self.keys.held(worker),
+                  "idem": self.keys.idempotency(idem)},
+            args={"tag": tag, "task_id": task_id, "process": process, "cause": cause[:500]})))
+
+    def refresh_leases(self, processes: list[str]) -> list[str]:
+        """Renew these processes' leases; returns those whose lease had been removed."""
+        if not processes:
+            return []
+        missing = self.run(self.contract.call("refresh", rest=list(processes)))
+        return [_text(item) for item in missing]
+
+    def tick(self, gap_ms: int) -> tuple[int, int]:
+        """Start a resurrector pass: (server now, quiet until) in ms."""
+        now, quiet = self.run(self.contract.call(
+            "tick", keys={"resurrector": self.keys.resurrector},
+            args={"lease_ttl_ms": _ms(self._settings.lease_ttl), "gap_ms": gap_ms}))
+        return int(now), int(quiet)
+
+    def reap(
+        self, process: str, tasks: list[Placement], *, mode: str = "expired"
+    ) -> tuple[Reply, int, int]:
+        """Take `tasks` from `process` if its lease expired;
+        with ``mode="reserved"``, re-queue those it still holds reserved (consumer restart)."""
+        status, requeued, buried = self.run(self.contract.call(
+            "reap",
+            keys={"held": self.keys.held(process), "resurrector": self.keys.resurrector},
+            args={"process": process, "lease_ttl_ms": _ms(self._settings.lease_ttl),
+                  "refresh_ms": _ms(self._settings.lease_refresh_interval), "mode": mode},
+            groups=[{**self._task_keys(task.task_id), "front": task.front,
+                     "idem": self.keys.idempotency(task.idem)} for task in tasks],
+            rest=[task.task_id for task in tasks]))
+        return _reply(status), int(requeued), int(buried)
+
+    def placements(self, task_ids: list[str], default_front: str) -> list[Placement]:
+        """Where each task's recovered copy goes, and its idempotency key, from its record."""
+        if not task_ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for task_id in task_ids:
+            pipe.hmget(self.keys.record(task_id), "front", "idem")
+        rows = cast(list[list[bytes | None]], pipe.execute())
+        return [
+            Placement(task_id, front.decode() if front else default_front,
+                      idem.decode() if idem else "")
+            for task_id, (front, idem) in zip(task_ids, rows, strict=True)
+        ]
+
+    def return_reserved(self, holder: str, exclude: set[str], default_front: str) -> int:
+        """Re-queue the tasks `holder` reserved that are not in `exclude`; how many."""
+        members = cast(set[bytes], self.client.smembers(self.keys.held(holder)))
+        task_ids = sorted(member.decode() for member in members)
+        candidates = [task_id for task_id in task_ids if task_id not in exclude]
+        returned = 0
+        for start in range(0, len(candidates), self._settings.reap_batch):
+            batch = self.placements(candidates[start:start + self._settings.reap_batch],
+                                    default_front)
+            _, requeued, buried = self.reap(holder, batch, mode="reserved")
+            returned += requeued + buried
+        return returned
+
+    def reconcile(self, task_id: str, current_list: str, front: str, idem: str = "") -> Reply:
+        """Check a long-queued task's message is in `current_list`; re-queue it if lost."""
+        return _reply(self.run(self.contract.call(
+            "reconcile",
+            keys={**self._task_keys(task_id), "list": current_list, "front": front,
+                  "idem": self.keys.idempotency(idem)},
+            args={"task_id": task_id,
+                  "reconcile_after_ms": _ms(self._settings.reconcile_after),
+                  "scan": self._settings.reconcile_scan})))
+
+    def bounce(self, task_id: str, tag: str, worker: str, reason: str, error: str, *,
+               idem: str = "", retry: bool = True) -> Reply:
+        """Send a copy this worker cannot run back through the delayed set (or to the DLQ)."""
+        return _reply(self.run(self.contract.call(
+            "bounce",
+            keys={**self._task_keys(task_id), "worker_held": self.keys.held(worker),
+                  "idem": self.keys.idempotency(idem)},
+            args={"tag": tag, "reason": reason, "error": error,
+                  "delay_ms": _ms(self._settings.bounce_delay),
+                  "max_bounces": self._settings.max_bounces, "task_id": task_id,
+                  "worker": worker}), retrying=retry))
+
+    def mark_handoff(self, task_id: str, tag: str, worker: str) -> Reply:
+        return _reply(self.run(self.contract.call(
+            "mark_handoff", keys={"record": self.keys.record(task_id)},
+            args={"tag": tag, "task_id": task_id, "worker": worker})))
+
+    def promote(self, task_id: str, target_list: str) -> Reply:
+        """Push a due deferred task to its list again."""
+        return _reply(self.run(self.contract.call(
+            "promote", keys={"record": self.keys.record(task_id), "list": target_list},
+            args={"task_id": task_id})))
+
+    def release(self, task_id: str, front: str, by: str) -> Reply:
+        """Send a dead letter back to work (new ticket and fence, front of its queue)."""
+        return _reply(self.run(self.contract.call(
+            "release", keys={**self._task_keys(task_id), "front": front},
+            args={"task_id": task_id, "by": by})))
+
+    def purge(self, entry_ids: list[str], why: str) -> int:
+        """Delete these dead letters for good; how many were deleted."""
+        if not entry_ids:
+            return 0
+        return int(self.run(self.contract.call(
+            "purge", groups=[self._task_keys(entry) for entry in entry_ids],
+            args={"why": why}, rest=list(entry_ids))))
+
+    def record(self, task_id: str) -> dict[str, bytes]:
+        raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.record(task_id)))
+        return {key.decode(): value for key, value in raw.items()}
+
+    def history(self, task_id: str) -> list[dict[str, Any]]:
+        entries = cast(list[bytes], self.client.lrange(self.keys.history(task_id), 0, -1))
+        return [json.loads(entry) for entry in entries]
