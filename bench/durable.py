@@ -37,7 +37,7 @@ def _noop(n: int) -> int:
 
 
 def _measure(url: str, args: argparse.Namespace) -> dict[str, list[int]]:
-    relier = Relier(Celery("bench-durable"), settings=bench_settings(url))
+    relier = Relier(Celery("bench-durable", set_as_current=False), settings=bench_settings(url))
     plain = build_spec(_noop, name="bench.durable", queue="bench", version=1, priority=0,
                        soft_timeout=None, hard_timeout=None)
     durable = dataclasses.replace(plain, durable=True)

@@ -106,7 +106,7 @@ async def _measure(url: str, tasks: int, rate: float, seconds: float) -> dict[st
     assert writer.stdout is not None
     if writer.stdout.readline().strip() != "seeded":
         raise RuntimeError("the writer did not seed the inflight set")
-    relier = Relier(Celery("bench-tui"), settings=bench_settings(url))
+    relier = Relier(Celery("bench-tui", set_as_current=False), settings=bench_settings(url))
     app = RelierConsole(relier, reconcile_interval=5.0)
     async with app.run_test(size=(160, 50)) as pilot:
         deadline = time.monotonic() + 120

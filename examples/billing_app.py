@@ -16,7 +16,10 @@ from celery import Celery
 
 from relier import Admission, AdmissionRejectedError, Relier, TaskHandle, current_context
 
-app = Celery("billing", broker=os.environ.get("RELIER_REDIS_URL", "redis://127.0.0.1:6379/0"))
+# set_as_current=False: this example declares its tasks with @relier.task, so importing it
+# beside modules that use @rl_task (which declares on the current app's binding) moves nothing.
+app = Celery("billing", broker=os.environ.get("RELIER_REDIS_URL", "redis://127.0.0.1:6379/0"),
+             set_as_current=False)
 app.conf.task_default_queue = "billing"
 # Create Relier(app) after configuring the app: it adds relier's content type to accept_content.
 relier = Relier(app, admission={"reports": Admission(rate=20, burst=50, max_depth=1_000)})

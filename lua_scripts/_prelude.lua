@@ -116,6 +116,26 @@ local function bury(task, now, failure, fields)
   return 'dead_lettered'
 end
 
+-- End a task that must not run (revoked, or expired before it started): the one place a task
+-- record ends cancelled. Its fence is bumped, so an attempt still running has its writes
+-- rejected; the record is kept for `ttl_ms` like any ended task.
+local function cancel(task, now, reason, ttl_ms)
+  local fence = redis.call('HINCRBY', task.rec, 'fence', 1)
+  redis.call('HINCRBY', task.rec, 'ticket', 1)
+  redis.call('HDEL', task.rec, 'holder', 'due')
+  redis.call('HSET', task.rec, 'state', 'cancelled', 'reason', reason, 'ended', now,
+    'updated', now)
+  redis.call('ZREM', QUEUED, task.id)
+  redis.call('ZREM', DELAYED, task.id)
+  release_claim(task.idem, task.id)
+  if ttl_ms then
+    redis.call('PEXPIRE', task.rec, ttl_ms)
+    redis.call('PEXPIRE', task.hist, ttl_ms)
+  end
+  emit('cancelled', task.id, {'reason', reason, 'fence', fence, 'ts', now})
+  return 'cancelled'
+end
+
 -- Take a task from a holder that died or was fenced off: bump the fence (so the old attempt's
 -- writes are rejected) and re-queue it at the front, or dead-letter it once its resurrections
 -- are used up. Only a running attempt counts as a resurrection; a reserved copy never started.

@@ -18,7 +18,12 @@
 -- ARGV[11] queue_rate       ARGV[12] queue_burst       ARGV[13] queue_max_depth
 -- ARGV[14] task_rate        ARGV[15] task_burst        ARGV[16] task_max_depth
 -- ARGV[17] nonce            unique per push call, repeated when the call retries after no answer
+-- ARGV[18] due_ms           when the task may run (eta), epoch ms; '' for now
+-- ARGV[19] delay_ms         or how long from now (countdown, on this server's clock); ''
+-- ARGV[20] expires_ms       when the task expires if it has not started, epoch ms; ''
+-- ARGV[21] expires_in_ms    or how long from now; '' for never
 -- Declared limits: rate per second, burst, max depth; 0 means no limit; live limits win.
+-- A task due later is scheduled (the delayed set; the resurrector pushes it when due).
 -- Returns {'ok', task id} for a new task, or {'exists', task id, nonce} when the id already has
 -- a record (its nonce: this call's own when this very call's earlier try created it) or the
 -- idempotency key is claimed by a task that is pending, running or completed (then that task's
@@ -61,6 +66,17 @@ redis.call('HSET', rec,
   'resurrections', 0, 'max_resurrections', ARGV[9], 'deliveries', 1, 'version', ARGV[7],
   'idem', ARGV[8], 'front', ARGV[10], 'nonce', ARGV[17],
   'created', now, 'updated', now)
+local expires = tonumber(ARGV[20]) or (ARGV[21] ~= '' and now + tonumber(ARGV[21])) or nil
+if expires then
+  redis.call('HSET', rec, 'expires', expires)
+end
+local due = tonumber(ARGV[18]) or (ARGV[19] ~= '' and now + tonumber(ARGV[19])) or nil
+if due and due > now then
+  redis.call('HSET', rec, 'state', 'scheduled', 'due', due, 'deliveries', 0)
+  redis.call('ZADD', DELAYED, due, id)
+  emit('dispatched', id, {'task', ARGV[3], 'queue', ARGV[4], 'due', due, 'ts', now})
+  return {'ok', id}
+end
 redis.call('LPUSH', list, ARGV[5] .. ticket_tag(id, 1) .. ARGV[6])
 redis.call('ZADD', QUEUED, now, id)
 emit('dispatched', id, {'task', ARGV[3], 'queue', ARGV[4], 'ts', now})

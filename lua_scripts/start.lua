@@ -10,12 +10,13 @@
 -- ARGV[6] start_token       unique per start attempt by the caller, repeated on retries
 -- ARGV[7] idempotent        '1' when the task is idempotent
 -- ARGV[8] defer_ms          delay before a deferred copy is pushed again
--- ARGV[9] result_ttl_ms     TTL of a record completed from another task's stored result
+-- ARGV[9] result_ttl_ms     TTL of a record that ends here (deduplicated, or expired)
 -- Idempotent tasks: if another task already completed the same key, this one completes with
 -- that result without running ({'done', owner}); if another holds the key in flight, this copy
 -- is deferred through the delayed set ({'deferred', owner}); else this attempt takes the claim.
--- Returns {'ok', fence, attempt, checkpoint ('' when none)} or {'stale', state} /
--- {'missing', ''}. A retry carrying the start token of the call that started this attempt gets
+-- A task whose `expires` (server ms) has passed is cancelled instead ({'cancelled', 'expired'}).
+-- Returns {'ok', fence, attempt, checkpoint ('' when none), failures so far} or
+-- {'stale', state} / {'missing', ''}. A retry carrying the start token of the call that started this attempt gets
 -- the same grant back (its first reply was lost); any other caller is stale.
 -- Guarantees: succeeds at most once per ticket; every attempt, the first included, gets a
 -- new fence here, and only the holder of the current fence may complete or fail the task.
@@ -33,8 +34,8 @@ if ARGV[2] ~= ticket_tag(id, ticket) then
 end
 if state == 'running' and redis.call('HGET', rec, 'start_token') == ARGV[6] then
   -- a retry after a lost reply: this very process already holds this ticket's attempt
-  local grant = redis.call('HMGET', rec, 'fence', 'attempt', 'partial')
-  return {'ok', tonumber(grant[1]), tonumber(grant[2]), grant[3] or ''}
+  local grant = redis.call('HMGET', rec, 'fence', 'attempt', 'partial', 'failures')
+  return {'ok', tonumber(grant[1]), tonumber(grant[2]), grant[3] or '', tonumber(grant[4] or '0')}
 end
 if state == 'reserved' then
   if redis.call('HGET', rec, 'worker') ~= ARGV[3] then
@@ -46,6 +47,10 @@ end
 local now = now_ms()
 if state == 'reserved' then
   redis.call('SREM', reserver_held, id)
+end
+local expires = redis.call('HGET', rec, 'expires')
+if expires and now > tonumber(expires) then
+  return {cancel(task, now, 'expired', ARGV[9]), 'expired'}
 end
 if ARGV[7] == '1' then
   local owner = redis.call('HGET', idem, 'task')
@@ -82,4 +87,5 @@ redis.call('HSET', rec, 'state', 'running', 'holder', ARGV[4], 'worker', ARGV[3]
   'started', now, 'updated', now, 'start_token', ARGV[6])
 remember(task, {event = 'started', attempt = attempt, fence = fence, worker = ARGV[4], ts = now})
 emit('started', id, {'attempt', attempt, 'fence', fence, 'worker', ARGV[4], 'ts', now})
-return {'ok', fence, attempt, redis.call('HGET', rec, 'partial') or ''}
+local grant = redis.call('HMGET', rec, 'partial', 'failures')
+return {'ok', fence, attempt, grant[1] or '', tonumber(grant[2] or '0')}

@@ -75,10 +75,17 @@ def rl_task(
 def rl_task(
     func: Callable[..., Any] | None = None, /, **options: Unpack[TaskOptions]
 ) -> RelierTask | Callable[[Callable[..., Any]], RelierTask]:
-    """Declare a task on the ready app `relier.tasks.app` (see `Relier.task` for options)."""
-    from relier.tasks import relier  # noqa: PLC0415 - create the default app only when used
+    """Declare a task on the current Celery app's relier binding (create ``Relier(app)``
+    before importing task modules), else on the ready app `relier.tasks.app`; see
+    `Relier.task` for the options. Declaring a task never changes ``current_app``."""
+    binding = Relier.current() or _ready_binding()
+    return binding.task(func, **options) if func is not None else binding.task(**options)
 
-    return relier.task(func, **options) if func is not None else relier.task(**options)
+
+def _ready_binding() -> Relier:
+    from relier.tasks import relier  # noqa: PLC0415 - create the ready app only when used
+
+    return relier
 
 
 def idempotency_lock(key: str, ttl: float = 60.0) -> IdempotencyLock:

@@ -8,6 +8,7 @@ hooks (`relier.worker.lifecycle`). Nothing below it imports it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import ssl
 import weakref
@@ -15,8 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack, overload
 
 from celery import Celery
+from celery._state import get_current_app
 
-from relier import preflight, slo
+from relier import preflight, results, slo
 from relier.admission import Admission
 from relier.config import Settings, get_settings
 from relier.connection import Connections
@@ -30,11 +32,12 @@ from relier.message import CONTENT_TYPE, SERIALIZER_NAME
 from relier.names import task_name_problem
 from relier.raw_dead_letters import DeadLetterKeeper
 from relier.retry import RetryPolicy
+from relier.routing import celery_router
 from relier.runtime import Runtime, broker_keys_for, register_runtime
 from relier.schema import MigrationChain
 from relier.sentinel import from_broker
 from relier.serializer import add_verification_keys, register_serializer
-from relier.spec import TaskOptions, TaskSpec, build_spec
+from relier.spec import TaskOptions, TaskSpec, build_spec, task_name_for
 from relier.store import Store
 from relier.task import RelierTask
 from relier.transport import SENTINEL_TRANSPORT, TRANSPORT
@@ -102,6 +105,7 @@ class Relier:
         register_serializer()
         add_verification_keys(settings.verification_keys)
         self._configure_app()
+        results.install(app)
         WorkerLifecycle(app, self.runtime, self.preflight_checks, self._task_kind).connect()
         register_runtime(app, self.runtime)
         _bound[app] = self
@@ -134,6 +138,11 @@ class Relier:
     @property
     def dead_letter_keeper(self) -> DeadLetterKeeper:
         return self.runtime.dead_letter_keeper
+
+    @classmethod
+    def current(cls) -> Relier | None:
+        """The `Relier` bound to Celery's current app, if any."""
+        return _bound.get(get_current_app())
 
     @classmethod
     def of(cls, app: Celery) -> Relier:
@@ -176,7 +185,7 @@ class Relier:
             spec = self._spec(target, options)
             chain = self.migrations_for(spec.name)
             chain.current = spec.version
-            task_class = type(
+            task_class: type[RelierTask] = type(
                 target.__name__,
                 (RelierTask,),
                 {
@@ -192,6 +201,8 @@ class Relier:
                 },
             )
             task: RelierTask = self.app.register_task(task_class())
+            if options.get("bind"):  # Celery's bind=True: the body gets the task first
+                task_class.spec = dataclasses.replace(spec, func=functools.partial(target, task))
             self.tasks[spec.name] = task
             return task
 
@@ -206,10 +217,13 @@ class Relier:
                 f"{', '.join(unknown)}; the options are {', '.join(sorted(TaskOptions.__annotations__))}")
         settings = self.settings
         idempotent = options.get("idempotent", False) or "idempotency_key" in options
+        name = options.get("name") or task_name_for(target)
+        explicit_queue = options.get("queue")
         spec = build_spec(
             target,
             name=options.get("name"),
-            queue=options.get("queue") or settings.default_queue,
+            queue=explicit_queue or self.app.conf.task_default_queue or settings.default_queue,
+            router=None if explicit_queue else celery_router(self.app, name),
             version=options.get("version", 1),
             priority=options.get("priority", 0),
             soft_timeout=options.get("soft_timeout"),

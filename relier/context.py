@@ -28,6 +28,8 @@ class TaskContext:
     worker: str
     partial: Any = None
     idempotency_key: str | None = None
+    #: Failures recorded before this attempt (what Celery calls ``request.retries``).
+    retries: int = 0
     _save_partial: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
 
     def set_partial(self, state: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import secrets
 import time
 import uuid
@@ -20,6 +21,7 @@ from relier.handle import TaskHandle
 from relier.keys import PRIORITY_STEPS
 from relier.message import build_message
 from relier.names import task_name_problem
+from relier.options import CallOptions
 from relier.spec import MAX_PRIORITY, TaskSpec, build_spec, idempotency_digest
 from relier.store import ScriptCall
 
@@ -36,6 +38,33 @@ class PreparedDispatch:
     call: ScriptCall
     nonce: str
     durable: bool = False
+    #: Whether a push that got no answer is retried (Celery's ``retry=False`` turns it off).
+    retry: bool = True
+
+
+def _ms(moment: datetime.datetime | None) -> int | str:
+    return int(moment.timestamp() * 1000) if moment is not None else ""
+
+
+def _relative_ms(seconds: float | None) -> int | str:
+    return int(seconds * 1000) if seconds is not None else ""
+
+
+def _iso(moment: datetime.datetime | None, seconds: float | None) -> str | None:
+    if moment is None and seconds is None:
+        return None
+    return (moment or datetime.datetime.now(datetime.UTC) + datetime.timedelta(
+        seconds=seconds or 0)).isoformat()
+
+
+def _time_limits(spec: TaskSpec, call: CallOptions) -> tuple[float | None, float | None]:
+    """(hard, soft) for this call: the call's own limits replace the task's."""
+    if not call.has_time_limits:
+        return spec.hard_timeout, spec.soft_timeout
+    hard, soft = call.time_limit, call.soft_time_limit
+    if hard is not None and soft is not None and soft >= hard:
+        raise ValueError(f"{spec.name}: soft_time_limit ({soft}) must be below time_limit ({hard})")
+    return hard, soft
 
 
 def prepare_dispatch(
@@ -48,15 +77,20 @@ def prepare_dispatch(
     queue: str | None = None,
     priority: int | None = None,
     trace: Mapping[str, str] | None = None,
+    call: CallOptions | None = None,
 ) -> PreparedDispatch:
-    """Sign and frame one call; raises `TypeError` for arguments msgspec cannot encode."""
+    """Sign and frame one call; raises `TypeError` for arguments msgspec cannot encode and
+    `ValueError` for options that cannot apply. `call` carries Celery's per-call options."""
+    call = call or CallOptions()
     task_id = task_id or str(uuid.uuid4())
-    target_queue = queue or spec.queue
+    target_queue = queue or call.queue or spec.route(args, kwargs)
     if target_queue != spec.queue:
         runtime.require_queue(target_queue)
-    target_priority = spec.priority if priority is None else priority
+    target_priority = next(value for value in (priority, call.priority, spec.priority)
+                           if value is not None)
     if not 0 <= target_priority <= MAX_PRIORITY:
         raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}, got {target_priority}")
+    hard, soft = _time_limits(spec, call)
     digest = idempotency_digest(spec, args, kwargs)
     policy = spec.retry
     envelope = Envelope(
@@ -69,11 +103,14 @@ def prepare_dispatch(
         created_ms=time.time_ns() // 1_000_000,
         trace=dict(trace or {}),
         queue=target_queue,
-        time_limit=spec.hard_timeout,
-        soft_time_limit=spec.soft_timeout,
+        time_limit=hard,
+        soft_time_limit=soft,
+        eta=_iso(call.eta, call.countdown),
+        expires=_iso(call.expires, call.expires_in),
         retries=policy.retries,
         retry_backoff=policy.backoff,
         retry_backoff_max=policy.backoff_max,
+        headers=dict(call.headers),
     )
     kid, secret = runtime.settings.signing_keys[0]
     message = build_message(
@@ -85,12 +122,13 @@ def prepare_dispatch(
         time_limits=envelope.time_limits,
         args=envelope.args,
         kwargs=envelope.kwargs,
+        extra_headers=envelope.headers,
     )
     keys, broker = runtime.keys, runtime.broker_keys
     queue_limit = runtime.queue_admission.get(target_queue, NO_LIMIT)
     task_limit = spec.admission or NO_LIMIT
     nonce = secrets.token_hex(8)
-    call = runtime.store.contract.call(
+    script = runtime.store.contract.call(
         "dispatch",
         keys={
             "record": keys.record(task_id),
@@ -111,10 +149,12 @@ def prepare_dispatch(
             "queue_max_depth": queue_limit.max_depth,
             "task_rate": task_limit.rate, "task_burst": task_limit.burst,
             "task_max_depth": task_limit.max_depth, "nonce": nonce,
+            "due_ms": _ms(call.eta), "delay_ms": _relative_ms(call.countdown),
+            "expires_ms": _ms(call.expires), "expires_in_ms": _relative_ms(call.expires_in),
         },
     )
-    return PreparedDispatch(task_id=task_id, task_name=spec.name, call=call, nonce=nonce,
-                            durable=spec.durable)
+    return PreparedDispatch(task_id=task_id, task_name=spec.name, call=script, nonce=nonce,
+                            durable=spec.durable, retry=call.retry)
 
 
 def _handle(runtime: Runtime, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
@@ -147,7 +187,7 @@ class _Retries:
     """
 
     def __init__(self, runtime: Runtime, prepared: PreparedDispatch) -> None:
-        self._window = runtime.settings.push_retry_window
+        self._window = runtime.settings.push_retry_window if prepared.retry else 0.0
         self._deadline = time.monotonic() + self._window
         self._delay = 0.05
         self._prepared = prepared

@@ -26,8 +26,10 @@ WIRE_FORMAT = 1
 class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """One task invocation as the producer created it: everything that decides how it runs.
 
-    Celery's headers repeat some of these fields (task, id, time limits, eta, expiry); a worker
-    checks that they agree and uses these. `retries`, `retry_backoff` and `retry_backoff_max`
+    Celery's headers repeat some of these fields (task, id, time limits, the call's headers); a
+    worker checks that they agree and uses these. `eta` and `expires` (ISO 8601) are relier's
+    alone: the delayed set holds a task until due and start cancels one that expired, so
+    Celery's own eta/expires headers stay empty. `retries`, `retry_backoff` and `retry_backoff_max`
     are the task's retry policy when it was pushed (which exceptions are retried stays the
     worker's `retry_on`).
     """
@@ -48,6 +50,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     retries: int = 0
     retry_backoff: float = 1.0
     retry_backoff_max: float = 600.0
+    #: The call's own headers (`apply_async(headers=...)`), which Celery shows the task as
+    #: ``self.request.<name>``.
+    headers: dict[str, Any] = {}
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:

@@ -28,3 +28,4 @@ class EventType(StrEnum):
     RELEASED = "released"
     DLQ_PURGED = "dlq_purged"
     LOCK_COMMITTED = "lock_committed"
+    CANCELLED = "cancelled"

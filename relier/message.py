@@ -45,22 +45,23 @@ def execution_headers(
     task_name: str,
     task_id: str,
     time_limits: tuple[float | None, float | None],  # (hard, soft), as Celery orders them
-    eta: str | None = None,
-    expires: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Celery protocol-2 headers that decide how a worker runs a message.
 
     A relier worker accepts a message only if its headers are exactly these (computed from the
-    signed envelope) plus the informational `DISPLAY_HEADERS`: Celery reads its headers, not
-    relier's envelope, so an unsigned header that disagrees is tampering.
+    signed envelope, `extra` being the call's own headers) plus the informational
+    `DISPLAY_HEADERS`: Celery reads its headers, not relier's envelope, so an unsigned header
+    that disagrees is tampering. ``eta`` and ``expires`` are always empty: relier's delayed set
+    and start do that work.
     """
-    return {
+    return {**(extra or {}),
         "lang": "py",
         "task": task_name,
         "id": task_id,
         "shadow": None,
-        "eta": eta,
-        "expires": expires,
+        "eta": None,
+        "expires": None,
         "group": None,
         "group_index": None,
         "retries": 0,
@@ -105,12 +106,11 @@ def build_message(
     time_limits: tuple[float | None, float | None],  # (hard, soft), as Celery orders them
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
-    eta: str | None = None,
-    expires: str | None = None,
+    extra_headers: Mapping[str, Any] | None = None,
 ) -> SplitMessage:
     """The kombu JSON for one relier task, split where the delivery tag goes."""
     headers = execution_headers(task_name=task_name, task_id=task_id, time_limits=time_limits,
-                                eta=eta, expires=expires)
+                                extra=extra_headers)
     headers.update(argsrepr=_repr_limited(tuple(args)), kwargsrepr=_repr_limited(dict(kwargs)),
                    origin=_ORIGIN)
     properties: dict[str, Any] = {

@@ -36,11 +36,18 @@ class TaskSpec:
     admission: Admission | None = None
     slo: float | None = None
     durable: bool = False
+    #: For a task declared without `queue=`: the app's routing (``task_routes``, else
+    #: ``task_default_queue``) for one call's arguments, as Celery routes it.
+    router: Callable[[Sequence[Any], Mapping[str, Any]], str] | None = None
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
         """Celery's ``timelimit`` header: ``[hard, soft]`` in seconds (Celery's own order)."""
         return (self.hard_timeout, self.soft_timeout)
+
+    def route(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+        """The queue one call goes to when the caller names none."""
+        return self.router(args, kwargs) if self.router is not None else self.queue
 
 
 class TaskOptions(TypedDict, total=False):
@@ -56,7 +63,8 @@ class TaskOptions(TypedDict, total=False):
     retry_on: the retry policy. admission: `Admission` limits for this task. durable: a push
     returns only once Redis has fsynced the task to its AOF (and RELIER_DURABLE_REPLICAS
     replicas have it), via WAITAOF; raises `NotDurableError` when that is not confirmed in
-    RELIER_DURABLE_TIMEOUT.
+    RELIER_DURABLE_TIMEOUT. bind: the function gets the task as its first argument (Celery's
+    ``bind=True``: ``self.request``, ``self.retry()``).
     """
 
     name: str
@@ -77,6 +85,7 @@ class TaskOptions(TypedDict, total=False):
     admission: Admission
     slo: float
     durable: bool
+    bind: bool
 
 
 def idempotency_digest(spec: TaskSpec, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
@@ -116,6 +125,7 @@ def build_spec(
     admission: Admission | None = None,
     slo: float | None = None,
     durable: bool = False,
+    router: Callable[[Sequence[Any], Mapping[str, Any]], str] | None = None,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     if not callable(func):
@@ -138,6 +148,7 @@ def build_spec(
         admission=admission,
         slo=slo,
         durable=durable,
+        router=router,
     )
     where = f"@rl_task on {spec.name}"
     _check_identity(spec, where, has_explicit_name=name is not None)

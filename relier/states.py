@@ -16,7 +16,7 @@ class TaskState(StrEnum):
     RUNNING = "running"
     COMPLETED = "completed"
     DEAD_LETTERED = "dead_lettered"
-    #: Reserved for revoke (the Celery-native work); no script writes it yet.
+    #: Revoked, or expired before it started (Celery's REVOKED).
     CANCELLED = "cancelled"
 
     @property
@@ -34,10 +34,10 @@ _HELD = frozenset({_S.RESERVED, _S.RUNNING})
 #: script that writes a task's state is here, and tests/unit/test_states.py reads each script
 #: to check it writes no other state.
 TRANSITIONS: dict[str, tuple[frozenset[TaskState], frozenset[TaskState]]] = {
-    "dispatch": (frozenset(), frozenset({_S.QUEUED})),
+    "dispatch": (frozenset(), frozenset({_S.QUEUED, _S.SCHEDULED})),
     "dead_letter_raw": (frozenset(), frozenset({_S.DEAD_LETTERED})),
     "receive": (frozenset({_S.QUEUED}), frozenset({_S.RESERVED})),
-    "start": (_PENDING, frozenset({_S.RUNNING, _S.COMPLETED, _S.SCHEDULED})),
+    "start": (_PENDING, frozenset({_S.RUNNING, _S.COMPLETED, _S.SCHEDULED, _S.CANCELLED})),
     "complete": (frozenset({_S.RUNNING}), frozenset({_S.COMPLETED})),
     "fail": (frozenset({_S.RUNNING}), frozenset({_S.SCHEDULED, _S.DEAD_LETTERED})),
     "hard_timeout": (frozenset({_S.RUNNING}), frozenset({_S.DEAD_LETTERED})),

@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from celery import Task
+from celery.result import AsyncResult
 
 from relier.dispatch import adispatch, dispatch
+from relier.eager import EagerHandle, run_eagerly
 from relier.envelope import DecodeFailure, Envelope
-from relier.errors import ConfigurationError, UnsupportedCanvasError
 from relier.handle import TaskHandle
+from relier.options import from_celery
+from relier.retrying import request_retry
 from relier.schema import Migration, MigrationChain
 from relier.spec import TaskSpec
 
 if TYPE_CHECKING:
     from relier.runtime import Runtime
     from relier.worker.pipeline import Pipeline
-
-_UNSUPPORTED_OPTIONS = {
-    "link": "callbacks (link=) need a result backend; chain in your own code after result()",
-    "link_error": "error callbacks (link_error=) need a result backend",
-    "chord": "chords need a result backend",
-    "countdown": "countdown= is not supported yet: push when the task is due",
-    "eta": "eta= is not supported yet: push when the task is due",
-    "expires": "expires= is not supported: relier tasks end completed or dead-lettered",
-}
-
 
 class RelierTask(Task):  # type: ignore[misc]  # celery ships no type information
     """A Celery task whose messages are relier envelopes and whose runs follow relier's state
@@ -49,9 +43,12 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
     migrations: MigrationChain
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
-        """Run a delivered envelope through the pipeline; any other call runs the function."""
+        """Run a delivered envelope through the pipeline; any other call runs the function
+        (in eager mode with a context, as a worker would)."""
         if len(args) == 1 and not kwargs and isinstance(args[0], Envelope | DecodeFailure):
             return self._run_delivered(args[0])
+        if self.request.is_eager:
+            return run_eagerly(self.spec, self.request, args, kwargs)
         return self.spec.func(*args, **kwargs)
 
     def _run_delivered(self, delivered: Envelope | DecodeFailure) -> Any:
@@ -59,10 +56,14 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
 
     def push(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from sync code (thread-safe). Returns once Redis has the task."""
+        if self.app.conf.task_always_eager:
+            return EagerHandle.run(self, args, kwargs)
         return dispatch(self.runtime, self.spec, args, kwargs)
 
     async def apush(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from asyncio code without blocking the event loop."""
+        if self.app.conf.task_always_eager:
+            return EagerHandle.run(self, args, kwargs)
         return await adispatch(self.runtime, self.spec, args, kwargs)
 
     def push_with(
@@ -90,9 +91,9 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         return await adispatch(self.runtime, self.spec, args, kwargs or {},
                                task_id=task_id, queue=queue, priority=priority)
 
-    def delay(self, *args: Any, **kwargs: Any) -> TaskHandle:
-        """Celery's ``delay``, routed to `push`."""
-        return self.push(*args, **kwargs)
+    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Celery's ``delay``: `apply_async` with these arguments."""
+        return self.apply_async(args, kwargs)
 
     def apply_async(
         self,
@@ -100,21 +101,28 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         kwargs: Mapping[str, Any] | None = None,
         task_id: str | None = None,
         **options: Any,
-    ) -> TaskHandle:
-        """Celery's ``apply_async``, routed to `push_with`; canvas options raise."""
-        for option, why in _UNSUPPORTED_OPTIONS.items():
-            if options.get(option) is not None:
-                raise UnsupportedCanvasError(f"{self.name}: {why}")
-        return self.push_with(
-            args or (), kwargs or {},
-            task_id=task_id, queue=options.get("queue"), priority=options.get("priority"),
-        )
+    ) -> AsyncResult:
+        """Celery's ``apply_async`` with relier's guarantees: every option keeps its Celery
+        meaning (`relier.options`) or is refused here naming the alternative. Returns Celery's
+        `AsyncResult`, read from relier's record; ``task_always_eager`` runs the body inline."""
+        call = from_celery(self.name, options)
+        if self.app.conf.task_always_eager:
+            return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()))
+        handle = dispatch(self.runtime, self.spec, args or (), kwargs or {}, task_id=task_id,
+                          call=call)
+        return self.AsyncResult(handle.id)
 
-    def retry(self, *args: Any, **kwargs: Any) -> Any:
-        raise ConfigurationError(
-            f"{self.name}: self.retry() re-publishes the same task id outside relier's state "
-            "machine; raise the exception and let relier record the failure instead"
-        )
+    def retry(self, args: Any = None, kwargs: Any = None,  # noqa: PLR0917 - Celery's signature
+              exc: BaseException | None = None,
+              throw: bool = True, eta: Any = None, countdown: float | None = None,
+              max_retries: int | None = None, **options: Any) -> Any:
+        """Celery's ``self.retry()`` inside a bound relier task: this attempt ends as a
+        failure that relier retries after `countdown` seconds (or at `eta`; else the task's
+        ``default_retry_delay``), up to `max_retries` failures (else ``self.max_retries``);
+        past them `exc` (or `MaxRetriesExceededError`) is raised. New `args`/`kwargs` are
+        refused: relier retries the call that was signed."""
+        return request_retry(self, args, kwargs, exc, throw, eta, countdown, max_retries,
+                             options)
 
     def migration(self, from_version: int) -> Callable[[Migration], Migration]:
         """Register the migration that upgrades arguments from `from_version` to the next."""

@@ -23,7 +23,7 @@ broker_url, transport_options = settings.redis_url, {"visibility_timeout": VISIB
 if is_sentinel_url(settings.redis_url):
     broker_url, sentinel_options = parse_sentinel(settings.redis_url).broker_settings()
     transport_options.update(sentinel_options)
-app = Celery("relier")
+app = Celery("relier", set_as_current=False)  # importing relier never changes current_app
 app.conf.update(
     broker_url=broker_url,
     broker_transport_options=transport_options,

@@ -49,6 +49,7 @@ class Reply(StrEnum):
     LOST = "lost"
     ALIVE = "alive"
     QUIET = "quiet"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,8 @@ SHAPES: dict[str, ScriptShape] = {
               "step0", "step3", "step6", "step9"),
         args=("task_id", "task_name", "queue", "head", "tail", "version", "idem_digest",
               "max_resurrections", "front", "queue_rate", "queue_burst", "queue_max_depth",
-              "task_rate", "task_burst", "task_max_depth", "nonce")),
+              "task_rate", "task_burst", "task_max_depth", "nonce", "due_ms", "delay_ms", "expires_ms",
+              "expires_in_ms")),
     "receive": ScriptShape(keys=("record", "holder_held"),
                            args=("tag", "holder", "worker", "task_id")),
     "start": ScriptShape(keys=(*_TASK, "process_held", "reserver_held", "idem"),

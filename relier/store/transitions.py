@@ -54,6 +54,8 @@ class StartGrant:
     fence: int
     attempt: int
     checkpoint: bytes | None = None
+    #: Failures recorded before this attempt (Celery's ``request.retries``).
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,8 +152,9 @@ class Store:
     def start(
         self, task_id: str, tag: str, worker: str, process: str, *, idem: str = ""
     ) -> StartGrant | StartRefusal:
-        """Start the copy `tag`; refusals: ``stale``, ``missing``, and for idempotent tasks
-        ``done`` (completed from another task's result) or ``deferred`` (key busy)."""
+        """Start the copy `tag`; refusals: ``stale``, ``missing``, ``cancelled`` (it expired
+        before it started), and for idempotent tasks ``done`` (completed from another task's
+        result) or ``deferred`` (key busy)."""
         status, *rest = self.run(self.contract.call(
             "start",
             keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
@@ -161,7 +164,8 @@ class Store:
                   "defer_ms": _ms(self._settings.defer_delay),
                   "result_ttl_ms": _ms(self._settings.result_ttl)}), retrying=True)
         if _reply(status) is Reply.OK:
-            return StartGrant(fence=int(rest[0]), attempt=int(rest[1]), checkpoint=rest[2] or None)
+            return StartGrant(fence=int(rest[0]), attempt=int(rest[1]), checkpoint=rest[2] or None,
+                              failures=int(rest[3]))
         return StartRefusal(status=_reply(status), state=_text(rest[0]))
 
     def complete(

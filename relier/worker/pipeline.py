@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from celery.exceptions import Ignore
+from celery.exceptions import Ignore, Retry
 
 from relier import telemetry
 from relier.context import TaskContext, bind_context, unbind_context
@@ -127,7 +127,7 @@ class Pipeline:
                 delivered.reason, delivered.error,
                 {"id": request.id, "task": request.task, "delivery_tag": tag})))
             raise Ignore
-        return self.execute(spec, delivered, tag, request.hostname or "", queue)
+        return self.execute(spec, delivered, tag, request.hostname or "", queue, request=request)
 
     def _migrate(self, spec: TaskSpec, envelope: Envelope, tag: str, worker: str) -> Arguments:
         chain = self._migrations(spec.name)
@@ -148,7 +148,7 @@ class Pipeline:
         raise Ignore
 
     def execute(self, spec: TaskSpec, envelope: Envelope, tag: str, hostname: str,
-                queue: str | None = None) -> Any:
+                queue: str | None = None, *, request: Any = None) -> Any:
         """Run the body if this copy may start; raises `Ignore` when it may not. `queue` is the
         queue the copy came from (the task's declared queue when not given)."""
         queue = queue or spec.queue
@@ -173,8 +173,11 @@ class Pipeline:
             worker=process,
             partial=decode_value(grant.checkpoint) if grant.checkpoint else None,
             idempotency_key=envelope.idempotency_key,
+            retries=grant.failures,
             _save_partial=functools.partial(self._save_checkpoint, envelope.id, grant.fence),
         )
+        if request is not None:
+            request.retries = grant.failures  # Celery's self.request.retries
         began = time.monotonic()
         timers = AttemptTimers(
             spec, ctx, celery_enforces=is_pool_process(),
@@ -193,6 +196,13 @@ class Pipeline:
         except (asyncio.CancelledError, concurrent.futures.CancelledError):
             if timers.hard_fired.is_set():
                 raise Ignore from None
+            raise
+        except Retry as retry:  # self.retry(): a failure relier retries after its delay
+            if timers.hard_fired.is_set():
+                raise Ignore from None
+            telemetry.count("relier.tasks.failed", task=spec.name)
+            self._record_failure(ctx, spec, retry.exc or retry, DeadLetterReason.RETRIES_EXHAUSTED,
+                                 began, requested=retry)
             raise
         except Exception as exc:
             if timers.hard_fired.is_set():
@@ -265,10 +275,16 @@ class Pipeline:
 
     def _record_failure(
         self, ctx: TaskContext, spec: TaskSpec, exc: BaseException, reason: DeadLetterReason,
-        began: float,
+        began: float, *, requested: Retry | None = None,
     ) -> None:
+        """Record a failure; `requested` is a ``self.retry()`` (its own limit and delay)."""
         policy = spec.retry
         retryable = reason is DeadLetterReason.RETRIES_EXHAUSTED and policy.allows(exc)
+        limit = policy.retries if retryable else 0
+        delay = policy.delay(ctx.retries + 1) if retryable else 0.0  # by failure number
+        if requested is not None:
+            limit = int(getattr(requested, "relier_limit", policy.retries))
+            delay = float(getattr(requested, "relier_delay", delay))
         status = _transition(
             self._store.fail,
             ctx.task_id,
@@ -280,8 +296,8 @@ class Pipeline:
             traceback="".join(traceback.format_exception(exc)),
             runtime_ms=_elapsed_ms(began),
             idem=ctx.idempotency_key or "",
-            retries=policy.retries if retryable else 0,
-            retry_delay=policy.delay(ctx.attempt) if retryable else 0.0,
+            retries=limit,
+            retry_delay=delay,
         )
         if status == "dead_lettered":
             telemetry.count("relier.tasks.dead_lettered", task=spec.name, reason=reason.value)

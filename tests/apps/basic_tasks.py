@@ -317,3 +317,25 @@ def note(path: str, number: int) -> int:
     with open(path, "a", encoding="utf-8") as log:
         log.write(f"{current_context().task_id}\n")
     return number
+
+
+@rl_task(name="tests.bound_retry", bind=True)
+def bound_retry(self: Any, until: int) -> int:
+    """Celery's self.retry() until `until` failures are recorded, then returns them."""
+    count_execution()
+    if self.request.retries < until:
+        raise self.retry(countdown=0.1, max_retries=5, exc=RuntimeError("not yet"))
+    return int(self.request.retries)
+
+
+@rl_task(name="tests.retry_exhausted", bind=True)
+def retry_exhausted(self: Any) -> None:
+    count_execution()
+    raise self.retry(countdown=0.05, max_retries=1, exc=ValueError("still failing"))
+
+
+@rl_task(name="tests.request_info", bind=True)
+def request_info(self: Any) -> dict[str, Any]:
+    """What Celery's request shows the body: a call's header, the retries, the id."""
+    return {"tenant": getattr(self.request, "tenant", None), "retries": self.request.retries,
+            "id": self.request.id, "context": current_context().task_id}

@@ -9,7 +9,7 @@ from celery import Celery
 
 from relier import Relier, current_context
 
-app = Celery("ownapp", broker=os.environ["RELIER_REDIS_URL"])
+app = Celery("ownapp", broker=os.environ["RELIER_REDIS_URL"], set_as_current=False)
 app.conf.task_default_queue = "ownapp-default"
 relier = Relier(app)
 

@@ -10,7 +10,7 @@ from celery import Celery
 
 from relier import Relier, current_context
 
-app = Celery("prefetchapp", broker=os.environ["RELIER_REDIS_URL"])
+app = Celery("prefetchapp", broker=os.environ["RELIER_REDIS_URL"], set_as_current=False)
 app.conf.worker_disable_prefetch = False
 app.conf.worker_prefetch_multiplier = 4
 # Settings that make vanilla Celery re-queue a killed task itself; relier's per-task settings

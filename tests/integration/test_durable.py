@@ -23,7 +23,7 @@ def _has_waitaof(client: redis.Redis) -> bool:
 
 
 def _relier(url: str, **env: str) -> Relier:
-    return Relier(Celery("durable-test"), settings=settings_for(url, **env))
+    return Relier(Celery("durable-test", set_as_current=False), settings=settings_for(url, **env))
 
 
 SPEC = build_spec(lambda n: n, name="durable.record", queue="durable", version=1, priority=0,

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import redis
+from celery.result import AsyncResult
 
 from relier import TaskHandle, TaskState
 from relier.dispatch import prepare_dispatch, push
@@ -81,16 +82,19 @@ def test_own_app_with_custom_queues(
         worker.stop()
 
 
-def test_delay_and_apply_async_route_to_push(
-    basic_tasks: ModuleType, default_worker: CeleryWorker
+def test_delay_and_apply_async_return_celery_results(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
 ) -> None:
-    assert basic_tasks.add.delay(1, 1).result(timeout=30) == 2
-    handle = basic_tasks.add.apply_async((4, 5), task_id="fixed-id-apply-async")
-    assert handle.id == "fixed-id-apply-async"
-    assert handle.result(timeout=30) == 9
+    result = basic_tasks.add.delay(1, 1)
+    assert isinstance(result, AsyncResult)
+    assert result.get(timeout=30) == 2
+    assert result.state == "SUCCESS"
     again = basic_tasks.add.apply_async((4, 5), task_id="fixed-id-apply-async")
-    assert again.existing
-    assert again.result(timeout=30) == 9
+    assert again.id == "fixed-id-apply-async"
+    assert again.get(timeout=30) == 9
+    repeated = basic_tasks.add.apply_async((4, 5), task_id="fixed-id-apply-async")
+    assert repeated.get(timeout=30) == 9
+    assert executions(redis_client, again.id) == 1  # the same id pushed nothing new
 
 
 def test_eight_threads_push_concurrently(

@@ -97,7 +97,7 @@ def _run_twice(log: str) -> list[str]:
 
 
 def _producer_relier(url: str, **env: str) -> Relier:
-    return Relier(Celery("sentinel-producer"), settings=settings_for(url, **env))
+    return Relier(Celery("sentinel-producer", set_as_current=False), settings=settings_for(url, **env))
 
 
 def test_durable_push_waits_for_the_replica(cluster: Cluster) -> None:

@@ -163,7 +163,7 @@ async def test_the_banner_follows_redis(redis_server: RedisServer) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(pathlib.Path(tmp)).start()
         try:
-            own = Relier(Celery("console-test"), settings=settings_for(server.url))
+            own = Relier(Celery("console-test", set_as_current=False), settings=settings_for(server.url))
             app = RelierConsole(own, reconcile_interval=1.0, poll_interval=0.3)
             async with app.run_test(size=(120, 30)) as pilot:
                 banner = app.query_one("#banner", Static)
@@ -191,7 +191,7 @@ async def test_notifications_off_shows_and_polls(redis_server: RedisServer) -> N
     with tempfile.TemporaryDirectory() as tmp:
         server = RedisServer(pathlib.Path(tmp), notify_keyspace_events="").start()
         try:
-            own = Relier(Celery("console-test"), settings=settings_for(server.url))
+            own = Relier(Celery("console-test", set_as_current=False), settings=settings_for(server.url))
             app = RelierConsole(own, reconcile_interval=30.0, poll_interval=0.3)
             async with app.run_test(size=(120, 30)) as pilot:
                 await until(pilot, lambda: app.health is not None, what="the first read")

@@ -46,7 +46,7 @@ def hostile(hostile_server: RedisServer) -> Hostile:
 
 def _console(server: RedisServer) -> RelierConsole:
     settings = Settings.from_env({"RELIER_ENV": "test", "RELIER_REDIS_URL": server.url})
-    return RelierConsole(Relier(Celery("display-safety"), settings=settings),
+    return RelierConsole(Relier(Celery("display-safety", set_as_current=False), settings=settings),
                          reconcile_interval=0.5, poll_interval=0.5)
 
 

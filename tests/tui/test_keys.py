@@ -62,7 +62,8 @@ def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 def _console(server: RedisServer) -> RelierConsole:
-    app = RelierConsole(Relier(Celery("keys"), settings=settings_for(server.url)), reconcile_interval=30.0)
+    own = Relier(Celery("keys", set_as_current=False), settings=settings_for(server.url))
+    app = RelierConsole(own, reconcile_interval=30.0)
     app.animation_level = "none"  # the tab underline's slide: nothing to wait for
     return app
 

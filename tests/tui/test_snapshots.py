@@ -30,7 +30,8 @@ def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 def _console(server: RedisServer) -> RelierConsole:
     settings = settings_for(server.url)
-    console = RelierConsole(Relier(Celery("snapshots"), settings=settings), reconcile_interval=30.0)
+    own = Relier(Celery("snapshots", set_as_current=False), settings=settings)
+    console = RelierConsole(own, reconcile_interval=30.0)
     # INFO memory moves by kilobytes from run to run: the header's number is pinned
     console.source.memory = lambda: MemoryHeadroom(used=2**20, limit=0)  # type: ignore[method-assign]
     return console

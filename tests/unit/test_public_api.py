@@ -28,6 +28,6 @@ def test_an_unknown_task_option_is_refused_with_the_list_of_options() -> None:
 
     from relier.config import Settings
 
-    own = relier.Relier(Celery("options-test"), settings=Settings.from_env({}))
+    own = relier.Relier(Celery("options-test", set_as_current=False), settings=Settings.from_env({}))
     with pytest.raises(relier.ConfigurationError, match="unknown option\\(s\\) hard_timout"):
         own.task(hard_timout=5)(lambda: None)

@@ -21,6 +21,7 @@ def test_only_an_operator_release_leaves_a_terminal_state() -> None:
 
 # What each prelude helper writes when a script calls it.
 _HELPERS = {"bury(": {"dead_lettered"}, "requeue_front(": {"queued"}, "schedule(": {"scheduled"},
+            "cancel(": {"cancelled"},
             "resurrect(": {"queued", "dead_lettered"}}
 
 

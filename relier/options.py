@@ -1,0 +1,165 @@
+"""Celery's per-call options (`apply_async`) mapped to relier's, or refused with the way to do it.
+
+Every option keeps its Celery meaning: ``countdown``/``eta`` delay the task (relier's delayed
+set, pushed by the resurrector when due), ``expires`` cancels it if it has not started by then,
+``time_limit``/``soft_time_limit`` replace the task's timeouts for this call, ``headers`` reach
+``self.request`` like Celery's, ``queue``/``routing_key``/``priority`` choose where it goes.
+All of them are signed in the envelope. Options relier cannot honour raise
+`UnsupportedOptionError` naming the alternative, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from relier.errors import UnsupportedCanvasError
+
+#: Headers Celery's protocol owns: a call may not set them (one would replace the task's id).
+_PROTOCOL_HEADERS = frozenset({
+    "lang", "task", "id", "shadow", "eta", "expires", "group", "group_index", "retries",
+    "timelimit", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin", "ignore_result",
+    "replaced_task_nesting", "stamped_headers", "stamps", "chord", "callbacks", "errbacks",
+    "chain", "compression", "content-type", "content-encoding", "correlation_id", "reply_to",
+})
+
+#: Options accepted and without effect on a relier task, and why.
+_NO_EFFECT = {
+    "ignore_result": "relier keeps every task's record and result for RELIER_RESULT_TTL",
+    "add_to_parent": "a parent's children are not tracked",
+    "retry_policy": "push retries follow RELIER_PUSH_RETRY_WINDOW",
+    "producer": "relier pushes through its own connection",
+    "connection": "relier pushes through its own connection",
+    "publisher": "relier pushes through its own connection",
+    "stamped_headers": "stamping is not carried",
+    "stamps": "stamping is not carried",
+}
+
+#: Options that cannot work on a relier task, with what to do instead.
+_REFUSED = {
+    "shadow": "relier names a task by its registered name; log your own display name instead",
+    "serializer": "relier messages are signed msgpack envelopes; drop serializer=",
+    "compression": "relier messages are not compressed; drop compression=",
+    "exchange": "relier pushes straight to a queue (the default direct exchange): use queue= "
+                "or task_routes",
+}
+
+#: Canvas options, refused until relier carries the canvas itself.
+_CANVAS = ("link", "link_error", "chain", "chord", "group_id", "group_index", "root_id",
+           "parent_id", "replaced_task_nesting")
+
+
+class UnsupportedOptionError(UnsupportedCanvasError):
+    """An `apply_async` option relier cannot honour on this task; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallOptions:
+    """One call's options in relier's terms (times aware, in UTC)."""
+
+    queue: str | None = None
+    priority: int | None = None
+    #: An absolute time to run at (``eta``), or seconds from now (``countdown``): a relative
+    #: delay is measured on the Redis server's clock, not this process's.
+    eta: datetime.datetime | None = None
+    countdown: float | None = None
+    expires: datetime.datetime | None = None
+    expires_in: float | None = None
+    time_limit: float | None = None
+    soft_time_limit: float | None = None
+    has_time_limits: bool = False
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    retry: bool = True
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    """Celery reads a naive datetime as UTC (``enable_utc``, its default)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.UTC)
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise UnsupportedOptionError(f"{name}= must be a number of seconds, got {value!r}")
+    return float(value)
+
+
+def _when(name: str, value: Any) -> tuple[datetime.datetime | None, float | None]:
+    """(an absolute time, or seconds from now)."""
+    if isinstance(value, datetime.datetime):
+        return _aware(value), None
+    if isinstance(value, str):
+        try:
+            return _aware(datetime.datetime.fromisoformat(value)), None
+        except ValueError:
+            raise UnsupportedOptionError(f"{name}= is not an ISO 8601 time: {value!r}") from None
+    return None, _seconds(name, value)
+
+
+def _headers(task: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise UnsupportedOptionError(f"{task}: headers= must be a dict, got {type(value).__name__}")
+    taken = sorted(str(key) for key in value if key in _PROTOCOL_HEADERS or not isinstance(key, str))
+    if taken:
+        raise UnsupportedOptionError(
+            f"{task}: headers= may not set {', '.join(taken)}: Celery's protocol owns them")
+    return dict(value)
+
+
+def _queue(task: str, options: Mapping[str, Any]) -> str | None:
+    queue = options.get("queue")
+    if queue is not None and not isinstance(queue, str):
+        queue = getattr(queue, "name", None)  # a kombu Queue
+        if not isinstance(queue, str):
+            raise UnsupportedOptionError(f"{task}: queue= must be a queue name")
+    routing_key = options.get("routing_key")
+    if routing_key is not None and routing_key != (queue or routing_key):
+        raise UnsupportedOptionError(
+            f"{task}: routing_key={routing_key!r} differs from queue={queue!r}: relier pushes to "
+            "a queue's own list, so name the queue")
+    return queue or routing_key
+
+
+def from_celery(task: str, options: Mapping[str, Any]) -> CallOptions:
+    """`apply_async`'s keyword options (besides args, kwargs, task_id) for task `task`."""
+    for name in _CANVAS:
+        if options.get(name) is not None:
+            raise UnsupportedCanvasError(
+                f"{task}: {name}= is Celery canvas; relier runs chains, groups and chords only "
+                "through relier's own canvas support (see docs/celery-compat.md)")
+    for name, why in _REFUSED.items():
+        value = options.get(name)
+        if value is not None and not (name == "serializer" and value == "relier") and not (
+                name == "exchange" and value in ("", "celery")):
+            raise UnsupportedOptionError(f"{task}: {name}= cannot apply: {why}")
+    known = {"queue", "routing_key", "priority", "countdown", "eta", "expires", "time_limit",
+             "soft_time_limit", "headers", "retry", *_NO_EFFECT, *_REFUSED, *_CANVAS}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UnsupportedOptionError(f"{task}: unknown apply_async option(s) {', '.join(unknown)}")
+    if options.get("countdown") is not None and options.get("eta") is not None:
+        raise UnsupportedOptionError(f"{task}: give countdown= or eta=, not both")
+    eta, countdown = (None, None)
+    if options.get("countdown") is not None:
+        countdown = _seconds("countdown", options["countdown"])
+    elif options.get("eta") is not None:
+        eta, countdown = _when("eta", options["eta"])
+    expires, expires_in = (None, None)
+    if options.get("expires") is not None:
+        expires, expires_in = _when("expires", options["expires"])
+    priority = options.get("priority")
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+        raise UnsupportedOptionError(f"{task}: priority= must be a whole number 0-9")
+    limits = {name: options.get(name) for name in ("time_limit", "soft_time_limit")}
+    for name, value in limits.items():
+        if value is not None and _seconds(name, value) <= 0:
+            raise UnsupportedOptionError(f"{task}: {name}= must be positive seconds")
+    return CallOptions(
+        queue=_queue(task, options), priority=priority, eta=eta, countdown=countdown,
+        expires=expires, expires_in=expires_in,
+        time_limit=limits["time_limit"], soft_time_limit=limits["soft_time_limit"],
+        has_time_limits=any(value is not None for value in limits.values()),
+        headers=_headers(task, options["headers"]) if options.get("headers") else {},
+        retry=bool(options.get("retry", True)),
+    )

@@ -1,0 +1,220 @@
+"""Celery's result API over relier's records: `AsyncResult` works for relier tasks.
+
+relier's task record is the source of truth. `Relier(app)` makes the app's result backend
+`RelierBackend`: for a task id that has a relier record, every read (``state``, ``get()``,
+``ready()``, ``traceback``, ``result``) comes from that record; for any other id, the backend
+the app configured (or none) answers, unchanged. Nothing is written per task to make this work:
+the cost is one HMGET per read (see ``python -m bench results``).
+
+States: scheduled (a retry's backoff) -> RETRY, other scheduled and queued -> PENDING,
+reserved -> RECEIVED, running -> STARTED, completed -> SUCCESS, dead_lettered -> FAILURE,
+cancelled -> REVOKED.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Mapping
+from typing import Any, cast
+
+from celery import states
+from celery.app.backends import by_url
+from celery.backends.base import BaseBackend, DisabledBackend
+from celery.exceptions import TaskRevokedError, TimeLimitExceeded
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+
+from relier.envelope import decode_value
+from relier.errors import TaskFailedError
+from relier.reasons import DeadLetterReason
+from relier.runtime import Runtime, runtime_of
+
+#: The app setting that keeps the backend the app configured (relier's wraps it).
+INNER_SETTING = "relier_result_backend"
+_FIELDS = ("state", "result", "reason", "exc_type", "error", "traceback", "ended", "failures",
+           "failed_fence", "name", "queue", "attempt")
+_FIRST_POLL, _MAX_POLL = 0.002, 0.05
+
+
+_STATES: dict[str, str] = {
+    "queued": states.PENDING, "reserved": states.RECEIVED, "running": states.STARTED,
+    "completed": states.SUCCESS, "dead_lettered": states.FAILURE, "cancelled": states.REVOKED,
+}
+
+
+def celery_state(record: Mapping[str, bytes | None]) -> str:
+    """Celery's state for a relier record's fields."""
+    state = (record.get("state") or b"").decode()
+    if state == "scheduled":
+        return str(states.RETRY if record.get("failed_fence") else states.PENDING)
+    return str(_STATES.get(state, states.PENDING))
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode(errors="replace") if value else ""
+
+
+def _failure(task_id: str, record: Mapping[str, bytes | None]) -> BaseException:
+    """The exception a dead-lettered task ended with, as Celery would re-raise it."""
+    reason, exc_type, error = _text(record.get("reason")), _text(record.get("exc_type")), _text(
+        record.get("error"))
+    if reason == DeadLetterReason.HARD_TIMEOUT:
+        limit: BaseException = TimeLimitExceeded(error)
+        return limit
+    if reason == DeadLetterReason.RETRIES_EXHAUSTED and exc_type:
+        module, _, name = exc_type.rpartition(".")
+        return _rebuilt(module or "builtins", name, error) or TaskFailedError(
+            task_id, "dead_lettered", reason, exc_type, error)
+    return TaskFailedError(task_id, "dead_lettered", reason, exc_type, error)
+
+
+def _rebuilt(module: str, name: str, message: str) -> BaseException | None:
+    """The task's own exception class, if this process has its module (never imported here)."""
+    import sys  # noqa: PLC0415 - only for this lookup
+
+    cls = getattr(sys.modules.get(module), name, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(message)
+        except Exception:  # noqa: BLE001 - a constructor that wants other arguments
+            return None
+    return None
+
+
+def record_meta(task_id: str, record: Mapping[str, bytes | None]) -> dict[str, Any]:
+    """Celery's task meta for a relier record."""
+    status = celery_state(record)
+    result: Any = None
+    if status == states.SUCCESS and record.get("result") is not None:
+        result = decode_value(cast(bytes, record["result"]))
+    elif status == states.FAILURE:
+        result = _failure(task_id, record)
+    elif status == states.REVOKED:
+        result = TaskRevokedError(_text(record.get("reason")) or "revoked")
+    ended = record.get("ended")
+    return {
+        "task_id": task_id, "status": status, "result": result,
+        "traceback": _text(record.get("traceback")) or None, "children": [],
+        "date_done": datetime.datetime.fromtimestamp(int(ended) / 1000, datetime.UTC)
+        if ended else None,
+        "name": _text(record.get("name")) or None, "queue": _text(record.get("queue")) or None,
+        "retries": int(record.get("failures") or 0),
+    }
+
+
+class RelierResultsMixin:
+    """Answers for relier task ids from their records; delegates every other id."""
+
+    app: Any
+    _relier_runtime: Runtime | None = None
+
+    def _relier_record(self, task_id: str) -> dict[str, bytes | None] | None:
+        runtime = self._relier_runtime or runtime_of(self.app)
+        if runtime is None:
+            return None
+        self._relier_runtime = runtime
+        values = cast(list[bytes | None], runtime.store.client.hmget(
+            runtime.keys.record(task_id), *_FIELDS))
+        record = dict(zip(_FIELDS, values, strict=True))
+        return record if record["state"] is not None else None
+
+    def get_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
+        record = self._relier_record(task_id)
+        if record is not None:
+            return record_meta(task_id, record)
+        return cast(dict[str, Any], super().get_task_meta(task_id, cache=cache))  # type: ignore[misc]
+
+    def wait_for_pending(self, result: Any, timeout: float | None = None,  # noqa: PLR0917 - Celery's signature
+                         interval: float = 0.5,
+                         no_ack: bool = True, on_message: Any = None, on_interval: Any = None,
+                         callback: Any = None, propagate: bool = True) -> Any:
+        if self._relier_record(result.id) is None:
+            return super().wait_for_pending(  # type: ignore[misc]
+                result, timeout=timeout, interval=interval, no_ack=no_ack,
+                on_message=on_message, on_interval=on_interval, callback=callback,
+                propagate=propagate)
+        result._maybe_set_cache(self.relier_wait_for(result.id, timeout, on_interval))
+        return result.maybe_throw(propagate=propagate, callback=callback)
+
+    def relier_wait_for(self, task_id: str, timeout: float | None,
+                        on_interval: Any = None) -> dict[str, Any]:
+        """Poll a relier task's record (2 ms, growing to 50 ms) until it is ready."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = _FIRST_POLL
+        while True:
+            meta = self.get_task_meta(task_id)
+            if meta["status"] in states.READY_STATES:
+                return meta
+            if on_interval:
+                on_interval()
+            if deadline is not None and time.monotonic() >= deadline:
+                raise CeleryTimeoutError("The operation timed out.")
+            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            pause = min(pause * 2, _MAX_POLL)
+
+    def add_pending_result(self, result: Any, weak: bool = False) -> Any:
+        if self._relier_record(result.id) is not None:
+            return result
+        return super().add_pending_result(result, weak=weak)  # type: ignore[misc]
+
+    def remove_pending_result(self, result: Any) -> Any:
+        if self._relier_record(result.id) is not None:
+            return result
+        return super().remove_pending_result(result)  # type: ignore[misc]
+
+    def store_result(self, task_id: str, result: Any, state: str, *args: Any,
+                     **kwargs: Any) -> Any:
+        """A relier task's record is its result: Celery writes nothing for it."""
+        if self._relier_record(task_id) is not None:
+            return result
+        return super().store_result(task_id, result, state, *args, **kwargs)  # type: ignore[misc]
+
+    def forget(self, task_id: str) -> None:
+        if self._relier_record(task_id) is None:
+            super().forget(task_id)  # type: ignore[misc]
+
+
+class _RelierOnly(RelierResultsMixin, BaseBackend):  # type: ignore[misc]
+    """No backend configured: relier's records answer; other ids behave as Celery's disabled
+    backend (reading them raises NotImplementedError)."""
+
+    def _get_task_meta_for(self, task_id: str) -> Any:
+        return DisabledBackend._is_disabled(self)
+
+    def wait_for(self, *args: Any, **kwargs: Any) -> Any:
+        return DisabledBackend._is_disabled(self)
+
+    def as_uri(self, *args: Any, **kwargs: Any) -> str:
+        return "relier://"
+
+
+_combined: dict[type, type] = {}
+
+
+def _wrapping(inner: type) -> type:
+    if inner is DisabledBackend:
+        return _RelierOnly
+    if inner not in _combined:
+        _combined[inner] = type(f"Relier{inner.__name__}", (RelierResultsMixin, inner), {})
+    return _combined[inner]
+
+
+class RelierBackend:
+    """The result backend `Relier(app)` installs: the app's own backend class (or none),
+    extended to answer relier task ids from their records."""
+
+    def __new__(cls, app: Any, url: str | None = None, **kwargs: Any) -> Any:
+        inner, inner_url = by_url(app.conf.get(INNER_SETTING) or app.conf.result_backend or None,
+                                  app.loader)
+        combined: Any = _wrapping(inner)
+        return combined(app=app, url=inner_url, **kwargs)
+
+
+def install(app: Any) -> None:
+    """Make `app`'s result backend answer for relier tasks (keeping the one it configured)."""
+    if app.backend_cls is not None and app.backend_cls != "relier.results:RelierBackend":
+        app.conf[INNER_SETTING] = app.backend_cls
+    app.backend_cls = "relier.results:RelierBackend"
+    local = getattr(app, "_local", None)
+    if local is not None and hasattr(local, "backend"):
+        del local.backend  # read before relier was bound: build it again
