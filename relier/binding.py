@@ -160,6 +160,9 @@ class Relier:
         if "worker_disable_prefetch" not in conf.changes:
             conf.worker_disable_prefetch = True
         _use_relier_transport(conf)
+        if self.app.control_cls in (None, "celery.app.control:Control"):
+            self.app.control_cls = "relier.control:RelierControl"
+            self.app.__dict__.pop("control", None)  # read before relier was bound
         self.app.steps["consumer"].update({ReturnReserved, WatchPoolProcesses})
 
     def migrations_for(self, task_name: str) -> MigrationChain:
@@ -265,6 +268,14 @@ class Relier:
         specs = {name: task.spec for name, task in self.tasks.items()}
         return push_by_name(self.runtime, specs, task_name, args, kwargs, queue=queue,
                             version=version)
+
+    def cancel(self, task_id: str, *, terminate: bool = False) -> str:
+        """Revoke a task, as Celery's ``revoke``: it never runs (again), persistently (state
+        ``cancelled``, Celery's REVOKED); with `terminate`, a running body is stopped too.
+        Returns ``cancelled``, ``done`` (it had already ended) or ``missing``."""
+        reply = self.store.cancel(task_id, "revoked", by="cancel")
+        self.app.control.revoke(task_id, terminate=terminate)
+        return str(reply)
 
     def slo_report(self, task_name: str | None = None,
                    objective: float | None = None) -> list[dict[str, Any]]:

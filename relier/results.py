@@ -153,14 +153,24 @@ class RelierResultsMixin:
             pause = min(pause * 2, _MAX_POLL)
 
     def add_pending_result(self, result: Any, weak: bool = False) -> Any:
-        if self._relier_record(result.id) is not None:
+        if self._relier_record(result.id) is not None:  # polled, never subscribed
+            self._relier_pending().add(result.id)
             return result
         return super().add_pending_result(result, weak=weak)  # type: ignore[misc]
 
     def remove_pending_result(self, result: Any) -> Any:
-        if self._relier_record(result.id) is not None:
+        """No I/O: also runs from `AsyncResult.__del__`, possibly at interpreter exit."""
+        pending = self._relier_pending()
+        if result.id in pending:
+            pending.discard(result.id)
             return result
         return super().remove_pending_result(result)  # type: ignore[misc]
+
+    def _relier_pending(self) -> set[str]:
+        pending: set[str] | None = self.__dict__.get("_relier_pending_ids")
+        if pending is None:
+            pending = self.__dict__["_relier_pending_ids"] = set()
+        return pending
 
     def store_result(self, task_id: str, result: Any, state: str, *args: Any,
                      **kwargs: Any) -> Any:

@@ -36,6 +36,7 @@ SCRIPT_NAMES = (
     "release",
     "purge",
     "mark_handoff",
+    "cancel",
 )
 
 

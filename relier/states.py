@@ -48,6 +48,8 @@ TRANSITIONS: dict[str, tuple[frozenset[TaskState], frozenset[TaskState]]] = {
     "reconcile": (frozenset({_S.QUEUED}), frozenset({_S.QUEUED, _S.DEAD_LETTERED})),
     "promote": (frozenset({_S.SCHEDULED}), frozenset({_S.QUEUED})),
     "release": (frozenset({_S.DEAD_LETTERED}), frozenset({_S.QUEUED})),
+    "cancel": (frozenset({_S.SCHEDULED, _S.QUEUED, _S.RESERVED, _S.RUNNING}),
+               frozenset({_S.CANCELLED})),
 }
 
 

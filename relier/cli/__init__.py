@@ -8,6 +8,7 @@ import click
 import redis
 
 from relier.cli.admission import admission
+from relier.cli.cancel import cancel_command
 from relier.cli.chaos import chaos_command
 from relier.cli.dev import demo, dev
 from relier.cli.dlq import dlq
@@ -46,6 +47,7 @@ cli.add_command(chaos_command)
 cli.add_command(proxy)
 cli.add_command(health)
 cli.add_command(tui)
+cli.add_command(cancel_command)
 
 
 def _fail(message: str, code: int) -> SystemExit:

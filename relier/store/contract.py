@@ -109,6 +109,7 @@ SHAPES: dict[str, ScriptShape] = {
     "release": ScriptShape(keys=(*_TASK, "front"), args=("task_id", "by")),
     "purge": ScriptShape(key_group=("record", "history"), args=("why",), rest="entry_ids"),
     "mark_handoff": ScriptShape(keys=("record",), args=("tag", "task_id", "worker")),
+    "cancel": ScriptShape(keys=(*_TASK, "idem"), args=("task_id", "reason", "result_ttl_ms", "by")),
 }
 
 

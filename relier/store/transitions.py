@@ -340,6 +340,16 @@ class Store:
             "promote", keys={"record": self.keys.record(task_id), "list": target_list},
             args={"task_id": task_id})))
 
+    def cancel(self, task_id: str, reason: str, *, by: str = "operator") -> Reply:
+        """Revoke a task that has not ended (``cancelled``); ``done`` if it had, ``missing``
+        if there is no record. Persistent: nothing can run it again."""
+        idem = self.client.hget(self.keys.record(task_id), "idem")
+        return _reply(self.run(self.contract.call(
+            "cancel", keys={**self._task_keys(task_id),
+                            "idem": self.keys.idempotency(_text(idem) if idem else "")},
+            args={"task_id": task_id, "reason": reason,
+                  "result_ttl_ms": _ms(self._settings.result_ttl), "by": by})))
+
     def release(self, task_id: str, front: str, by: str) -> Reply:
         """Send a dead letter back to work (new ticket and fence, front of its queue)."""
         return _reply(self.run(self.contract.call(
