@@ -67,6 +67,19 @@ def fd_kind(target: str) -> str:
     return "file"
 
 
+def parse_state(stat: str) -> str:
+    """The one-letter state (``R``, ``S``, ``Z``...) from the text of ``/proc/<pid>/stat``."""
+    return stat.rsplit(")", 1)[1].split(maxsplit=1)[0]
+
+
+def is_gone(pid: int) -> bool:
+    """`pid` has exited: reaped already, or a zombie waiting for its parent."""
+    try:
+        return parse_state((PROC / str(pid) / "stat").read_text()) == "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True
+
+
 def parent_pid(pid: int) -> int | None:
     """The parent of `pid` (a pool process's worker); None once the process is gone."""
     try:

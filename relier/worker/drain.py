@@ -24,20 +24,12 @@ from typing import Any
 from celery.worker.state import active_requests
 
 from relier import telemetry
+from relier.procinfo import is_gone
 from relier.store import Store
 from relier.worker.identity import worker_node
 
 logger = logging.getLogger("relier.drain")
 _POLL = 0.05
-
-
-def _is_gone(pid: int) -> bool:
-    """Exited (a zombie waiting for its parent counts) or already reaped."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return True
 
 
 def _wait(condition: Callable[[], bool], seconds: float) -> bool:
@@ -99,7 +91,7 @@ class Drainer:
                 os.kill(request.worker_pid, signal.SIGKILL)
         for request, tag in marked:
             pid = int(request.worker_pid)
-            if not _wait(functools.partial(_is_gone, pid), 10.0):
+            if not _wait(functools.partial(is_gone, pid), 10.0):
                 logger.error("pool process %d did not exit; %s is left to its lease", pid, request.id)
                 continue
             outcome = self._store.lost(

@@ -13,6 +13,7 @@ import redis
 from celery import states
 from celery.result import AsyncResult
 
+from relier.procinfo import is_gone
 from relier.testing import RedisServer, stop_process, wait_until
 from tests.conftest import start_worker
 from tests.support import FAST_LEASES, KEYS, executions, running_pid, start_resurrector
@@ -49,7 +50,7 @@ def test_terminate_stops_the_body_and_nothing_brings_it_back(
         handle = basic_tasks.hold.push(300)
         pid = running_pid(redis_client, handle.id)
         AsyncResult(handle.id, app=basic_tasks.hold.app).revoke(terminate=True)
-        wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout=30,
+        wait_until(lambda: is_gone(pid), timeout=30,
                    message="the revoked body's process still runs")
         assert _state(redis_client, handle.id) == "cancelled"
         # a resurrector pass and a lease expiry later, it still has not run again

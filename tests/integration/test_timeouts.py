@@ -11,19 +11,10 @@ import pytest
 import redis
 
 from relier import DeadLetterReason, TaskFailedError
+from relier.procinfo import is_gone
 from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, wait_until
 from tests.conftest import start_worker
 from tests.support import KEYS, events_of, executions, running_pid
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie (exited, not yet reaped) counts as gone
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split()[2] != "Z"
 
 
 def assert_hard_timeout(handle: object) -> TaskFailedError:
@@ -43,7 +34,7 @@ def test_hard_timeout_ends_the_body_and_replaces_the_process(
     handle = task.push()
     pid = running_pid(redis_client, handle.id)
     assert_hard_timeout(handle)
-    wait_until(lambda: not pid_alive(pid), timeout=15, message=f"pool process {pid} still alive")
+    wait_until(lambda: is_gone(pid), timeout=15, message=f"pool process {pid} still alive")
     assert executions(redis_client, handle.id) == 1
     assert bystander.result(timeout=30) == 21
     assert basic_tasks.add.push(1, 2).result(timeout=30) == 3
@@ -56,7 +47,7 @@ def test_hard_timeout_also_ends_subprocesses_of_the_body(
     grandchild = int(wait_until(lambda: redis_client.get(f"test:grandchild:{handle.id}"),
                                 timeout=30))
     assert_hard_timeout(handle)
-    wait_until(lambda: not pid_alive(grandchild), timeout=15,
+    wait_until(lambda: is_gone(grandchild), timeout=15,
                message=f"the body's subprocess {grandchild} outlived the hard timeout")
 
 
