@@ -208,3 +208,105 @@ local function admission_commit(verdict)
     redis.call('SET', verdict.tat_key, string.format('%.3f', verdict.tat), 'PX', verdict.ttl_ms)
   end
 end
+
+-- Create a task: its record and its first copy, or its place in the delayed set when it is
+-- due later. `t` = {id, rec, list, idem, name, queue, head, tail, version, digest, max_res,
+-- front, nonce, due, delay, expires, expires_in} (ARGV strings, '' for none). The caller has
+-- checked that the id has no record and the idempotency key no live owner.
+local function create_task(t, now)
+  if t.digest ~= '' then
+    redis.call('HSET', t.idem, 'task', t.id, 'state', 'pending')
+  end
+  redis.call('HSET', t.rec,
+    'state', 'queued', 'name', t.name, 'queue', t.queue, 'list', t.list,
+    'head', t.head, 'tail', t.tail, 'ticket', 1, 'fence', 0, 'attempt', 0,
+    'resurrections', 0, 'max_resurrections', t.max_res, 'deliveries', 1, 'version', t.version,
+    'idem', t.digest, 'front', t.front, 'nonce', t.nonce,
+    'created', now, 'updated', now)
+  local expires = tonumber(t.expires) or (t.expires_in ~= '' and now + tonumber(t.expires_in))
+    or nil
+  if expires then
+    redis.call('HSET', t.rec, 'expires', expires)
+  end
+  local due = tonumber(t.due) or (t.delay ~= '' and now + tonumber(t.delay)) or nil
+  if due and due > now then
+    redis.call('HSET', t.rec, 'state', 'scheduled', 'due', due, 'deliveries', 0)
+    redis.call('ZADD', DELAYED, due, t.id)
+    emit('dispatched', t.id, {'task', t.name, 'queue', t.queue, 'due', due, 'ts', now})
+    return
+  end
+  redis.call('LPUSH', t.list, t.head .. ticket_tag(t.id, 1) .. t.tail)
+  redis.call('ZADD', QUEUED, now, t.id)
+  emit('dispatched', t.id, {'task', t.name, 'queue', t.queue, 'ts', now})
+end
+
+-- The arguments of one created task, in this order after its key group (record, list, idem).
+local CREATE_ARGS = 16
+
+-- Created task `i` (from 1) of a script whose key groups start at KEYS[key_base] and whose
+-- created tasks' arguments start at ARGV[arg_base]: task_id, task_name, queue, head, tail,
+-- version, idem_digest, max_resurrections, front, nonce, due_ms, delay_ms, expires_ms,
+-- expires_in_ms, then fail_reason and fail_error ('' for a task that runs).
+local function created_at(key_base, arg_base, i)
+  local k, a = key_base + (i - 1) * 3, arg_base + (i - 1) * CREATE_ARGS
+  return {rec = KEYS[k], list = KEYS[k + 1], idem = KEYS[k + 2],
+    id = ARGV[a], name = ARGV[a + 1], queue = ARGV[a + 2], head = ARGV[a + 3],
+    tail = ARGV[a + 4], version = ARGV[a + 5], digest = ARGV[a + 6], max_res = ARGV[a + 7],
+    front = ARGV[a + 8], nonce = ARGV[a + 9], due = ARGV[a + 10], delay = ARGV[a + 11],
+    expires = ARGV[a + 12], expires_in = ARGV[a + 13], fail_reason = ARGV[a + 14],
+    fail_error = ARGV[a + 15]}
+end
+
+-- A continuation (a chain's next step, a callback, an errback, a chord's join or its body)
+-- created by the transition that ends the task before it: unless its id already has a record
+-- (an earlier attempt of that task, or a direct push, created it first) or its idempotency
+-- key has a live owner. A continuation with a `fail_reason` never runs: its record is
+-- created dead-lettered (a chord body whose header failed), kept `ttl_ms`, outside the DLQ
+-- (the header that failed is there).
+local function create_continuation(t, now, ttl_ms)
+  if redis.call('EXISTS', t.rec) == 1 then
+    return false
+  end
+  if t.digest ~= '' and redis.call('HEXISTS', t.idem, 'task') == 1 then
+    return false
+  end
+  if t.fail_reason == '' then
+    create_task(t, now)
+    return true
+  end
+  redis.call('HSET', t.rec, 'state', 'dead_lettered', 'name', t.name, 'queue', t.queue,
+    'reason', t.fail_reason, 'error', t.fail_error, 'exc_type', '', 'ticket', 0, 'fence', 0,
+    'attempt', 0, 'created', now, 'ended', now, 'updated', now)
+  redis.call('PEXPIRE', t.rec, ttl_ms)
+  count_outcome(t.name, false, now)
+  emit('dead_lettered', t.id, {'reason', t.fail_reason, 'ts', now})
+  return true
+end
+
+-- Create `count` continuations, the first at KEYS[key_base] and ARGV[arg_base].
+local function create_continuations(key_base, arg_base, count, now, ttl_ms)
+  for i = 1, count do
+    create_continuation(created_at(key_base, arg_base, i), now, ttl_ms)
+  end
+end
+
+-- A chord header task ended: record its result (`result`, or a failure when `failed_id` is
+-- given) in the chord's hash and say whether the chord's join must be created now: when
+-- every header task has completed (the size is known: the producer writes it before it
+-- pushes the last header task) or at the first failure. Exactly once per chord (`fired`).
+local function chord_part(chord, index, result, failed_id, failed_error, now, ttl_ms)
+  if failed_id then
+    redis.call('HSETNX', chord, 'failed', failed_id)
+    redis.call('HSETNX', chord, 'failed_error', failed_error)
+  else
+    redis.call('HSET', chord, 'r' .. index, result)
+    redis.call('HINCRBY', chord, 'done', 1)
+  end
+  redis.call('PEXPIRE', chord, ttl_ms)
+  local state = redis.call('HMGET', chord, 'size', 'done', 'failed')
+  local size, done = tonumber(state[1]), tonumber(state[2] or '0')
+  if not state[3] and not (size and done >= size) then
+    return false
+  end
+  return redis.call('HSETNX', chord, 'fired', now) == 1
+end

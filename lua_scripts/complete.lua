@@ -2,15 +2,24 @@
 -- KEYS[9] record            KEYS[10] history
 -- KEYS[11] process_held     rl:held:<process> of the process that ran the attempt
 -- KEYS[12] idem             the idempotency key (any unused key when the task is not idempotent)
+-- KEYS[13] chord            rl:chord:<group id> of a chord header task (any unused key if none)
+-- KEYS[14..] per created task, in ARGV order: record, list, idem
 -- ARGV[2] fence             the fence of the attempt
 -- ARGV[3] result            the encoded result (msgpack bytes)
 -- ARGV[4] result_ttl_ms     how long the completed record and history are kept
 -- ARGV[5] task_id
 -- ARGV[6] runtime_ms        the run time measured by the pool process
 -- ARGV[7] idem_ttl_ms       how long a completed idempotency key is kept ('' when not idempotent)
+-- ARGV[8] chord_index       this header task's index in its chord ('' when not in a chord)
+-- ARGV[9] creates           how many continuations to create (a chain's next step, callbacks)
+-- ARGV[10..] created tasks  CREATE_ARGS each (see created_at); after the `creates`
+--                           continuations, a chord header task's join, created when this
+--                           completion is the chord's last
 -- Returns {'ok', ''} ({'ok', 'again'} for a retry that finds its own completion) or
 -- {'stale', state} when this attempt no longer holds the current fence.
--- Guarantees: at most one completion per task; a fenced-off attempt's result is dropped.
+-- Guarantees: at most one completion per task; a fenced-off attempt's result is dropped; its
+-- continuations are created with it, in the same script, so a chain continues exactly once
+-- (a continuation's id is frozen: one created earlier is never created again).
 local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local id = ARGV[5]
 local state = redis.call('HGET', rec, 'state')
@@ -40,4 +49,9 @@ if ARGV[7] ~= '' and redis.call('HGET', idem, 'task') == id then
   redis.call('PEXPIRE', idem, ARGV[7])
 end
 emit('completed', id, {'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now})
+local creates = tonumber(ARGV[9])
+create_continuations(14, 10, creates, now, ARGV[4])
+if ARGV[8] ~= '' and chord_part(KEYS[13], ARGV[8], ARGV[3], nil, nil, now, ARGV[4]) then
+  create_continuation(created_at(14, 10, creates + 1), now, ARGV[4])
+end
 return {'ok', ''}

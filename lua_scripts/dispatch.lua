@@ -57,27 +57,8 @@ for _, verdict in ipairs({{'queue', queue_bucket}, {'task', task_bucket}}) do
 end
 admission_commit(queue_bucket)
 admission_commit(task_bucket)
-if ARGV[8] ~= '' then
-  redis.call('HSET', idem, 'task', id, 'state', 'pending')
-end
-redis.call('HSET', rec,
-  'state', 'queued', 'name', ARGV[3], 'queue', ARGV[4], 'list', list,
-  'head', ARGV[5], 'tail', ARGV[6], 'ticket', 1, 'fence', 0, 'attempt', 0,
-  'resurrections', 0, 'max_resurrections', ARGV[9], 'deliveries', 1, 'version', ARGV[7],
-  'idem', ARGV[8], 'front', ARGV[10], 'nonce', ARGV[17],
-  'created', now, 'updated', now)
-local expires = tonumber(ARGV[20]) or (ARGV[21] ~= '' and now + tonumber(ARGV[21])) or nil
-if expires then
-  redis.call('HSET', rec, 'expires', expires)
-end
-local due = tonumber(ARGV[18]) or (ARGV[19] ~= '' and now + tonumber(ARGV[19])) or nil
-if due and due > now then
-  redis.call('HSET', rec, 'state', 'scheduled', 'due', due, 'deliveries', 0)
-  redis.call('ZADD', DELAYED, due, id)
-  emit('dispatched', id, {'task', ARGV[3], 'queue', ARGV[4], 'due', due, 'ts', now})
-  return {'ok', id}
-end
-redis.call('LPUSH', list, ARGV[5] .. ticket_tag(id, 1) .. ARGV[6])
-redis.call('ZADD', QUEUED, now, id)
-emit('dispatched', id, {'task', ARGV[3], 'queue', ARGV[4], 'ts', now})
+create_task({id = id, rec = rec, list = list, idem = idem, name = ARGV[3], queue = ARGV[4],
+  head = ARGV[5], tail = ARGV[6], version = ARGV[7], digest = ARGV[8], max_res = ARGV[9],
+  front = ARGV[10], nonce = ARGV[17], due = ARGV[18], delay = ARGV[19], expires = ARGV[20],
+  expires_in = ARGV[21]}, now)
 return {'ok', id}

@@ -4,16 +4,24 @@
 -- KEYS[9] record            KEYS[10] history
 -- KEYS[11] process_held     rl:held:<process> of the process that ran the attempt
 -- KEYS[12] idem             the idempotency key (released; any unused key when not idempotent)
+-- KEYS[13] chord            rl:chord:<group id> of a chord header task (any unused key if none)
+-- KEYS[14..] per created task, in ARGV order: record, list, idem
 -- ARGV[2] fence             ARGV[3] reason          ARGV[4] exc_type
 -- ARGV[5] message           ARGV[6] traceback       ARGV[7] task_id
 -- ARGV[8] runtime_ms
 -- ARGV[9] retries           retries allowed for this failure (0: none, not retryable)
 -- ARGV[10] retry_delay_ms   the delay before the retry
+-- ARGV[11] chord_index      this header task's index in its chord ('' when not in a chord)
+-- ARGV[12] result_ttl_ms    how long a chord's state and a failed continuation are kept
+-- ARGV[13] creates          continuations created if the task is dead-lettered (errbacks)
+-- ARGV[14..] created tasks  CREATE_ARGS each (see created_at); after the `creates`
+--                           errbacks, a chord header task's join, created at the chord's
+--                           first failure
 -- Returns {'ok', 'scheduled'} or {'ok', 'dead_lettered'} ({'ok', 'again'} for a retry of this
 -- call that finds its own write) or {'stale', state}.
 -- Guarantees: only the current fence can end or reschedule the task; a retry is a new copy
 -- (new ticket) pushed by the resurrector when due; the dead letter keeps the message, the last
--- error and the attempt history.
+-- error and the attempt history; errbacks and a chord's join are created with the dead letter.
 local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local id = ARGV[7]
 local task = {id = id, rec = rec, hist = hist, idem = idem}
@@ -48,4 +56,10 @@ if failures <= tonumber(ARGV[9]) then
   return {'ok', 'scheduled'}
 end
 bury(task, now, {reason = ARGV[3], exc_type = ARGV[4], error = ARGV[5], traceback = ARGV[6]}, {})
+local creates = tonumber(ARGV[13])
+create_continuations(14, 14, creates, now, ARGV[12])
+if ARGV[11] ~= '' and chord_part(KEYS[13], ARGV[11], nil, id, ARGV[4] .. ': ' .. ARGV[5], now,
+    ARGV[12]) then
+  create_continuation(created_at(14, 14, creates + 1), now, ARGV[12])
+end
 return {'ok', 'dead_lettered'}

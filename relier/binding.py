@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import ssl
 import weakref
@@ -17,9 +18,19 @@ from typing import Any, Unpack, overload
 
 from celery import Celery
 from celery._state import get_current_app
+from celery.utils.functional import head_from_fun
 
 from relier import preflight, results, slo
 from relier.admission import Admission
+from relier.adopt import adopt
+from relier.canvas import (
+    JOIN_TASK,
+    MAP_TASK,
+    STARMAP_TASK,
+    Canvas,
+    join_results,
+    run_starmap,
+)
 from relier.config import Settings, get_settings
 from relier.connection import Connections
 from relier.dispatch import push_by_name
@@ -50,6 +61,8 @@ __all__ = ["EXIT_PREFLIGHT", "Relier", "pool_name"]
 
 _bound: weakref.WeakKeyDictionary[Celery, Relier] = weakref.WeakKeyDictionary()
 
+logger = logging.getLogger("relier")
+
 
 def _settings_for(app: Celery) -> Settings:
     """Process settings; without RELIER_REDIS_URL, relier follows the app's Redis broker."""
@@ -63,6 +76,15 @@ def _settings_for(app: Celery) -> Settings:
     if sentinel is not None:
         return dataclasses.replace(settings, redis_url=sentinel.url)
     return settings
+
+
+def _celery_header(target: Callable[..., Any], *, bound: bool) -> dict[str, Any]:
+    """Celery's ``__header__`` (the body's signature, read for an errback's arity), when Celery
+    can build one (not for a lambda)."""
+    try:
+        return {"__header__": staticmethod(head_from_fun(target, bound=bound))}
+    except SyntaxError:
+        return {}
 
 
 def _use_relier_transport(conf: Any) -> None:
@@ -91,16 +113,20 @@ class Relier:
         *,
         settings: Settings | None = None,
         admission: Mapping[str, Admission] | None = None,
+        all_tasks: bool = False,
     ) -> None:
         self.app = app
         self.runtime = Runtime(settings or _settings_for(app),
                                broker_keys_for(app.conf.broker_transport_options), admission)
         self.tasks: dict[str, RelierTask] = {}
+        #: With ``all_tasks=True``: the app's tasks that stayed plain Celery tasks, and why.
+        self.plain_tasks: dict[str, str] = {}
         self._migrations: dict[str, MigrationChain] = {}
         settings = self.runtime.settings
         self.pipeline = Pipeline(
             self.runtime.store, self.migrations_for, settings.max_result_bytes,
             self.runtime.dead_letter_keeper, max_checkpoint_bytes=settings.max_checkpoint_bytes,
+            canvas=Canvas(app, self.runtime, lambda: self._chord_join.spec),
         )
         register_serializer()
         add_verification_keys(settings.verification_keys)
@@ -109,6 +135,62 @@ class Relier:
         WorkerLifecycle(app, self.runtime, self.preflight_checks, self._task_kind).connect()
         register_runtime(app, self.runtime)
         _bound[app] = self
+        self._chord_join = self._declare_builtins()
+        if all_tasks:
+            self._adopt_all_tasks()
+
+    def _adopt_all_tasks(self) -> None:
+        """Every task the app declares from now (``@app.task``, ``@shared_task``, lazily at
+        finalize) becomes a relier task (`relier.adopt`)."""
+        app = self.app
+        declared = sorted(name for name in app.tasks if not name.startswith(("celery.", "relier.")))
+        if app.finalized and declared:
+            raise ConfigurationError(
+                f"Relier(app, all_tasks=True) came after the app declared {', '.join(declared)}: "
+                "create it before importing task modules (right after Celery(...))")
+        celery_task_from_fun = app._task_from_fun
+
+        def task_from_fun(fun: Callable[..., Any], name: str | None = None, base: Any = None,
+                          bind: bool = False, **options: Any) -> Any:
+            task_name = name or app.gen_task_name(fun.__name__, fun.__module__)
+            if task_name.startswith("celery.") or task_name in app._tasks:
+                return celery_task_from_fun(fun, name=name, base=base, bind=bind, **options)
+            adoption = adopt(task_name, {"base": base, "bind": bind, **options}, app.Task)
+            if isinstance(adoption, str):
+                logger.warning("task %s stays a plain Celery task: %s", task_name, adoption)
+                self.plain_tasks[task_name] = adoption
+                return celery_task_from_fun(fun, name=name, base=base, bind=bind, **options)
+            task = self.task(fun, **adoption.options)
+            for attribute, value in adoption.attributes.items():
+                setattr(type(task), attribute, value)
+            return task
+
+        app._task_from_fun = task_from_fun
+
+    def _declare_builtins(self) -> RelierTask:
+        """relier's own tasks, not listed in `tasks`: the chord join (`relier.canvas`), and
+        ``relier.starmap``/``relier.map`` (``task.starmap``, ``task.map``, ``task.chunks``).
+        Returns the join."""
+        runtime, app = self.runtime, self.app
+
+        def chord_join(group_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+            """Join chord `group_id`'s header results; its completion applies `body`."""
+            return join_results(runtime, group_id)
+
+        def starmap(task: Mapping[str, Any], it: list[Any]) -> list[Any]:
+            """Celery's ``celery.starmap`` as a relier task."""
+            return run_starmap(app, task, it)
+
+        def map_items(task: Mapping[str, Any], it: list[Any]) -> list[Any]:
+            """Celery's ``celery.map`` as a relier task."""
+            return run_starmap(app, task, [(item,) for item in it])
+
+        join = self.task(chord_join, name=JOIN_TASK, retries=0)
+        self.task(starmap, name=STARMAP_TASK, retries=0)
+        self.task(map_items, name=MAP_TASK, retries=0)
+        for name in (JOIN_TASK, STARMAP_TASK, MAP_TASK):
+            del self.tasks[name]
+        return join
 
     # The runtime's parts, for callers that hold the facade.
     @property
@@ -201,12 +283,14 @@ class Relier:
                     "__module__": target.__module__,
                     "__doc__": target.__doc__,
                     "__wrapped__": target,
+                    **_celery_header(target, bound=bool(options.get("bind"))),
                 },
             )
             task: RelierTask = self.app.register_task(task_class())
             if options.get("bind"):  # Celery's bind=True: the body gets the task first
                 task_class.spec = dataclasses.replace(spec, func=functools.partial(target, task))
             self.tasks[spec.name] = task
+            self.runtime.task_queues[spec.name] = spec.queue
             return task
 
         return declare(func) if func is not None else declare

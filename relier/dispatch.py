@@ -23,7 +23,7 @@ from relier.message import build_message
 from relier.names import task_name_problem
 from relier.options import CallOptions
 from relier.spec import MAX_PRIORITY, TaskSpec, build_spec, idempotency_digest
-from relier.store import ScriptCall
+from relier.store import NewTask, ScriptCall
 
 if TYPE_CHECKING:
     from relier.runtime import Runtime
@@ -40,6 +40,8 @@ class PreparedDispatch:
     durable: bool = False
     #: Whether a push that got no answer is retried (Celery's ``retry=False`` turns it off).
     retry: bool = True
+    #: The same task created by another transition instead (a continuation, `relier.canvas`).
+    new_task: NewTask | None = None
 
 
 def _ms(moment: datetime.datetime | None) -> int | str:
@@ -111,6 +113,7 @@ def prepare_dispatch(
         retry_backoff=policy.backoff,
         retry_backoff_max=policy.backoff_max,
         headers=dict(call.headers),
+        canvas=dict(call.canvas),
     )
     kid, secret = runtime.settings.signing_keys[0]
     message = build_message(
@@ -123,17 +126,29 @@ def prepare_dispatch(
         args=envelope.args,
         kwargs=envelope.kwargs,
         extra_headers=envelope.headers,
+        canvas=envelope.canvas,
     )
     keys, broker = runtime.keys, runtime.broker_keys
     queue_limit = runtime.queue_admission.get(target_queue, NO_LIMIT)
     task_limit = spec.admission or NO_LIMIT
     nonce = secrets.token_hex(8)
+    task_keys = {
+        "record": keys.record(task_id),
+        "list": broker.queue_list(target_queue, target_priority),
+        "idem": keys.idempotency(digest),
+    }
+    task_args = {
+        "task_id": task_id, "task_name": spec.name, "queue": target_queue,
+        "head": message.head, "tail": message.tail, "version": spec.version,
+        "idem_digest": digest, "max_resurrections": spec.max_resurrections,
+        "front": broker.queue_list(target_queue, 0), "nonce": nonce,
+        "due_ms": _ms(call.eta), "delay_ms": _relative_ms(call.countdown),
+        "expires_ms": _ms(call.expires), "expires_in_ms": _relative_ms(call.expires_in),
+    }
     script = runtime.store.contract.call(
         "dispatch",
         keys={
-            "record": keys.record(task_id),
-            "list": broker.queue_list(target_queue, target_priority),
-            "idem": keys.idempotency(digest),
+            **task_keys,
             "queue_limits": keys.admission_limits("queue", target_queue),
             "queue_tat": keys.admission_state("queue", target_queue),
             "task_limits": keys.admission_limits("task", spec.name),
@@ -141,20 +156,17 @@ def prepare_dispatch(
             **{f"step{step}": broker.queue_list(target_queue, step) for step in PRIORITY_STEPS},
         },
         args={
-            "task_id": task_id, "task_name": spec.name, "queue": target_queue,
-            "head": message.head, "tail": message.tail, "version": spec.version,
-            "idem_digest": digest, "max_resurrections": spec.max_resurrections,
-            "front": broker.queue_list(target_queue, 0),
+            **task_args,
             "queue_rate": queue_limit.rate, "queue_burst": queue_limit.burst,
             "queue_max_depth": queue_limit.max_depth,
             "task_rate": task_limit.rate, "task_burst": task_limit.burst,
-            "task_max_depth": task_limit.max_depth, "nonce": nonce,
-            "due_ms": _ms(call.eta), "delay_ms": _relative_ms(call.countdown),
-            "expires_ms": _ms(call.expires), "expires_in_ms": _relative_ms(call.expires_in),
+            "task_max_depth": task_limit.max_depth,
         },
     )
     return PreparedDispatch(task_id=task_id, task_name=spec.name, call=script, nonce=nonce,
-                            durable=spec.durable, retry=call.retry)
+                            durable=spec.durable, retry=call.retry,
+                            new_task=NewTask(task_keys, {**task_args, "fail_reason": "",
+                                                         "fail_error": ""}))
 
 
 def _handle(runtime: Runtime, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:

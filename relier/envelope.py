@@ -53,6 +53,11 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     #: The call's own headers (`apply_async(headers=...)`), which Celery shows the task as
     #: ``self.request.<name>``.
     headers: dict[str, Any] = {}
+    #: Celery's canvas around this call (`relier.canvas`): ``chain`` (the steps after this
+    #: one), ``link``/``link_error`` (signatures called on success/failure), ``chord`` (the
+    #: body of the chord this task is a header task of), ``group_id``, ``group_index``,
+    #: ``root_id`` and ``parent_id``. Signatures are plain dicts, as Celery sends them.
+    canvas: dict[str, Any] = {}
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:
@@ -94,7 +99,8 @@ def encode_payload(envelope: Envelope) -> bytes:
     try:
         wire = msgspec.structs.replace(
             envelope, args=tuple(values.to_wire(list(envelope.args), "args")),
-            kwargs=values.to_wire(dict(envelope.kwargs), "kwargs"))
+            kwargs=values.to_wire(dict(envelope.kwargs), "kwargs"),
+            canvas=values.to_wire(dict(envelope.canvas), "canvas"))
         return _encoder.encode(wire)
     except (TypeError, OverflowError, msgspec.EncodeError) as exc:
         raise TypeError(f"task {envelope.task} arguments cannot be encoded: {exc}") from None

@@ -59,6 +59,11 @@ class Keys:
         """Sorted set: scheduled (deferred) task ids -> when they are due (server ms)."""
         return f"{self.prefix}:delayed"
 
+    def chord(self, group_id: str) -> str:
+        """Hash: a chord's size, its header tasks' results (``r<index>``), the first failure
+        and when its join was created. With an empty group id, a key never written."""
+        return f"{self.prefix}:chord:{group_id or '-'}"
+
     def idempotency(self, digest: str) -> str:
         """Hash: the task holding an idempotency key, its claim state and, once done, result.
 

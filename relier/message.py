@@ -46,6 +46,7 @@ def execution_headers(
     task_id: str,
     time_limits: tuple[float | None, float | None],  # (hard, soft), as Celery orders them
     extra: Mapping[str, Any] | None = None,
+    canvas: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The Celery protocol-2 headers that decide how a worker runs a message.
 
@@ -53,8 +54,11 @@ def execution_headers(
     signed envelope, `extra` being the call's own headers) plus the informational
     `DISPLAY_HEADERS`: Celery reads its headers, not relier's envelope, so an unsigned header
     that disagrees is tampering. ``eta`` and ``expires`` are always empty: relier's delayed set
-    and start do that work.
+    and start do that work. `canvas` (the envelope's) gives ``group``, ``group_index``,
+    ``root_id`` and ``parent_id``, which Celery shows the task as ``self.request``; the rest of
+    the canvas stays in the envelope, so Celery never continues a chain itself.
     """
+    lineage = canvas or {}
     return {**(extra or {}),
         "lang": "py",
         "task": task_name,
@@ -62,12 +66,12 @@ def execution_headers(
         "shadow": None,
         "eta": None,
         "expires": None,
-        "group": None,
-        "group_index": None,
+        "group": lineage.get("group_id"),
+        "group_index": lineage.get("group_index"),
         "retries": 0,
         "timelimit": list(time_limits),
-        "root_id": task_id,
-        "parent_id": None,
+        "root_id": lineage.get("root_id") or task_id,
+        "parent_id": lineage.get("parent_id"),
         "ignore_result": True,
         "replaced_task_nesting": 0,
         "stamped_headers": None,
@@ -107,10 +111,11 @@ def build_message(
     args: Sequence[Any],
     kwargs: Mapping[str, Any],
     extra_headers: Mapping[str, Any] | None = None,
+    canvas: Mapping[str, Any] | None = None,
 ) -> SplitMessage:
     """The kombu JSON for one relier task, split where the delivery tag goes."""
     headers = execution_headers(task_name=task_name, task_id=task_id, time_limits=time_limits,
-                                extra=extra_headers)
+                                extra=extra_headers, canvas=canvas)
     headers.update(argsrepr=_repr_limited(tuple(args)), kwargsrepr=_repr_limited(dict(kwargs)),
                    origin=_ORIGIN)
     properties: dict[str, Any] = {

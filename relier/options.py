@@ -35,6 +35,8 @@ _NO_EFFECT = {
     "publisher": "relier pushes through its own connection",
     "stamped_headers": "stamping is not carried",
     "stamps": "stamping is not carried",
+    "reply_to": "results are read from relier's record, never replied to",
+    "replaced_task_nesting": "Task.replace() is refused on relier tasks",
 }
 
 #: Options that cannot work on a relier task, with what to do instead.
@@ -46,9 +48,9 @@ _REFUSED = {
                 "or task_routes",
 }
 
-#: Canvas options, refused until relier carries the canvas itself.
-_CANVAS = ("link", "link_error", "chain", "chord", "group_id", "group_index", "root_id",
-           "parent_id", "replaced_task_nesting")
+#: Canvas options: signed into the envelope, continued by relier (`relier.canvas`).
+_SIGNATURES = ("link", "link_error", "chain")
+_IDS = ("group_id", "root_id", "parent_id")
 
 
 class UnsupportedOptionError(UnsupportedCanvasError):
@@ -72,6 +74,8 @@ class CallOptions:
     has_time_limits: bool = False
     headers: Mapping[str, Any] = field(default_factory=dict)
     retry: bool = True
+    #: Celery's canvas around the call (`relier.envelope.Envelope.canvas`).
+    canvas: Mapping[str, Any] = field(default_factory=dict)
 
 
 def _aware(moment: datetime.datetime) -> datetime.datetime:
@@ -121,20 +125,52 @@ def _queue(task: str, options: Mapping[str, Any]) -> str | None:
     return queue or routing_key
 
 
+def _signatures(task: str, name: str, value: Any) -> list[dict[str, Any]]:
+    items = [value] if isinstance(value, Mapping) else value
+    if not isinstance(items, list | tuple) or not all(
+            isinstance(item, Mapping) and isinstance(item.get("task"), str) for item in items):
+        raise UnsupportedOptionError(f"{task}: {name}= must be a signature or a list of them")
+    return [dict(item) for item in items]
+
+
+def _canvas(task: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The canvas options, checked; Celery passes them when a task is a step of a chain, a
+    group or a chord, or has callbacks."""
+    canvas: dict[str, Any] = {}
+    for name in _SIGNATURES:
+        if options.get(name):
+            canvas[name] = _signatures(task, name, options[name])
+    chord = options.get("chord")
+    if chord is not None:
+        if not isinstance(chord, Mapping) or not isinstance(chord.get("task"), str):
+            raise UnsupportedOptionError(f"{task}: chord= must be the chord's body signature")
+        canvas["chord"] = dict(chord)
+    for name in _IDS:
+        value = options.get(name)
+        if value is not None:
+            if not isinstance(value, str):
+                raise UnsupportedOptionError(f"{task}: {name}= must be a task id string")
+            canvas[name] = value
+    index = options.get("group_index")
+    if index is not None:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise UnsupportedOptionError(f"{task}: group_index= must be a whole number")
+        canvas["group_index"] = index
+    if "chord" in canvas and "group_id" not in canvas:
+        raise UnsupportedOptionError(f"{task}: chord= needs the header's group_id=")
+    return canvas
+
+
 def from_celery(task: str, options: Mapping[str, Any]) -> CallOptions:
     """`apply_async`'s keyword options (besides args, kwargs, task_id) for task `task`."""
-    for name in _CANVAS:
-        if options.get(name) is not None:
-            raise UnsupportedCanvasError(
-                f"{task}: {name}= is Celery canvas; relier runs chains, groups and chords only "
-                "through relier's own canvas support (see docs/celery-compat.md)")
     for name, why in _REFUSED.items():
         value = options.get(name)
         if value is not None and not (name == "serializer" and value == "relier") and not (
                 name == "exchange" and value in ("", "celery")):
             raise UnsupportedOptionError(f"{task}: {name}= cannot apply: {why}")
     known = {"queue", "routing_key", "priority", "countdown", "eta", "expires", "time_limit",
-             "soft_time_limit", "headers", "retry", *_NO_EFFECT, *_REFUSED, *_CANVAS}
+             "soft_time_limit", "headers", "retry", "chord", "group_index", *_NO_EFFECT,
+             *_REFUSED, *_SIGNATURES, *_IDS}
     unknown = sorted(set(options) - known)
     if unknown:
         raise UnsupportedOptionError(f"{task}: unknown apply_async option(s) {', '.join(unknown)}")
@@ -162,4 +198,5 @@ def from_celery(task: str, options: Mapping[str, Any]) -> CallOptions:
         has_time_limits=any(value is not None for value in limits.values()),
         headers=_headers(task, options["headers"]) if options.get("headers") else {},
         retry=bool(options.get("retry", True)),
+        canvas=_canvas(task, options),
     )

@@ -21,7 +21,7 @@ from relier.names import queue_name_problem
 from relier.sentinel import from_broker, is_sentinel_url
 from relier.sentinel import parse as parse_sentinel
 
-SUPPORTED_POOLS = ("prefork", "threads", "solo")
+SUPPORTED_POOLS = ("prefork", "threads", "solo", "gevent", "eventlet")
 _MIN_REDIS = (7, 0)
 _MIN_VALKEY = (7, 2)
 

@@ -8,6 +8,10 @@
 
 Import your task modules inside tests or fixtures that use ``relier_server``, so the default
 app reads ``RELIER_REDIS_URL`` after it is set.
+
+Celery's own ``celery_app``/``celery_worker`` fixtures work too: return
+``{"broker_url": relier_server.url}`` from ``celery_config`` and override ``celery_app`` to call
+``Relier(celery_app)`` before the worker starts (docs/recipes.md, "Tests").
 """
 
 from __future__ import annotations

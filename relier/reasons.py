@@ -21,6 +21,9 @@ class DeadLetterReason(StrEnum):
     LOST_IN_BROKER = "lost_in_broker"
     TAMPERED = "tampered"
     CONTENT_REFUSED = "content_refused"
+    #: A chord body that never ran because a header task was dead-lettered (Celery's
+    #: ChordError); its record is created dead-lettered, outside the DLQ.
+    CHORD_FAILED = "chord_failed"
 
     @property
     def is_releasable(self) -> bool:
@@ -32,5 +35,5 @@ class DeadLetterReason(StrEnum):
 #: so it may be released; raw entries are never releasable, whatever their reason.
 _UNVERIFIED = frozenset(
     {DeadLetterReason.UNDECODABLE, DeadLetterReason.BAD_SIGNATURE, DeadLetterReason.UNKNOWN_KEY,
-     DeadLetterReason.CONTENT_REFUSED}
+     DeadLetterReason.CONTENT_REFUSED, DeadLetterReason.CHORD_FAILED}
 )

@@ -20,12 +20,13 @@ from typing import Any, cast
 
 from celery import states
 from celery.app.backends import by_url
-from celery.backends.base import BaseBackend, DisabledBackend
-from celery.exceptions import TaskRevokedError, TimeLimitExceeded
+from celery.backends.base import E_CHORD_NO_BACKEND, BaseBackend, DisabledBackend
+from celery.exceptions import ChordError, TaskRevokedError, TimeLimitExceeded
 from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
 
 from relier.envelope import decode_value
-from relier.errors import TaskFailedError
+from relier.errors import TaskFailedError, UnsupportedCanvasError
 from relier.reasons import DeadLetterReason
 from relier.runtime import Runtime, runtime_of
 
@@ -61,6 +62,9 @@ def _failure(task_id: str, record: Mapping[str, bytes | None]) -> BaseException:
     if reason == DeadLetterReason.HARD_TIMEOUT:
         limit: BaseException = TimeLimitExceeded(error)
         return limit
+    if reason == DeadLetterReason.CHORD_FAILED:
+        chord: BaseException = ChordError(error)
+        return chord
     if reason == DeadLetterReason.RETRIES_EXHAUSTED and exc_type:
         module, _, name = exc_type.rpartition(".")
         return _rebuilt(module or "builtins", name, error) or TaskFailedError(
@@ -102,17 +106,36 @@ def record_meta(task_id: str, record: Mapping[str, bytes | None]) -> dict[str, A
     }
 
 
+class RelierAsyncResult(AsyncResult):  # type: ignore[misc]  # celery ships no type information
+    """Celery's `AsyncResult` for a relier task's id (what `RelierTask.AsyncResult` and the
+    canvas' frozen steps return): read from relier's record even before it exists (a chain's
+    later step, a chord's body)."""
+
+    relier_task = True
+
+
 class RelierResultsMixin:
     """Answers for relier task ids from their records; delegates every other id."""
 
     app: Any
     _relier_runtime: Runtime | None = None
 
-    def _relier_record(self, task_id: str) -> dict[str, bytes | None] | None:
+    def _runtime(self) -> Runtime | None:
         runtime = self._relier_runtime or runtime_of(self.app)
+        self._relier_runtime = runtime
+        return runtime
+
+    def _is_relier(self, result: Any) -> bool:
+        """Whether `result` is a relier task's: its task said so (a chain's later step or a
+        chord's body has no record yet), or its id has a record."""
+        if self._runtime() is None:
+            return False
+        return isinstance(result, RelierAsyncResult) or self._relier_record(result.id) is not None
+
+    def _relier_record(self, task_id: str) -> dict[str, bytes | None] | None:
+        runtime = self._runtime()
         if runtime is None:
             return None
-        self._relier_runtime = runtime
         values = cast(list[bytes | None], runtime.store.client.hmget(
             runtime.keys.record(task_id), *_FIELDS))
         record = dict(zip(_FIELDS, values, strict=True))
@@ -128,7 +151,7 @@ class RelierResultsMixin:
                          interval: float = 0.5,
                          no_ack: bool = True, on_message: Any = None, on_interval: Any = None,
                          callback: Any = None, propagate: bool = True) -> Any:
-        if self._relier_record(result.id) is None:
+        if not self._is_relier(result):
             return super().wait_for_pending(  # type: ignore[misc]
                 result, timeout=timeout, interval=interval, no_ack=no_ack,
                 on_message=on_message, on_interval=on_interval, callback=callback,
@@ -144,6 +167,8 @@ class RelierResultsMixin:
         while True:
             meta = self.get_task_meta(task_id)
             if meta["status"] in states.READY_STATES:
+                if on_interval:  # a parent's error first (a chord's header task before the
+                    on_interval()  # body's ChordError), whichever poll saw the end
                 return meta
             if on_interval:
                 on_interval()
@@ -153,7 +178,7 @@ class RelierResultsMixin:
             pause = min(pause * 2, _MAX_POLL)
 
     def add_pending_result(self, result: Any, weak: bool = False) -> Any:
-        if self._relier_record(result.id) is not None:  # polled, never subscribed
+        if self._is_relier(result):  # polled, never subscribed
             self._relier_pending().add(result.id)
             return result
         return super().add_pending_result(result, weak=weak)  # type: ignore[misc]
@@ -172,6 +197,55 @@ class RelierResultsMixin:
             pending = self.__dict__["_relier_pending_ids"] = set()
         return pending
 
+    def iter_native(  # noqa: PLR0917 - Celery's signature
+        self, result: Any, timeout: float | None = None, interval: float = 0.5,
+        no_ack: bool = True, on_message: Any = None, on_interval: Any = None, **kwargs: Any,
+    ) -> Any:
+        """A group's results as they are ready (`GroupResult.join_native`); polled when
+        any of them is a relier task's."""
+        if not any(self._is_relier(node) for node in result.results):
+            yield from super().iter_native(  # type: ignore[misc]
+                result, timeout=timeout, interval=interval, no_ack=no_ack,
+                on_message=on_message, on_interval=on_interval, **kwargs)
+            return
+        for node in result.results:
+            meta = self.relier_wait_for(node.id, timeout, on_interval)
+            if on_message is not None:
+                on_message(meta)
+            yield node.id, meta
+
+    def apply_chord(self, header_result_args: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
+        """A chord over relier tasks is relier's (`relier.canvas`): nothing to set up here
+        beyond its size (`set_chord_size`). A header mixing relier and plain tasks is refused:
+        their results would be counted in two places."""
+        group_id, parts = header_result_args[0], list(header_result_args[1])
+        kinds = {self._is_relier(part) for part in parts}
+        if kinds == {True}:
+            self._relier_chords().add(group_id)
+            return None
+        if True in kinds:
+            raise UnsupportedCanvasError(
+                "a chord's header mixes relier tasks and plain Celery tasks: make them all "
+                "relier tasks (Relier(app, all_tasks=True), or @relier.task on each)")
+        return self._apply_plain_chord(header_result_args, body, *args, **kwargs)
+
+    def _apply_plain_chord(self, *args: Any, **kwargs: Any) -> Any:
+        return super().apply_chord(*args, **kwargs)  # type: ignore[misc]
+
+    def set_chord_size(self, group_id: str, chord_size: int) -> None:
+        runtime = self._runtime()
+        if runtime is not None and group_id in self._relier_chords():
+            self._relier_chords().discard(group_id)
+            runtime.store.set_chord_size(group_id, chord_size)
+            return
+        super().set_chord_size(group_id, chord_size)  # type: ignore[misc]
+
+    def _relier_chords(self) -> set[str]:
+        chords: set[str] | None = self.__dict__.get("_relier_chord_ids")
+        if chords is None:
+            chords = self.__dict__["_relier_chord_ids"] = set()
+        return chords
+
     def store_result(self, task_id: str, result: Any, state: str, *args: Any,
                      **kwargs: Any) -> Any:
         """A relier task's record is its result: Celery writes nothing for it."""
@@ -185,11 +259,19 @@ class RelierResultsMixin:
 
 
 class _RelierOnly(RelierResultsMixin, BaseBackend):  # type: ignore[misc]
-    """No backend configured: relier's records answer; other ids behave as Celery's disabled
-    backend (reading them raises NotImplementedError)."""
+    """No backend configured: relier's records answer. An id without a record reads as
+    ``PENDING`` (a chain's later step or a chord's body is created only when the step before
+    it ends); waiting on a plain Celery task raises NotImplementedError, as Celery's disabled
+    backend does."""
 
     def _get_task_meta_for(self, task_id: str) -> Any:
-        return DisabledBackend._is_disabled(self)
+        return {"status": states.PENDING, "result": None}
+
+    def _store_result(self, *args: Any, **kwargs: Any) -> None:
+        """A plain task's result: nothing is stored, as with Celery's disabled backend."""
+
+    def _apply_plain_chord(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(E_CHORD_NO_BACKEND.strip())
 
     def wait_for(self, *args: Any, **kwargs: Any) -> Any:
         return DisabledBackend._is_disabled(self)

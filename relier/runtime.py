@@ -35,6 +35,8 @@ class Runtime:
         #: Raw dead letters of this process (messages that must never run), kept through outages.
         self.dead_letter_keeper = DeadLetterKeeper(self.store)
         self._accepted_queues: set[str] = set()
+        #: The relier tasks declared on this binding: name -> declared queue.
+        self.task_queues: dict[str, str] = {}
 
     @property
     def keys(self) -> Keys:

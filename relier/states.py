@@ -52,6 +52,13 @@ TRANSITIONS: dict[str, tuple[frozenset[TaskState], frozenset[TaskState]]] = {
                frozenset({_S.CANCELLED})),
 }
 
+#: States of the tasks a transition creates besides moving its own (`relier.canvas`: a chain's
+#: next step, callbacks, errbacks, a chord's join; a chord body whose header task failed is
+#: created dead-lettered).
+CREATES: dict[str, frozenset[TaskState]] = {
+    name: frozenset({_S.QUEUED, _S.SCHEDULED, _S.DEAD_LETTERED}) for name in ("complete", "fail")
+}
+
 
 def can_transition(name: str, current: TaskState | None, target: TaskState) -> bool:
     """Whether transition `name` may move a task from `current` (None: no record) to `target`."""

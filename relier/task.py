@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from celery import Task
-from celery.result import AsyncResult
+from celery.result import AsyncResult as CeleryResult
 
-from relier.dispatch import adispatch, dispatch
+from relier import canvas
+from relier.dispatch import adispatch, dispatch, prepare_dispatch
 from relier.eager import EagerHandle, run_eagerly
 from relier.envelope import DecodeFailure, Envelope
 from relier.handle import TaskHandle
 from relier.options import from_celery
+from relier.results import RelierAsyncResult
 from relier.retrying import request_retry
 from relier.schema import Migration, MigrationChain
 from relier.spec import TaskSpec
@@ -50,6 +52,22 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         if self.request.is_eager:
             return run_eagerly(self.spec, self.request, args, kwargs)
         return self.spec.func(*args, **kwargs)
+
+    def AsyncResult(self, task_id: str, **kwargs: Any) -> RelierAsyncResult:  # noqa: N802 - Celery's name
+        """Celery's result for `task_id`, read from relier's record."""
+        return RelierAsyncResult(task_id, backend=self.backend, app=self._get_app(), **kwargs)
+
+    def starmap(self, it: Any) -> Any:
+        """Celery's ``starmap``: one relier task calling this body once per argument tuple."""
+        return canvas.starmap_signature(self, it)
+
+    def map(self, it: Any) -> Any:
+        """Celery's ``map``: one relier task calling this body once per item."""
+        return canvas.starmap_signature(self, it, mapped=True)
+
+    def chunks(self, it: Any, n: int) -> Any:
+        """Celery's ``chunks``: a group of `starmap` tasks over `n` items each."""
+        return canvas.RelierChunks(self.s(), it, n, app=self.app)
 
     def _run_delivered(self, delivered: Envelope | DecodeFailure) -> Any:
         return self.pipeline.run_delivered(self.spec, delivered, self.request)
@@ -91,7 +109,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         return await adispatch(self.runtime, self.spec, args, kwargs or {},
                                task_id=task_id, queue=queue, priority=priority)
 
-    def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+    def delay(self, *args: Any, **kwargs: Any) -> CeleryResult:
         """Celery's ``delay``: `apply_async` with these arguments."""
         return self.apply_async(args, kwargs)
 
@@ -101,13 +119,18 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         kwargs: Mapping[str, Any] | None = None,
         task_id: str | None = None,
         **options: Any,
-    ) -> AsyncResult:
+    ) -> CeleryResult:
         """Celery's ``apply_async`` with relier's guarantees: every option keeps its Celery
         meaning (`relier.options`) or is refused here naming the alternative. Returns Celery's
         `AsyncResult`, read from relier's record; ``task_always_eager`` runs the body inline."""
         call = from_celery(self.name, options)
         if self.app.conf.task_always_eager:
-            return self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4()))
+            return cast(CeleryResult, self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4())))
+        if canvas.capturing_now():  # a continuation: created with the step that applies it
+            prepared = prepare_dispatch(self.runtime, self.spec, args or (), kwargs or {},
+                                        task_id=task_id or str(uuid.uuid4()), call=call)
+            canvas.capture(prepared)
+            return self.AsyncResult(prepared.task_id)
         handle = dispatch(self.runtime, self.spec, args or (), kwargs or {}, task_id=task_id,
                           call=call)
         return self.AsyncResult(handle.id)

@@ -21,6 +21,9 @@ os.environ.setdefault("RELIER_ENV", "test")
 # fails loudly instead of reaching a Redis the suite did not start (6379 is never used).
 os.environ["RELIER_REDIS_URL"] = "redis://127.0.0.1:1/0"
 
+#: Celery's own fixtures (celery_app, celery_worker), as a user's suite enables them.
+pytest_plugins = ("celery.contrib.pytest",)
+
 APPS_DIR = Path(__file__).parent / "apps"
 sys.path.insert(0, str(APPS_DIR))
 

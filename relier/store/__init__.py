@@ -5,8 +5,34 @@
 every status a script answers.
 """
 
-from relier.store.contract import SHAPES, SHARED_KEYS, Contract, Reply, ScriptCall, ScriptShape
-from relier.store.transitions import Placement, StartGrant, StartRefusal, Store
+from relier.store.contract import (
+    CREATE_ARGS,
+    CREATE_KEYS,
+    SHAPES,
+    SHARED_KEYS,
+    Contract,
+    NewTask,
+    Reply,
+    ScriptCall,
+    ScriptShape,
+    created,
+)
+from relier.store.transitions import ChordPart, Placement, StartGrant, StartRefusal, Store
 
-__all__ = ["SHAPES", "SHARED_KEYS", "Contract", "Placement", "Reply", "ScriptCall", "ScriptShape",
-           "StartGrant", "StartRefusal", "Store"]
+__all__ = [
+    "CREATE_ARGS",
+    "CREATE_KEYS",
+    "SHAPES",
+    "SHARED_KEYS",
+    "ChordPart",
+    "Contract",
+    "NewTask",
+    "Placement",
+    "Reply",
+    "ScriptCall",
+    "ScriptShape",
+    "StartGrant",
+    "StartRefusal",
+    "Store",
+    "created",
+]

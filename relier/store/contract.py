@@ -65,6 +65,13 @@ class ScriptShape:
 
 _TASK = ("record", "history")
 
+#: A task created inside another script (a continuation, see `NewTask`): its key group and its
+#: arguments, in the order lua_scripts/_prelude.lua's ``created_at`` reads them.
+CREATE_KEYS = ("record", "list", "idem")
+CREATE_ARGS = ("task_id", "task_name", "queue", "head", "tail", "version", "idem_digest",
+               "max_resurrections", "front", "nonce", "due_ms", "delay_ms", "expires_ms",
+               "expires_in_ms", "fail_reason", "fail_error")
+
 SHAPES: dict[str, ScriptShape] = {
     "dispatch": ScriptShape(
         keys=("record", "list", "idem", "queue_limits", "queue_tat", "task_limits", "task_tat",
@@ -78,12 +85,15 @@ SHAPES: dict[str, ScriptShape] = {
     "start": ScriptShape(keys=(*_TASK, "process_held", "reserver_held", "idem"),
                          args=("tag", "worker", "process", "task_id", "start_token", "idempotent",
                                "defer_ms", "result_ttl_ms")),
-    "complete": ScriptShape(keys=(*_TASK, "process_held", "idem"),
+    "complete": ScriptShape(keys=(*_TASK, "process_held", "idem", "chord"),
                             args=("fence", "result", "result_ttl_ms", "task_id", "runtime_ms",
-                                  "idem_ttl_ms")),
-    "fail": ScriptShape(keys=(*_TASK, "process_held", "idem"),
+                                  "idem_ttl_ms", "chord_index", "creates"),
+                            key_group=CREATE_KEYS, rest="created tasks"),
+    "fail": ScriptShape(keys=(*_TASK, "process_held", "idem", "chord"),
                         args=("fence", "reason", "exc_type", "message", "traceback", "task_id",
-                              "runtime_ms", "retries", "retry_delay_ms")),
+                              "runtime_ms", "retries", "retry_delay_ms", "chord_index",
+                              "result_ttl_ms", "creates"),
+                        key_group=CREATE_KEYS, rest="created tasks"),
     "reject": ScriptShape(keys=(*_TASK, "holder_held", "idem"),
                           args=("tag", "reason", "error", "task_id")),
     "dead_letter_raw": ScriptShape(keys=("entry",),
@@ -111,6 +121,27 @@ SHAPES: dict[str, ScriptShape] = {
     "mark_handoff": ScriptShape(keys=("record",), args=("tag", "task_id", "worker")),
     "cancel": ScriptShape(keys=(*_TASK, "idem"), args=("task_id", "reason", "result_ttl_ms", "by")),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """A task another script creates with its own transition (a chain's next step, a
+    callback, an errback, a chord's join): its `CREATE_KEYS` and `CREATE_ARGS` by name."""
+
+    keys: Mapping[str, str]
+    args: Mapping[str, Any]
+
+    @property
+    def task_id(self) -> str:
+        return str(self.args["task_id"])
+
+
+def created(tasks: Sequence[NewTask]) -> tuple[list[Mapping[str, str]], list[Any]]:
+    """The key groups and the flat argument tail for `tasks`, as scripts read them."""
+    rest: list[Any] = []
+    for task in tasks:
+        rest += _ordered("created task", CREATE_ARGS, task.args)
+    return [task.keys for task in tasks], rest
 
 
 @dataclass(frozen=True, slots=True)

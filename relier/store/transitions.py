@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,7 +21,7 @@ from relier.connection import Connections
 from relier.errors import ConfigurationError
 from relier.keys import BrokerKeys, Keys
 from relier.scripts import ScriptSet
-from relier.store.contract import Contract, Reply, ScriptCall
+from relier.store.contract import Contract, NewTask, Reply, ScriptCall, created
 
 logger = logging.getLogger("relier.store")
 
@@ -45,6 +46,15 @@ def _reply(value: Any) -> Reply:
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class ChordPart:
+    """A chord header task's place in its chord, and the join its end may create."""
+
+    group_id: str
+    index: int
+    join: NewTask
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,34 +180,49 @@ class Store:
 
     def complete(
         self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int, *,
-        idem: str = "", idem_ttl: float | None = None,
+        idem: str = "", idem_ttl: float | None = None, creates: Sequence[NewTask] = (),
+        chord: ChordPart | None = None,
     ) -> Reply:
-        """Store the result; an idempotent task's key keeps it for `idem_ttl` seconds."""
+        """Store the result and create `creates` (the continuations) with it; an idempotent
+        task's key keeps the result for `idem_ttl` seconds. A chord header task records its
+        part, and the last one creates `chord.join`."""
         ttl = max(self._settings.result_ttl, idem_ttl or 0)
+        groups, rest = created([*creates, *([chord.join] if chord else [])])
         status, _ = self.run(self.contract.call(
             "complete",
             keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
-                  "idem": self.keys.idempotency(idem)},
+                  "idem": self.keys.idempotency(idem), **self._chord_key(chord)},
             args={"fence": fence, "result": result, "result_ttl_ms": _ms(ttl),
                   "task_id": task_id, "runtime_ms": runtime_ms,
-                  "idem_ttl_ms": _ms(idem_ttl or self._settings.idempotency_ttl) if idem else ""}),
+                  "idem_ttl_ms": _ms(idem_ttl or self._settings.idempotency_ttl) if idem else "",
+                  "chord_index": chord.index if chord else "", "creates": len(creates)},
+            groups=groups, rest=rest),
             retrying=True)
         return _reply(status)
+
+    def _chord_key(self, chord: ChordPart | None) -> dict[str, str]:
+        return {"chord": self.keys.chord(chord.group_id if chord else "")}
 
     def fail(
         self, task_id: str, process: str, fence: int, *, reason: str, exc_type: str,
         message: str, traceback: str, runtime_ms: int, idem: str = "", retries: int = 0,
-        retry_delay: float = 0.0,
+        retry_delay: float = 0.0, creates: Sequence[NewTask] = (),
+        chord: ChordPart | None = None,
     ) -> Reply:
         """Record a failure: ``scheduled`` (a retry) while fewer than `retries` failures, else
-        ``dead_lettered``; ``stale`` when a newer attempt holds the fence."""
+        ``dead_lettered``, creating `creates` (errbacks) and, for a chord header task, the
+        chord's join; ``stale`` when a newer attempt holds the fence."""
+        groups, rest = created([*creates, *([chord.join] if chord else [])])
         status, outcome = self.run(self.contract.call(
             "fail",
             keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
-                  "idem": self.keys.idempotency(idem)},
+                  "idem": self.keys.idempotency(idem), **self._chord_key(chord)},
             args={"fence": fence, "reason": reason, "exc_type": exc_type, "message": message,
                   "traceback": traceback, "task_id": task_id, "runtime_ms": runtime_ms,
-                  "retries": retries, "retry_delay_ms": _ms(retry_delay)}), retrying=True)
+                  "retries": retries, "retry_delay_ms": _ms(retry_delay),
+                  "chord_index": chord.index if chord else "",
+                  "result_ttl_ms": _ms(self._settings.result_ttl), "creates": len(creates)},
+            groups=groups, rest=rest), retrying=True)
         return _reply(outcome) if _reply(status) is Reply.OK else _reply(status)
 
     def checkpoint(self, task_id: str, fence: int, encoded: bytes) -> Reply:
@@ -363,6 +388,19 @@ class Store:
         return int(self.run(self.contract.call(
             "purge", groups=[self._task_keys(entry) for entry in entry_ids],
             args={"why": why}, rest=list(entry_ids))))
+
+    def chord_state(self, group_id: str) -> dict[str, bytes]:
+        """A chord's hash (`Keys.chord`), field names decoded."""
+        raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.chord(group_id)))
+        return {_text(field): value for field, value in raw.items()}
+
+    def set_chord_size(self, group_id: str, size: int) -> None:
+        """How many header tasks the chord waits for (Celery's ``set_chord_size``; written
+        before the last header task is pushed, so it is known when that one ends)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hset(self.keys.chord(group_id), "size", size)
+        pipe.pexpire(self.keys.chord(group_id), _ms(self._settings.result_ttl))
+        pipe.execute()
 
     def record(self, task_id: str) -> dict[str, bytes]:
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.record(task_id)))

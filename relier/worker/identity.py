@@ -10,12 +10,34 @@ from __future__ import annotations
 import os
 
 _main_pid: int | None = None
+#: The worker's node name as its consumer knows it. A task's request may carry another: a
+#: worker started without Celery's worker optimisations (``celery.contrib.testing``'s
+#: embedded worker) traces tasks with the machine's hostname instead.
+_node_name: str | None = None
+#: The worker's ``-P`` pool name (``prefork``, ``threads``, ``solo``, ``gevent``...).
+_pool: str | None = None
+#: Pools whose bodies run as greenlets in the main process; Celery ends a body at its hard
+#: time limit by raising in its greenlet.
+GREENLET_POOLS = frozenset({"gevent", "eventlet"})
 
 
-def mark_worker_main_process() -> None:
-    """Remember the worker's main pid; pool processes forked later inherit it."""
-    global _main_pid  # noqa: PLW0603 - one main process per worker, set once at start
+def mark_worker_main_process(node_name: str | None = None, pool: str | None = None) -> None:
+    """Remember the worker's main pid, node name and pool; pool processes forked later inherit
+    them."""
+    global _main_pid, _node_name, _pool  # noqa: PLW0603 - one main process per worker, set at start
     _main_pid = os.getpid()
+    _node_name = node_name
+    _pool = pool
+
+
+def has_pool_processes() -> bool:
+    """Whether bodies run in pool processes of their own (prefork), which a handoff can end."""
+    return _pool in {None, "prefork"}
+
+
+def runs_on_greenlets() -> bool:
+    """Whether this worker's bodies run on a greenlet pool (gevent, eventlet)."""
+    return _pool in GREENLET_POOLS
 
 
 def is_pool_process() -> bool:
@@ -24,8 +46,8 @@ def is_pool_process() -> bool:
 
 
 def worker_node(hostname: str) -> str:
-    return f"{hostname}/{_main_pid if _main_pid is not None else os.getpid()}"
+    return f"{_node_name or hostname}/{_main_pid if _main_pid is not None else os.getpid()}"
 
 
 def process_id(hostname: str) -> str:
-    return f"{hostname}/{os.getpid()}"
+    return f"{_node_name or hostname}/{os.getpid()}"

@@ -33,7 +33,12 @@ from relier.runtime import Runtime
 from relier.transport import SENTINEL_TRANSPORT, TRANSPORT, install_gate
 from relier.worker.drain import Drainer
 from relier.worker.gate import Gate, GateRules, TaskKind
-from relier.worker.identity import mark_worker_main_process, worker_node
+from relier.worker.identity import (
+    GREENLET_POOLS,
+    has_pool_processes,
+    mark_worker_main_process,
+    worker_node,
+)
 from relier.worker.lease import LeaseKeeper
 from relier.worker.strategy import dead_letter_message
 
@@ -97,15 +102,21 @@ class WorkerLifecycle:
     def _on_worker_init(self, sender: Any = None, **_: Any) -> None:
         if not self._is_mine(sender):
             return
-        mark_worker_main_process()
+        pool = pool_name(sender)
+        mark_worker_main_process(getattr(sender, "hostname", None), pool)
         telemetry.configure()  # before the pool forks: its processes inherit it
         self._install_gate(sender)
-        pool = pool_name(sender)
         if pool in {"threads", "solo"}:
             logger.warning(
                 "relier: the %s pool cannot end a task body: at a hard timeout async bodies are "
                 "cancelled, sync bodies are fenced off and run on (use prefork to stop them)",
                 pool,
+            )
+        elif pool in GREENLET_POOLS:
+            logger.warning(
+                "relier: the %s pool ends a body at its hard timeout only where it yields; a "
+                "body that never yields (a CPU loop, a C call) runs on, fenced off (use prefork "
+                "to stop any body)", pool,
             )
         settings = self._runtime.settings
         checks = self._preflight_checks(pool)
@@ -175,6 +186,8 @@ class WorkerLifecycle:
     def _on_worker_shutting_down(self, sender: Any = None, how: str = "", **_: Any) -> None:
         """In the signal handler of a warm shutdown: bound the drain, then hand tasks off."""
         if how != "Warm" or self._lease_keeper is None or self._drainer is not None:
+            return
+        if not has_pool_processes():  # nothing to hand off: bodies run in this process
             return
         settings = self._runtime.settings
         self._drainer = Drainer(self._runtime.store, str(sender), settings.drain_timeout,

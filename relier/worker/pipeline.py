@@ -1,8 +1,9 @@
 """The execution pipeline a pool process runs for every relier message.
 
 Order: migrate arguments -> **start** (fence and attempt) -> body (inside its timers and
-telemetry span) -> **complete** or **fail**. A body that could not be decoded or verified
-never gets here as an envelope: it is kept as a raw dead letter and ignored.
+telemetry span) -> **complete** or **fail**, each creating the task's canvas continuations
+with it (`relier.canvas`). A body that could not be decoded or verified never gets here as
+an envelope: it is kept as a raw dead letter and ignored.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import redis
 from celery.exceptions import Ignore, Retry
 
 from relier import telemetry
+from relier.canvas import Canvas, Outcome
 from relier.context import TaskContext, bind_context, unbind_context
 from relier.envelope import DecodeFailure, Envelope, decode_value, encode_value
 from relier.errors import CheckpointTooLargeError, FencedOffError, ResultEncodingError
@@ -108,9 +110,12 @@ class Pipeline:
         migrations: Callable[[str], MigrationChain],
         max_result_bytes: int,
         keeper: DeadLetterKeeper,
+        *,
         max_checkpoint_bytes: int = 1 << 20,
+        canvas: Canvas | None = None,
     ) -> None:
         self._store = store
+        self._canvas = canvas
         self._migrations = migrations
         self._max_result_bytes = max_result_bytes
         self._max_checkpoint_bytes = max_checkpoint_bytes
@@ -202,21 +207,30 @@ class Pipeline:
                 raise Ignore from None
             telemetry.count("relier.tasks.failed", task=spec.name)
             self._record_failure(ctx, spec, retry.exc or retry, DeadLetterReason.RETRIES_EXHAUSTED,
-                                 began, requested=retry)
+                                 began, requested=retry, envelope=envelope)
             raise
         except Exception as exc:
             if timers.hard_fired.is_set():
                 raise Ignore from None  # already dead-lettered as hard_timeout
             telemetry.count("relier.tasks.failed", task=spec.name)
-            self._record_failure(ctx, spec, exc, DeadLetterReason.RETRIES_EXHAUSTED, began)
+            self._record_failure(ctx, spec, exc, DeadLetterReason.RETRIES_EXHAUSTED, began,
+                                 envelope=envelope)
             raise
         finally:
             telemetry.count("relier.tasks.inflight", -1, task=spec.name)
             telemetry.record("relier.task.duration", time.monotonic() - began, task=spec.name)
-        encoded = self._encode_result(ctx, spec, result, began)
+        self._complete(ctx, spec, envelope, result, began)
+        return result
+
+    def _complete(self, ctx: TaskContext, spec: TaskSpec, envelope: Envelope, result: Any,
+                  began: float) -> None:
+        """Store the result with the continuations it creates; `Ignore` when fenced off."""
+        encoded = self._encode_result(ctx, spec, result, began, envelope)
+        outcome = self._continuations(ctx, spec, envelope, result, began)
         status = _transition(
             self._store.complete, ctx.task_id, ctx.worker, ctx.fence, encoded, _elapsed_ms(began),
-            idem=idem, idem_ttl=spec.idempotency_ttl,
+            idem=envelope.idempotency_key or "", idem_ttl=spec.idempotency_ttl,
+            creates=outcome.creates, chord=outcome.chord,
         )
         if status != "ok":
             logger.warning(
@@ -225,7 +239,19 @@ class Pipeline:
             )
             raise Ignore
         telemetry.count("relier.tasks.completed", task=spec.name)
-        return result
+
+    def _continuations(self, ctx: TaskContext, spec: TaskSpec, envelope: Envelope, result: Any,
+                       began: float) -> Outcome:
+        """What the completion creates (`relier.canvas`); a continuation that cannot be applied
+        fails the task, as Celery fails a task whose callback cannot be sent."""
+        if self._canvas is None or not envelope.canvas:
+            return Outcome([])
+        try:
+            return self._canvas.on_success(envelope, result)
+        except Exception as exc:
+            self._record_failure(ctx, spec, exc, DeadLetterReason.RETRIES_EXHAUSTED, began,
+                                 envelope=envelope)
+            raise
 
     def _save_checkpoint(self, task_id: str, fence: int, state: Any) -> None:
         encoded = encode_value(state)
@@ -255,7 +281,8 @@ class Pipeline:
                 spec.name, ctx.task_id, seconds, status,
             )
 
-    def _encode_result(self, ctx: TaskContext, spec: TaskSpec, result: Any, began: float) -> bytes:
+    def _encode_result(self, ctx: TaskContext, spec: TaskSpec, result: Any, began: float,
+                       envelope: Envelope) -> bytes:
         try:
             encoded = encode_value(result)
         except TypeError as exc:
@@ -270,14 +297,16 @@ class Pipeline:
                 f"task {spec.name} returned {len(encoded)} bytes, over RELIER_MAX_RESULT_BYTES "
                 f"({self._max_result_bytes})"
             )
-        self._record_failure(ctx, spec, error, DeadLetterReason.RESULT_UNENCODABLE, began)
+        self._record_failure(ctx, spec, error, DeadLetterReason.RESULT_UNENCODABLE, began,
+                             envelope=envelope)
         raise error
 
     def _record_failure(
         self, ctx: TaskContext, spec: TaskSpec, exc: BaseException, reason: DeadLetterReason,
-        began: float, *, requested: Retry | None = None,
+        began: float, *, requested: Retry | None = None, envelope: Envelope | None = None,
     ) -> None:
-        """Record a failure; `requested` is a ``self.retry()`` (its own limit and delay)."""
+        """Record a failure; `requested` is a ``self.retry()`` (its own limit and delay). A
+        dead letter creates the task's errbacks and chord part with it (`relier.canvas`)."""
         policy = spec.retry
         retryable = reason is DeadLetterReason.RETRIES_EXHAUSTED and policy.allows(exc)
         limit = policy.retries if retryable else 0
@@ -285,6 +314,13 @@ class Pipeline:
         if requested is not None:
             limit = int(getattr(requested, "relier_limit", policy.retries))
             delay = float(getattr(requested, "relier_delay", delay))
+        outcome = Outcome([])
+        if self._canvas is not None and envelope is not None and envelope.canvas:
+            try:
+                outcome = self._canvas.on_dead_letter(envelope, exc)
+            except Exception:  # a bad errback must not keep the failure from being recorded
+                logger.exception("task %s %s: its errbacks cannot be applied", spec.name,
+                                 ctx.task_id)
         status = _transition(
             self._store.fail,
             ctx.task_id,
@@ -298,7 +334,11 @@ class Pipeline:
             idem=ctx.idempotency_key or "",
             retries=limit,
             retry_delay=delay,
+            creates=outcome.creates,
+            chord=outcome.chord,
         )
+        if status == "dead_lettered" and outcome.after is not None:
+            outcome.after()
         if status == "dead_lettered":
             telemetry.count("relier.tasks.dead_lettered", task=spec.name, reason=reason.value)
             telemetry.event_span("relier.dead_letter", ctx.task_id, reason=reason.value)

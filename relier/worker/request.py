@@ -15,7 +15,7 @@ from celery.worker.request import Request
 
 from relier import telemetry
 from relier.envelope import Envelope
-from relier.worker.identity import worker_node
+from relier.worker.identity import runs_on_greenlets, worker_node
 
 logger = logging.getLogger("relier.worker")
 
@@ -47,6 +47,13 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
         elif isinstance(exc, WorkerLostError | SystemExit | KeyboardInterrupt) and not cancelled:
             self._requeue_lost(exc)
         return super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+    def on_timeout(self, soft: bool, timeout: float) -> Any:
+        """A greenlet pool ends the body at its hard limit by raising in its greenlet, then calls
+        this (no failure follows): dead-letter it here."""
+        if not soft and runs_on_greenlets():
+            self._dead_letter_hard_timeout()
+        return super().on_timeout(soft, timeout)
 
     def _dead_letter_hard_timeout(self) -> None:
         """Runs before billiard ends the pool process: fence the body off, dead-letter it."""

@@ -64,7 +64,8 @@ def dead_letter_message(runtime: Runtime, message: Any, failure: DecodeFailure) 
 def _check_against_envelope(message: Any, envelope: Envelope) -> list[str]:
     """What in Celery's unsigned copy of the execution fields differs from the envelope."""
     expected = execution_headers(task_name=envelope.task, task_id=envelope.id,
-                                 time_limits=envelope.time_limits, extra=envelope.headers)
+                                 time_limits=envelope.time_limits, extra=envelope.headers,
+                                 canvas=envelope.canvas)
     problems = header_mismatches(message.headers or {}, message.properties or {}, expected,
                                  envelope.id)
     queue = (message.delivery_info or {}).get("routing_key")

@@ -93,6 +93,8 @@ class AttemptTimers:
     ) -> None:
         for timer in self._timers:
             timer.cancel()
+        if exc is not None and self.future is not None and not self.future.done():
+            self.future.cancel()  # the body was ended (a greenlet pool's hard limit): stop it
         if self._installed:
             signal.signal(signal.SIGUSR1, self._previous_handler)
             self._installed = False

@@ -13,16 +13,24 @@ import time
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from relier import Arguments, FencedOffError, TaskContext, current_context, rl_task
+from relier.tasks import app as tasks_app
 
 _client: redis.Redis | None = None
 
 
 def client() -> redis.Redis:
+    """The bodies' own counting client; it rides out a Redis restart a test causes (the
+    counting is the test's instrument, not what is tested)."""
     global _client
     if _client is None:
-        _client = redis.Redis.from_url(os.environ["RELIER_REDIS_URL"])
+        _client = redis.Redis.from_url(
+            os.environ["RELIER_REDIS_URL"],
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), 60),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError])
     return _client
 
 
@@ -339,3 +347,41 @@ def request_info(self: Any) -> dict[str, Any]:
     """What Celery's request shows the body: a call's header, the retries, the id."""
     return {"tenant": getattr(self.request, "tenant", None), "retries": self.request.retries,
             "id": self.request.id, "context": current_context().task_id}
+
+
+@rl_task(name="tests.total")
+def total(numbers: list[int]) -> int:
+    """A chord body: the sum of its header's results."""
+    count_execution()
+    return sum(numbers)
+
+
+@rl_task(name="tests.slow_inc")
+def slow_inc(value: int) -> int:
+    """A chain step whose first attempt records its pid and waits to be killed."""
+    ctx = current_context()
+    count_execution()
+    client().set(f"test:pid:{ctx.task_id}:{ctx.attempt}", os.getpid())
+    if ctx.attempt == 1:
+        time.sleep(60)
+    return value + 1
+
+
+@rl_task(name="tests.on_error")
+def on_error(failed_id: str) -> str:
+    """An errback applied as a task: Celery passes the failed task's id."""
+    count_execution()
+    client().rpush(f"test:errback:{failed_id}", "task")
+    return failed_id
+
+
+@rl_task(name="tests.on_error_inline")
+def on_error_inline(request: Any, exc: BaseException, traceback: str) -> None:
+    """An errback taking (request, exc, traceback): Celery calls it in the failing worker."""
+    client().rpush(f"test:errback:{request.id}", f"inline {type(exc).__name__}: {exc}")
+
+
+@tasks_app.task(name="tests.plain_double")
+def plain_double(value: int) -> int:
+    """A plain Celery task (no relier) for canvases that mix both."""
+    return value * 2

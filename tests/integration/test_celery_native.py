@@ -133,7 +133,7 @@ def test_headers_reach_self_request(basic_tasks: ModuleType, default_worker: Cel
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"link": "x"}, "canvas"), ({"shadow": "other"}, "registered name"),
+    ({"link": "x"}, "signature"), ({"shadow": "other"}, "registered name"),
     ({"serializer": "json"}, "signed msgpack"), ({"exchange": "fanout-ex"}, "straight to a queue"),
     ({"headers": {"id": "x"}}, "protocol owns"), ({"no_such_option": 1}, "unknown"),
     ({"countdown": 1, "eta": 2}, "not both"),

@@ -38,6 +38,26 @@ def test_routing_key_is_the_queue() -> None:
         from_celery("t", {"queue": "a", "routing_key": "b"})
 
 
+def test_canvas_options_are_kept_as_plain_signatures() -> None:
+    callback = {"task": "t.next", "args": [1], "kwargs": {}, "options": {}}
+    call = from_celery("t", {"link": callback, "link_error": [callback, callback],
+                             "chain": [callback], "chord": callback, "group_id": "g",
+                             "group_index": 2, "root_id": "r", "parent_id": "p"})
+    assert call.canvas == {"link": [callback], "link_error": [callback, callback],
+                           "chain": [callback], "chord": callback, "group_id": "g",
+                           "group_index": 2, "root_id": "r", "parent_id": "p"}
+    assert from_celery("t", {}).canvas == {}
+
+
+@pytest.mark.parametrize("options", [
+    {"link": "t.next"}, {"link_error": [{"args": []}]}, {"chord": {"task": "t.body"}},
+    {"group_id": 7}, {"group_index": True}, {"group_index": "1", "group_id": "g"},
+])
+def test_malformed_canvas_options_are_refused(options: dict[str, object]) -> None:
+    with pytest.raises(UnsupportedOptionError):
+        from_celery("t", options)
+
+
 @pytest.mark.parametrize(("options", "error"), [
     ({"link": object()}, UnsupportedCanvasError), ({"chord": object()}, UnsupportedCanvasError),
     ({"shadow": "x"}, UnsupportedOptionError), ({"compression": "zlib"}, UnsupportedOptionError),

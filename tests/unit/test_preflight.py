@@ -26,8 +26,10 @@ def test_broker_on_another_redis_is_an_error() -> None:
 def test_unsupported_pool_and_missing_content_type() -> None:
     app = Celery("x", broker="redis://127.0.0.1:6379/0", set_as_current=False)
     app.conf.accept_content = ["json"]
-    checks = {c.name: c for c in check_app(app, "gevent", "redis://127.0.0.1:6379/0")}
+    checks = {c.name: c for c in check_app(app, "custom", "redis://127.0.0.1:6379/0")}
     assert checks["pool"].severity is Severity.ERROR
+    for pool in ("gevent", "eventlet", "threads", "solo"):
+        assert {c.name: c for c in check_app(app, pool)}["pool"].severity is Severity.OK
     assert checks["content-type"].severity is Severity.ERROR
     assert checks["broker"].severity is Severity.OK
 

@@ -9,7 +9,7 @@ import pytest
 
 from relier.keys import BrokerKeys, Keys
 from relier.scripts import SCRIPT_NAMES, scripts_dir
-from relier.store import SHAPES, SHARED_KEYS, Contract, Reply
+from relier.store import CREATE_ARGS, CREATE_KEYS, SHAPES, SHARED_KEYS, Contract, Reply
 
 _ENTRY = re.compile(r"\b(KEYS|ARGV)\[(\d+)(\.\.)?\]\s+(\w+)")
 _OWN_KEYS_START, _OWN_ARGS_START = len(SHARED_KEYS) + 1, 2
@@ -57,6 +57,22 @@ def test_the_prelude_names_the_shared_keys_in_order() -> None:
                         if line.startswith("--"))
     named = {int(i): n for kind, i, _, n in _ENTRY.findall(prelude) if kind == "KEYS"}
     assert [named[i + 1] for i in range(len(SHARED_KEYS))] == list(SHARED_KEYS)
+
+
+def test_the_prelude_reads_a_created_task_as_the_builder_writes_it() -> None:
+    prelude = (scripts_dir() / "_prelude.lua").read_text()
+    assert f"local CREATE_ARGS = {len(CREATE_ARGS)}\n" in prelude
+    reader = prelude[prelude.index("local function created_at"):]
+    reader = reader[: reader.index("\nend\n")]
+    keys = dict(re.findall(r"(\w+) = KEYS\[k(?: \+ (\d))?\]", reader))
+    args = {int(offset or 0): field
+            for field, offset in re.findall(r"(\w+) = ARGV\[a(?: \+ (\d+))?\]", reader)}
+    assert sorted(keys.values()) == ["", "1", "2"]
+    assert len(keys) == len(CREATE_KEYS)
+    lua_name = {"task_id": "id", "task_name": "name", "idem_digest": "digest",
+                "max_resurrections": "max_res", "due_ms": "due", "delay_ms": "delay",
+                "expires_ms": "expires", "expires_in_ms": "expires_in"}
+    assert args == {i: lua_name.get(arg, arg) for i, arg in enumerate(CREATE_ARGS)}
 
 
 def test_builder_puts_shared_keys_first_and_refuses_unknown_names() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from relier.scripts import SCRIPT_NAMES, scripts_dir
-from relier.states import TERMINAL_STATES, TRANSITIONS, TaskState, can_transition
+from relier.states import CREATES, TERMINAL_STATES, TRANSITIONS, TaskState, can_transition
 
 
 def test_terminal_states() -> None:
@@ -21,7 +21,8 @@ def test_only_an_operator_release_leaves_a_terminal_state() -> None:
 
 # What each prelude helper writes when a script calls it.
 _HELPERS = {"bury(": {"dead_lettered"}, "requeue_front(": {"queued"}, "schedule(": {"scheduled"},
-            "cancel(": {"cancelled"},
+            "cancel(": {"cancelled"}, "create_task(": {"queued", "scheduled"},
+            "create_continuation": {"queued", "scheduled", "dead_lettered"},
             "resurrect(": {"queued", "dead_lettered"}}
 
 
@@ -43,7 +44,8 @@ def test_every_script_writes_exactly_the_states_its_transition_allows() -> None:
         if name not in TRANSITIONS:
             assert not written, f"{name} writes {written} but is not in TRANSITIONS"
             continue
-        assert written == {state.value for state in TRANSITIONS[name][1]}, name
+        allowed = TRANSITIONS[name][1] | CREATES.get(name, frozenset())
+        assert written == {state.value for state in allowed}, name
 
 
 def test_start_only_from_queued_or_reserved() -> None:

@@ -1,0 +1,167 @@
+"""Celery's canvas with relier tasks as steps: chain, group, chord, link, link_error.
+
+Each continuation is created by the transition that ends the step before it, so a step killed
+mid-run re-runs once and the chain goes on exactly once; executions are counted in Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import redis
+from celery import chain, chord, group
+from celery.exceptions import ChordError
+from celery.result import AsyncResult
+
+from relier import UnsupportedCanvasError
+from relier.canvas import join_id
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, wait_until
+from tests.conftest import start_worker
+from tests.support import KEYS, executions, running_pid
+
+
+@pytest.fixture
+def fast_worker(redis_server: RedisServer, tmp_path: Path) -> Iterator[CeleryWorker]:
+    worker = start_worker(redis_server, tmp_path / "a", env=FAST_LEASES).wait_ready()
+    yield worker
+    worker.kill()
+
+
+def _state(redis_client: redis.Redis, task_id: str) -> str:
+    return (redis_client.hget(KEYS.record(task_id), "state") or b"").decode()
+
+
+def test_a_chain_passes_each_result_on_once(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    add = basic_tasks.add
+    result = chain(add.s(1, 2), add.s(3), add.s(4)).apply_async()
+    assert result.get(timeout=30) == 10
+    steps = [result.parent.parent, result.parent, result]
+    assert [executions(redis_client, step.id) for step in steps] == [1, 1, 1]
+    assert result.parent.parent.get(timeout=1) == 3
+    assert redis_client.hget(KEYS.record(result.id), "queue") == b"default"
+
+
+def test_a_group_collects_results_in_order(
+    basic_tasks: ModuleType, default_worker: CeleryWorker,
+) -> None:
+    result = group(basic_tasks.add.s(i, i) for i in range(6)).apply_async()
+    assert result.get(timeout=30) == [0, 2, 4, 6, 8, 10]
+    assert result.completed_count() == 6
+
+
+def test_a_chord_applies_its_body_to_the_header_results_once(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    header = [basic_tasks.add.s(i, 1) for i in range(4)]
+    result = chord(header, basic_tasks.total.s()).apply_async()
+    assert result.get(timeout=30) == 1 + 2 + 3 + 4
+    assert executions(redis_client, result.id) == 1
+    assert _state(redis_client, join_id(result.parent.id)) == "completed"
+
+
+def test_link_calls_back_with_the_result(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    callback = basic_tasks.add.s(100).freeze()
+    parent = basic_tasks.add.apply_async((1, 1), link=basic_tasks.add.s(100).set(task_id=callback.id))
+    assert parent.get(timeout=30) == 2
+    linked = AsyncResult(callback.id, app=basic_tasks.add.app)
+    assert linked.get(timeout=30) == 102
+    assert redis_client.hget(KEYS.record(callback.id), "parent_id") in (None, parent.id.encode())
+
+
+def test_link_error_gets_the_failed_task_by_celerys_rules(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    errbacks = [basic_tasks.on_error.s(), basic_tasks.on_error_inline.s()]
+    result = basic_tasks.explode.apply_async(("card declined",), link_error=errbacks)
+    with pytest.raises(ValueError, match="card declined"):
+        result.get(timeout=30)
+    calls = wait_until(lambda: sorted(item.decode() for item in
+                                      redis_client.lrange(f"test:errback:{result.id}", 0, -1))
+                       if redis_client.llen(f"test:errback:{result.id}") == 2 else None,
+                       timeout=30, message="both errbacks")
+    assert calls == ["inline ValueError: card declined", "task"]
+
+
+def test_a_chord_whose_header_fails_raises_chord_error_and_never_runs_the_body(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    body = basic_tasks.total.s().set(link_error=basic_tasks.on_error.s())
+    result = chord([basic_tasks.add.s(1, 1), basic_tasks.explode.s("bad part")], body).apply_async()
+    with pytest.raises(ValueError, match="bad part"):  # as Celery: the header's own error
+        result.get(timeout=30)
+    assert isinstance(result.get(timeout=30, propagate=False), ChordError)
+    assert result.state == "FAILURE"
+    assert executions(redis_client, result.id) == 0
+    assert _state(redis_client, result.id) == "dead_lettered"
+    assert redis_client.hget(KEYS.record(result.id), "reason") == b"chord_failed"
+    wait_until(lambda: redis_client.llen(f"test:errback:{result.id}") == 1, timeout=30,
+               message="the body's errback")
+
+
+def test_a_step_killed_mid_chain_runs_again_once_and_the_chain_goes_on_once(
+    basic_tasks: ModuleType, fast_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    result = chain(basic_tasks.add.s(1, 2), basic_tasks.slow_inc.s(),
+                   basic_tasks.add.s(10)).apply_async()
+    middle = result.parent
+    os.kill(running_pid(redis_client, middle.id), signal.SIGKILL)
+    assert result.get(timeout=60) == 14
+    assert executions(redis_client, middle.id) == 2  # the killed attempt and its re-run
+    assert executions(redis_client, result.id) == 1
+    assert executions(redis_client, middle.parent.id) == 1
+
+
+def test_a_chord_body_runs_once_when_a_header_task_is_resurrected(
+    basic_tasks: ModuleType, fast_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    header = [basic_tasks.slow_inc.s(1), basic_tasks.add.s(2, 2), basic_tasks.add.s(3, 3)]
+    result = chord(header, basic_tasks.total.s()).apply_async()
+    killed = result.parent.results[0]
+    os.kill(running_pid(redis_client, killed.id), signal.SIGKILL)
+    assert result.get(timeout=60) == 2 + 4 + 6
+    assert executions(redis_client, killed.id) == 2
+    assert executions(redis_client, result.id) == 1
+    assert executions(redis_client, join_id(result.parent.id)) == 0  # relier's own join task
+    history = [entry["event"] for entry in basic_tasks.add.relier.store.history(join_id(result.parent.id))]
+    assert history.count("completed") == 1
+
+
+@pytest.fixture(scope="module")
+def mixed_worker(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory,
+                 ) -> Iterator[ModuleType]:
+    import mixed_app
+
+    worker = start_worker(redis_server, tmp_path_factory.mktemp("mixed"), "mixed_app.app",
+                          queues=("mixed",), include=()).wait_ready()
+    yield mixed_app
+    worker.stop()
+
+
+def test_canvases_mix_relier_and_plain_tasks_with_a_result_backend(mixed_worker: ModuleType) -> None:
+    app = mixed_worker
+    assert chain(app.double.s(5), app.plain_inc.s(), app.double.s()).apply_async().get(timeout=30) == 22
+    assert chord([app.double.s(1), app.double.s(2)], app.plain_total.s()).apply_async().get(timeout=30) == 6
+    assert chord([app.plain_inc.s(1), app.plain_inc.s(2)], app.total.s()).apply_async().get(timeout=30) == 5
+    with pytest.raises(UnsupportedCanvasError, match="mixes relier tasks and plain"):
+        chord([app.double.s(1), app.plain_inc.s(2)], app.total.s()).apply_async()
+
+
+def test_starmap_map_and_chunks_are_relier_tasks(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    starmap = basic_tasks.add.starmap([(1, 2), (3, 4)]).apply_async()
+    assert starmap.get(timeout=30) == [3, 7]
+    assert _state(redis_client, starmap.id) == "completed"
+    assert basic_tasks.total.map([[1, 2], [3]]).apply_async().get(timeout=30) == [3, 3]
+    assert basic_tasks.add.chunks([(i, i) for i in range(5)], 2)().get(timeout=30) == [[0, 2], [4, 6], [8]]
+    assert chain(basic_tasks.add.starmap([(1, 2), (3, 4)]), basic_tasks.total.s()).apply_async(
+    ).get(timeout=30) == 10
