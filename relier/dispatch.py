@@ -42,6 +42,8 @@ class PreparedDispatch:
     retry: bool = True
     #: The same task created by another transition instead (a continuation, `relier.canvas`).
     new_task: NewTask | None = None
+    #: The queue it is pushed to.
+    queue: str = ""
 
 
 def _ms(moment: datetime.datetime | None) -> int | str:
@@ -114,6 +116,7 @@ def prepare_dispatch(
         retry_backoff_max=policy.backoff_max,
         headers=dict(call.headers),
         canvas=dict(call.canvas),
+        key_prefix=runtime.keys.prefix,
     )
     kid, secret = runtime.settings.signing_keys[0]
     message = build_message(
@@ -164,7 +167,7 @@ def prepare_dispatch(
         },
     )
     return PreparedDispatch(task_id=task_id, task_name=spec.name, call=script, nonce=nonce,
-                            durable=spec.durable, retry=call.retry,
+                            durable=spec.durable, retry=call.retry, queue=target_queue,
                             new_task=NewTask(task_keys, {**task_args, "fail_reason": "",
                                                          "fail_error": ""}))
 
@@ -219,6 +222,7 @@ class _Retries:
 
 
 def push(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
+    runtime.foreign.check(prepared.queue)
     retries = _Retries(runtime, prepared)
     while True:
         try:
@@ -240,6 +244,9 @@ def _push_once(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
 
 
 async def apush(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
+    if runtime.foreign.stale:  # a read every CHECK_INTERVAL, off the event loop
+        await asyncio.to_thread(runtime.foreign.refresh)
+    runtime.foreign.check(prepared.queue)
     retries = _Retries(runtime, prepared)
     while True:
         try:

@@ -58,6 +58,9 @@ class Envelope(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     #: body of the chord this task is a header task of), ``group_id``, ``group_index``,
     #: ``root_id`` and ``parent_id``. Signatures are plain dicts, as Celery sends them.
     canvas: dict[str, Any] = {}
+    #: The producer's ``RELIER_KEY_PREFIX``: a worker with another prefix ends the task in the
+    #: producer's keyspace as ``key_prefix_mismatch`` instead of dropping the copy.
+    key_prefix: str = ""
 
     @property
     def time_limits(self) -> tuple[float | None, float | None]:

@@ -97,6 +97,12 @@ class Keys:
         """Hash: worker node key -> JSON description (host, pid, queues, pool)."""
         return f"{self.prefix}:workers"
 
+    @property
+    def foreign_consumers(self) -> str:
+        """Hash: Celery worker without relier -> JSON list of the relier queues it consumes
+        (`relier.consumers`); its ``:lock`` string lets one worker check per interval."""
+        return f"{self.prefix}:foreign"
+
 
 @dataclass(frozen=True, slots=True)
 class BrokerKeys:

@@ -24,6 +24,8 @@ class DeadLetterReason(StrEnum):
     #: A chord body that never ran because a header task was dead-lettered (Celery's
     #: ChordError); its record is created dead-lettered, outside the DLQ.
     CHORD_FAILED = "chord_failed"
+    #: A verified message pushed under another RELIER_KEY_PREFIX than the worker's.
+    KEY_PREFIX_MISMATCH = "key_prefix_mismatch"
 
     @property
     def is_releasable(self) -> bool:
@@ -31,9 +33,9 @@ class DeadLetterReason(StrEnum):
         return self not in _UNVERIFIED
 
 
-#: A `tampered` task record keeps the message its producer signed (only a copy was altered),
-#: so it may be released; raw entries are never releasable, whatever their reason.
+#: A task record keeps the message its producer signed: one ended ``tampered`` (only a copy
+#: was altered), ``bad_signature`` or ``unknown_key`` (a worker had other keys) may be released;
+#: raw entries are never releasable, whatever their reason.
 _UNVERIFIED = frozenset(
-    {DeadLetterReason.UNDECODABLE, DeadLetterReason.BAD_SIGNATURE, DeadLetterReason.UNKNOWN_KEY,
-     DeadLetterReason.CONTENT_REFUSED, DeadLetterReason.CHORD_FAILED}
+    {DeadLetterReason.UNDECODABLE, DeadLetterReason.CONTENT_REFUSED, DeadLetterReason.CHORD_FAILED}
 )

@@ -8,6 +8,7 @@ Celery hooks that only get the app.
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from relier.admission import Admission
 from relier.config import Settings
 from relier.connection import Connections
+from relier.consumers import ForeignWarnings
 from relier.keys import BrokerKeys, Keys
 from relier.names import queue_name_problem
 from relier.raw_dead_letters import DeadLetterKeeper
@@ -37,10 +39,23 @@ class Runtime:
         self._accepted_queues: set[str] = set()
         #: The relier tasks declared on this binding: name -> declared queue.
         self.task_queues: dict[str, str] = {}
+        self._foreign_stores: dict[str, Store] = {}
+        #: Warns a push to a queue a Celery worker without relier consumes (`relier.consumers`).
+        self.foreign = ForeignWarnings(self.store)
 
     @property
     def keys(self) -> Keys:
         return self.store.keys
+
+    def store_for_prefix(self, key_prefix: str) -> Store:
+        """A store on another ``RELIER_KEY_PREFIX``'s keys, same Redis (to end a task a
+        producer with that prefix pushed to this worker's queue)."""
+        if key_prefix == self.settings.key_prefix:
+            return self.store
+        if key_prefix not in self._foreign_stores:
+            settings = dataclasses.replace(self.settings, key_prefix=key_prefix)
+            self._foreign_stores[key_prefix] = Store(self.connections, settings, self.broker_keys)
+        return self._foreign_stores[key_prefix]
 
     def front(self, queue: str | None = None) -> str:
         """The priority-0 list of `queue` (default RELIER_DEFAULT_QUEUE): where recovered copies go."""

@@ -9,7 +9,7 @@ from typing import Any, cast
 
 import redis
 
-from relier import inspection
+from relier import consumers, inspection
 from relier.admission import LiveLimits, live_limits, set_limits
 from relier.binding import Relier
 from relier.config import SettingNotice, setting_notices
@@ -42,6 +42,9 @@ class Health:
     memory_warning: float = 0.8
     #: RELIER_* variables that are misspelt or renamed, as this console's process sees them
     setting_notices: list[SettingNotice] = field(default_factory=list)
+    #: Celery workers without relier consuming a relier queue (`relier.consumers`): worker ->
+    #: those queues, as the resurrector last found them
+    foreign_consumers: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +140,8 @@ class ConsoleSource:
             dead_letters=self.dead_letters_api.count(),
             rejections_per_minute=sum(rejections.values()), rejections_estimated=covered < 60,
             worst_burn=burn, firing_alerts=firing, memory=self.memory(),
-            memory_warning=self.relier.settings.memory_warning, setting_notices=setting_notices())
+            memory_warning=self.relier.settings.memory_warning, setting_notices=setting_notices(),
+            foreign_consumers=consumers.published(self.store))
         if known is None:
             inflight, departed, complete = self.inflight(), [], True
         else:
@@ -197,6 +201,11 @@ class ConsoleSource:
 
     def release(self, task_id: str) -> str:
         return self.dead_letters_api.release(task_id, by="console")
+
+    def cancel(self, task_id: str, *, terminate: bool = False) -> str:
+        """Revoke a task, as `rl cancel` does (`Relier.cancel`): ``cancelled``, ``done`` (it
+        had already ended) or ``missing``. Raises the Redis or broker error if either fails."""
+        return self.relier.cancel(task_id, terminate=terminate)
 
     def retry_all(self, where: DeadLetterFilter | None) -> ReleaseReport:
         return self.dead_letters_api.retry_all(where, by="console")

@@ -10,9 +10,11 @@ import click
 from relier import preflight
 from relier.config import get_settings
 from relier.connection import client_for
+from relier.consumers import describe, foreign_consumers
 from relier.display import redact_url
 from relier.errors import ConfigurationError
 from relier.preflight import Check, Severity
+from relier.runtime import runtime_of
 
 _STYLE = {Severity.OK: "green", Severity.WARNING: "yellow", Severity.ERROR: "red"}
 
@@ -24,6 +26,25 @@ def load_app(spec: str) -> Any:
         return symbol_by_name(spec)
     except (ImportError, AttributeError, ValueError) as exc:
         raise click.BadParameter(f"cannot import {spec!r}: {exc}", param_hint="--app") from None
+
+
+def check_consumers(app: Any) -> Check:
+    """Celery workers without relier that consume a relier queue (`relier.consumers`)."""
+    runtime = runtime_of(app)
+    if runtime is None:
+        return Check("consumers", Severity.WARNING, "no Relier is bound to this app",
+                     "create Relier(app) in the module --app names")
+    also = {*runtime.task_queues.values(), runtime.settings.default_queue}
+    try:
+        foreign = foreign_consumers(app, runtime.store, also)
+    except Exception as exc:  # noqa: BLE001 - the broadcast is best effort; say why it failed
+        return Check("consumers", Severity.WARNING, f"could not ask the workers: {exc}",
+                     "check the broker connection")
+    if not foreign:
+        return Check("consumers", Severity.OK, "no worker without relier consumes a relier queue")
+    return Check("consumers", Severity.WARNING,
+                 "; ".join(describe(worker, queues) for worker, queues in sorted(foreign.items())),
+                 "bind Relier(app) in those workers' app, or take the queues off their -Q")
 
 
 @click.command()
@@ -43,8 +64,11 @@ def doctor(app_spec: str, as_json: bool) -> int:
             checks.append(preflight.check_memory(client, settings.memory_warning))
     finally:
         client.close()
-    checks += preflight.check_app(load_app(app_spec), redis_url=settings.redis_url)
+    app = load_app(app_spec)
+    checks += preflight.check_app(app, redis_url=settings.redis_url)
     checks += preflight.check_settings(settings)
+    if not checks[0].is_blocking:
+        checks.append(check_consumers(app))
     failed = any(check.is_blocking for check in checks)
     if as_json:
         click.echo(json.dumps({

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import threading
 from types import FrameType
@@ -14,6 +15,7 @@ from relier import preflight, telemetry
 from relier.binding import Relier
 from relier.cli.doctor import load_app
 from relier.cli.output import echo, echo_json
+from relier.consumers import ForeignCheck
 from relier.display import redact_url
 from relier.phoenix import Resurrector
 
@@ -55,5 +57,8 @@ def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) ->
     signal.signal(signal.SIGTERM, handler)
     logging.getLogger("relier.resurrector").info(
         "resurrector started against %s", redact_url(relier.settings.redis_url))
+    check = ForeignCheck(relier.app, relier.store, f"resurrector/{os.getpid()}")
+    check.start()
     resurrector.run_forever(stop)
+    check.stop()
     return 0

@@ -53,12 +53,60 @@ def _decoded(message: Any) -> Envelope | DecodeFailure:
                          error=f"the body decoded to {type(decoded).__name__}, not an envelope")
 
 
+#: Refusals that mean the producer and this worker may disagree on the signing keys.
+_KEY_MISMATCH = frozenset({DeadLetterReason.BAD_SIGNATURE, DeadLetterReason.UNKNOWN_KEY})
+
+
 def dead_letter_message(runtime: Runtime, message: Any, failure: DecodeFailure) -> None:
-    """Keep a message that must never run, with its raw body, headers and reason."""
+    """Keep a message that must never run, with its raw body, headers and reason. A copy
+    refused for its signature also ends the task it claims, if it is that task's live copy
+    still waiting (`_end_claimed_task`), so its caller learns why at once."""
     headers = dict(message.headers or {})
     routing = (message.delivery_info or {}).get("routing_key") or ""
-    runtime.dead_letter_keeper.keep(RawDeadLetter(
-        failure.raw, str(routing), Refusal(failure.reason, failure.error, headers)))
+    refusal = Refusal(failure.reason, failure.error, headers)
+    runtime.dead_letter_keeper.keep(RawDeadLetter(failure.raw, str(routing), refusal))
+    if failure.reason in _KEY_MISMATCH and refusal.claimed_id:
+        _end_claimed_task(runtime, refusal.claimed_id, str(message.delivery_tag), failure)
+
+
+def _end_claimed_task(runtime: Runtime, task_id: str, tag: str, failure: DecodeFailure) -> None:
+    """reject.lua ends the record only if `tag` is its live copy, still queued or reserved:
+    an unverified copy changes nothing else (a forged one cannot end a running or finished
+    task, nor any task but the one whose live copy it is)."""
+    error = (f"{failure.error}; or the producer and the workers disagree on RELIER_SECRET_KEYS "
+             "(fix the keys, then release this dead letter)")
+    try:
+        digest = runtime.store.client.hget(runtime.keys.record(task_id), "idem")
+        status = runtime.store.reject(
+            task_id, tag, "", failure.reason, error, retry=False,
+            idem=digest.decode() if isinstance(digest, bytes) else "")
+    except redis.RedisError as exc:  # reconciliation still finds the task later
+        logger.warning("task %s not ended after its %s copy (%s)", task_id, failure.reason, exc)
+        return
+    if status is Reply.OK:
+        logger.error("task %s dead-lettered %s: %s", task_id, failure.reason, safe_text(error))
+
+
+def _end_foreign_task(runtime: Runtime, message: Any, envelope: Envelope, node: str) -> None:
+    """A verified message pushed under another ``RELIER_KEY_PREFIX``: its record lives in the
+    producer's keyspace, which the signed envelope names. End it there (it waits for this
+    copy); keep the copy raw here if that record is not found."""
+    error = (f"pushed with RELIER_KEY_PREFIX {envelope.key_prefix!r}, but this worker uses "
+             f"{runtime.keys.prefix!r}: give producers and workers the same prefix, then "
+             "release this dead letter")
+    reason = DeadLetterReason.KEY_PREFIX_MISMATCH
+    logger.error("copy %s of task %s: %s", safe_text(message.delivery_tag), envelope.id, error)
+    try:
+        status = runtime.store_for_prefix(envelope.key_prefix).reject(
+            envelope.id, str(message.delivery_tag), node, reason, error, retry=False,
+            idem=envelope.idempotency_key or "")
+    except redis.RedisError as exc:
+        logger.warning("task %s not ended in keyspace %r (%s)", envelope.id, envelope.key_prefix,
+                       exc)
+        status = Reply.MISSING
+    if status is not Reply.OK:
+        dead_letter_message(runtime, message, DecodeFailure(reason=reason, error=error,
+                                                            raw=_raw_body(message)))
 
 
 def _check_against_envelope(message: Any, envelope: Envelope) -> list[str]:
@@ -98,6 +146,10 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
         problems = _check_against_envelope(message, decoded)
         if problems:
             _dead_letter_tampered(runtime, message, decoded, node, "; ".join(problems))
+            ack(logger, connection_errors)
+            return None
+        if decoded.key_prefix and decoded.key_prefix != runtime.keys.prefix:
+            _end_foreign_task(runtime, message, decoded, node)
             ack(logger, connection_errors)
             return None
         _show_only(message.headers)

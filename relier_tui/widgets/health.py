@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from relier.consumers import describe
 from relier.display import safe_text
 from relier.preflight import MemoryHeadroom
 from relier_tui.source import Health
@@ -37,6 +38,8 @@ def health_notes(health: Health | None) -> list[str]:
     for notice in health.setting_notices:
         fix = f" (rename it to {notice.replacement})" if notice.replacement else ""
         notes.append(f"settings: {notice.message}{fix}")
+    notes += [f"consumers: {describe(worker, queues)}"
+              for worker, queues in sorted(health.foreign_consumers.items())]
     return [safe_text(note) for note in notes]
 
 
@@ -98,6 +101,9 @@ def health_line(health: Health | None, connected: bool, width: int | None = None
         details.append("preflight: " + "; ".join(health.preflight_problems))
     if health.setting_notices:
         details.append("settings: " + "; ".join(notice.message for notice in health.setting_notices))
+    if health.foreign_consumers:
+        details.append("workers without relier on relier queues: "
+                       + ", ".join(sorted(health.foreign_consumers)))
     if details:
         line.append("\n " + safe_text(" │ ".join(details)) + "  (? lists them)", style="yellow")
     return line

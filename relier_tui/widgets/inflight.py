@@ -1,5 +1,6 @@
 """Inflight tasks: what every worker process holds right now, with lease ages in colour and
-number, filterable and sortable; Enter opens a task."""
+number, filterable and sortable; Enter opens a task, `c` and `C` cancel it (after a
+confirmation, through `Relier.cancel` in a thread worker)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from typing import Any
 
 import redis
+from kombu.exceptions import KombuError
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -14,7 +16,7 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from relier.inspection import InflightTask
-from relier_tui.screens import DetailScreen, pretty
+from relier_tui.screens import ConfirmScreen, DetailScreen, pretty
 from relier_tui.source import ConsoleSource
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
@@ -22,6 +24,10 @@ from relier_tui.widgets.pane import FilteredPane
 #: rows the table holds at most: an operator reads the top of the list or filters, and a
 #: Textual DataTable re-renders and re-indexes per change in proportion to its rows
 MAX_ROWS = 1000
+
+#: what the operator reads for each reply of `Relier.cancel`
+CANCEL_OUTCOMES = {"cancelled": "cancelled", "done": "already ended, nothing changed",
+                   "missing": "missing, no such task"}
 
 COLUMNS = [("task", "task"), ("id", "id"), ("queue", "queue"), ("worker", "worker"),
            ("att", "attempt"), ("fence", "fence"), ("lease", "lease"), ("running", "running")]
@@ -59,7 +65,8 @@ def _differs(old: InflightTask | None, new: InflightTask) -> bool:
 
 
 class InflightPane(FilteredPane):
-    """Pane 1: the inflight tasks; `s` sorts, Enter opens the selected task."""
+    """Pane 1: the inflight tasks; `s` sorts, Enter opens the selected task, `c` cancels it
+    and `C` cancels it and stops its running body (each asks first)."""
 
     TITLE = "Inflight"
     HOME = "#inflight-table"
@@ -67,6 +74,10 @@ class InflightPane(FilteredPane):
         Binding("enter", "open", "Open", key_display="enter",
                 tooltip="Open the selected task: arguments, checkpoint, record, history"),
         Binding("s", "sort", "Sort", tooltip="Sort the table by the next column"),
+        Binding("c", "cancel_task", "Cancel",
+                tooltip="Cancel (revoke) the selected task: it never runs again (asks first)"),
+        Binding("C", "cancel_and_terminate", "Cancel + terminate",
+                tooltip="Cancel the selected task and stop its running body too (asks first)"),
     ]
 
     def __init__(self, lease_ttl: float, source: ConsoleSource, **kwargs: Any) -> None:
@@ -195,3 +206,56 @@ class InflightPane(FilteredPane):
                     ("checkpoint", pretty(detail.checkpoint)), ("record", pretty(fields)),
                     ("attempt history", pretty(detail.history))]
         self.app.call_from_thread(self.app.push_screen, DetailScreen(f"task {task_id}", sections))
+
+    def selected(self) -> InflightTask | None:
+        """The inflight task under the cursor."""
+        key = self.table.selected_key()
+        return None if key is None else self.tasks.get(key)
+
+    def action_cancel_task(self) -> None:
+        """Cancel (revoke) the selected task, after a confirmation: it never runs again."""
+        self._confirm_cancel(terminate=False)
+
+    def action_cancel_and_terminate(self) -> None:
+        """Cancel the selected task and stop its running body, after a confirmation."""
+        self._confirm_cancel(terminate=True)
+
+    def _confirm_cancel(self, *, terminate: bool) -> None:
+        task = self.selected()
+        if task is None:
+            self.tell("select a task first", severity="warning")
+            return
+        worker = task.holder.split("@", 1)[-1] if "@" in task.holder else task.holder
+        if terminate:
+            question = (f"Revoke {task.task} {task.id} ({task.state} on {worker}) and terminate it? "
+                        "It will never run again, and if its body is running, its worker stops it "
+                        "now (the pool process is signalled).")
+        elif task.state == "running":
+            question = (f"Revoke {task.task} {task.id} (running on {worker})? It will never run "
+                        "again. Its running body is not stopped: it runs to its end and its result "
+                        "is discarded (C stops it too).")
+        else:
+            question = (f"Revoke {task.task} {task.id} ({task.state} on {worker})? It has not "
+                        "started and will never run.")
+
+        def cancel_if_confirmed(yes: bool | None) -> None:
+            if yes:
+                self._cancel(task, terminate=terminate)
+
+        self.app.push_screen(ConfirmScreen(question, confirm_label="Revoke + terminate" if terminate
+                                           else "Revoke"), cancel_if_confirmed)
+
+    @work(thread=True, group="inflight-action", exit_on_error=False)
+    def _cancel(self, task: InflightTask, *, terminate: bool) -> None:
+        try:
+            reply = self.source.cancel(task.id, terminate=terminate)
+        except (redis.RedisError, OSError, KombuError) as exc:
+            # the record may be cancelled already and only the revoke broadcast failed: re-read
+            self.tell_from_thread(f"cancel {task.id[:8]} failed: {exc}", severity="error")
+        else:
+            outcome = CANCEL_OUTCOMES.get(reply, reply)
+            if reply == "cancelled" and terminate:
+                outcome += " (terminate sent to its worker)"
+            self.tell_from_thread(f"cancel {task.task} {task.id[:8]}: {outcome}",
+                                  severity="information" if reply == "cancelled" else "warning")
+        self.post_message(self.ReloadRequested())

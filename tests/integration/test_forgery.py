@@ -52,7 +52,9 @@ TAMPERING: dict[str, Edit] = {
     "correlation-id": _property("correlation_id", "attacker"),
 }
 
-#: Forgeries that make the message unverifiable: kept raw, the record untouched.
+#: Forgeries that make the message unverifiable: kept raw. A bad signature on the live copy
+#: also ends the task it claims (its caller learns why at once; releasable, its stored message
+#: is intact); any other refusal leaves the record to reconciliation.
 UNVERIFIABLE: dict[str, tuple[Edit, DeadLetterReason]] = {
     "body-bit-flip": (lambda document, other_id: document.__setitem__("body", base64.b64encode(
         _flip(base64.b64decode(document["body"]))).decode()), DeadLetterReason.BAD_SIGNATURE),
@@ -103,7 +105,11 @@ def test_forged_headers_never_run_anything_but_the_signed_task(
                                message=f"no raw dead letter for {name}")
             reason = redis_client.hget(KEYS.record(entry), "reason").decode()
             assert reason == UNVERIFIABLE[name][1], name
-            assert _state(redis_client, handle)[0] == "queued", name  # an unverified copy changes nothing
+            if reason == DeadLetterReason.BAD_SIGNATURE:  # the live copy: the task ends with it
+                assert _state(redis_client, handle) == ("dead_lettered", reason), name
+                assert basic_tasks.add.relier.dead_letters.release(handle.id) == "queued"
+            else:
+                assert _state(redis_client, handle)[0] == "queued", name  # changes nothing
         assert bystander.result(timeout=30) == 0
         every = [bystander, *forged.values(), *unverifiable.values()]
         assert {h.id: executions(redis_client, h.id) for h in every} == {

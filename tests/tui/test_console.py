@@ -7,8 +7,10 @@ import uuid
 from types import ModuleType
 
 import redis
+from textual.pilot import Pilot
 from textual.widgets import Input, RichLog, Static
 
+from relier.procinfo import is_gone
 from relier.testing import CeleryWorker, RedisServer
 from relier_tui.app import RelierConsole
 from relier_tui.screens import ConfirmScreen
@@ -18,7 +20,7 @@ from relier_tui.widgets.health import HealthBar
 from relier_tui.widgets.inflight import InflightPane
 from relier_tui.widgets.keyed_table import KeyedTable
 from relier_tui.widgets.workers import WorkersPane
-from tests.support import settings_for
+from tests.support import executions, running_pid, settings_for
 from tests.tui.conftest import until
 
 
@@ -213,9 +215,12 @@ async def test_every_action_is_in_the_command_palette(console_worker: CeleryWork
                 "Open", "Pause events"} <= set(commands)
         assert "key: ctrl+r" in commands["Reload"].help
         assert "Release" not in commands  # a dead-letter action, offered on that pane only
+        assert {"Cancel", "Cancel + terminate"} <= set(commands)
+        assert "key: C" in commands["Cancel + terminate"].help
         await pilot.press("4")
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert {"Release", "Retry all", "Purge"} <= titles
+        assert "Cancel" not in titles  # an inflight action
         await pilot.press("6")
         titles = {command.title for command in app.get_system_commands(app.screen)}
         assert "Push" in titles
@@ -224,3 +229,77 @@ async def test_every_action_is_in_the_command_palette(console_worker: CeleryWork
         show_chaos.callback()
         await until(pilot, lambda: app.active_pane == "chaos", what="the chaos pane")
         assert app.focused is app.pane("chaos")
+
+
+async def _select_running(pilot: Pilot[None], app: RelierConsole, client: redis.Redis,
+                          task_id: str) -> InflightPane:
+    """Wait for the task's body to run and its row to show; put the cursor on it."""
+    pane = app.query_one(InflightPane)
+    await until(pilot, lambda: _state(client, task_id) == "running", what="the body to start")
+    await until(pilot, lambda: task_id in pane.table.keys, what="the task's row")
+    pane.table.focus()
+    pane.table.move_cursor(row=pane.table.get_row_index(task_id))
+    await pilot.pause()
+    return pane
+
+
+def _told(app: RelierConsole, text: str) -> bool:
+    return any(text in notification.message for notification in app._notifications)
+
+
+async def test_cancel_asks_first_then_revokes_the_selected_task(
+        basic_tasks: ModuleType, console_worker: CeleryWorker, redis_client: redis.Redis) -> None:
+    held = basic_tasks.hold.push(300.0)
+    app = _console()
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            pane = await _select_running(pilot, app, redis_client, held.id)
+            fence = redis_client.hget(f"rl:t:{held.id}", "fence")
+            await pilot.press("c")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+            question = str(app.screen.query_one("#question", Static).render())
+            assert held.id in question
+            assert "tests.hold" in question
+            assert "never run again" in question
+            await pilot.press("n")
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="the dialog to close")
+            await pilot.pause(0.5)
+            # declined: the record is as it was, and the row is still there
+            assert _state(redis_client, held.id) == "running"
+            assert redis_client.hget(f"rl:t:{held.id}", "fence") == fence
+            assert held.id in pane.table.keys
+            assert not _told(app, "cancel ")
+            await pilot.press("c")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: _state(redis_client, held.id) == "cancelled", what="the cancel")
+            await until(pilot, lambda: _told(app, f"cancel tests.hold {held.id[:8]}: cancelled"),
+                        what="the outcome notification")
+            await until(pilot, lambda: held.id not in pane.table.keys, what="the row to go")
+            assert redis_client.hget(f"rl:t:{held.id}", "fence") != fence  # the running attempt is fenced off
+    finally:
+        from relier.tasks import relier
+
+        relier.cancel(held.id, terminate=True)  # the body ran on (no terminate): free the worker's slot
+
+
+async def test_cancel_and_terminate_stops_the_running_body(
+        basic_tasks: ModuleType, console_worker: CeleryWorker, redis_client: redis.Redis) -> None:
+    held = basic_tasks.hold.push(300.0)
+    pid = running_pid(redis_client, held.id)
+    app = _console()
+    async with app.run_test(size=(140, 40)) as pilot:
+        pane = await _select_running(pilot, app, redis_client, held.id)
+        await pilot.press("C")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        question = str(app.screen.query_one("#question", Static).render())
+        assert held.id in question
+        assert "terminate" in question
+        await pilot.press("y")
+        await until(pilot, lambda: _state(redis_client, held.id) == "cancelled", what="the cancel")
+        await until(pilot, lambda: is_gone(pid), timeout=30, what="the body's process to stop")
+        await until(pilot, lambda: _told(app, f"{held.id[:8]}: cancelled (terminate sent"),
+                    what="the outcome notification")
+        await until(pilot, lambda: held.id not in pane.table.keys, what="the row to go")
+    assert executions(redis_client, held.id) == 1
+    assert _state(redis_client, held.id) == "cancelled"
