@@ -310,3 +310,14 @@ local function chord_part(chord, index, result, failed_id, failed_error, now, tt
   end
   return redis.call('HSETNX', chord, 'fired', now) == 1
 end
+
+-- What a task's dead letter creates: its `creates` errbacks, and, for a chord header task
+-- (`index` ~= ''), its failure in the chord's hash and the chord's join (created once, after
+-- the errbacks), from key groups at KEYS[key_base] and created tasks at ARGV[arg_base].
+local function dead_letter_continuations(chord, index, id, error, key_base, arg_base, creates,
+    now, ttl_ms)
+  create_continuations(key_base, arg_base, creates, now, ttl_ms)
+  if index ~= '' and chord_part(chord, index, nil, id, error, now, ttl_ms) then
+    create_continuation(created_at(key_base, arg_base, creates + 1), now, ttl_ms)
+  end
+end

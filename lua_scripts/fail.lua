@@ -56,10 +56,6 @@ if failures <= tonumber(ARGV[9]) then
   return {'ok', 'scheduled'}
 end
 bury(task, now, {reason = ARGV[3], exc_type = ARGV[4], error = ARGV[5], traceback = ARGV[6]}, {})
-local creates = tonumber(ARGV[13])
-create_continuations(14, 14, creates, now, ARGV[12])
-if ARGV[11] ~= '' and chord_part(KEYS[13], ARGV[11], nil, id, ARGV[4] .. ': ' .. ARGV[5], now,
-    ARGV[12]) then
-  create_continuation(created_at(14, 14, creates + 1), now, ARGV[12])
-end
+dead_letter_continuations(KEYS[13], ARGV[11], id, ARGV[4] .. ': ' .. ARGV[5], 14, 14,
+  tonumber(ARGV[13]), now, ARGV[12])
 return {'ok', 'dead_lettered'}

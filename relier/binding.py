@@ -135,15 +135,16 @@ class Relier:
         WorkerLifecycle(app, self.runtime, self.preflight_checks, self._task_kind).connect()
         register_runtime(app, self.runtime)
         _bound[app] = self
-        self._chord_join = self._declare_builtins()
-        if all_tasks:
+        if all_tasks:  # before anything finalizes the app (declaring relier's own tasks does)
             self._adopt_all_tasks()
+        self._chord_join = self._declare_builtins()
 
     def _adopt_all_tasks(self) -> None:
         """Every task the app declares from now (``@app.task``, ``@shared_task``, lazily at
         finalize) becomes a relier task (`relier.adopt`)."""
         app = self.app
-        declared = sorted(name for name in app.tasks if not name.startswith(("celery.", "relier.")))
+        # app._tasks: reading app.tasks would finalize the app, declaring its tasks unadopted
+        declared = sorted(name for name in app._tasks if not name.startswith(("celery.", "relier.")))
         if app.finalized and declared:
             raise ConfigurationError(
                 f"Relier(app, all_tasks=True) came after the app declared {', '.join(declared)}: "

@@ -56,7 +56,8 @@ TRANSITIONS: dict[str, tuple[frozenset[TaskState], frozenset[TaskState]]] = {
 #: next step, callbacks, errbacks, a chord's join; a chord body whose header task failed is
 #: created dead-lettered).
 CREATES: dict[str, frozenset[TaskState]] = {
-    name: frozenset({_S.QUEUED, _S.SCHEDULED, _S.DEAD_LETTERED}) for name in ("complete", "fail")
+    name: frozenset({_S.QUEUED, _S.SCHEDULED, _S.DEAD_LETTERED})
+    for name in ("complete", "fail", "hard_timeout")
 }
 
 

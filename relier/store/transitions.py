@@ -232,16 +232,20 @@ class Store:
 
     def hard_timeout(
         self, task_id: str, tag: str, process: str, seconds: float, *, idem: str = "",
-        retry: bool = True,
+        retry: bool = True, creates: Sequence[NewTask] = (), chord: ChordPart | None = None,
     ) -> Reply:
-        """Dead-letter the running copy `tag` as ``hard_timeout``, fencing its body off;
-        `retry=False` in a worker's main process, which must not block on an outage."""
+        """Dead-letter the running copy `tag` as ``hard_timeout``, fencing its body off, and
+        create its errbacks and chord part with it; `retry=False` in a worker's main process,
+        which must not block on an outage."""
+        groups, rest = created([*creates, *([chord.join] if chord else [])])
         return _reply(self.run(self.contract.call(
             "hard_timeout",
             keys={**self._task_keys(task_id), "process_held": self.keys.held(process),
-                  "idem": self.keys.idempotency(idem)},
+                  "idem": self.keys.idempotency(idem), **self._chord_key(chord)},
             args={"tag": tag, "task_id": task_id, "timeout_ms": _ms(seconds),
-                  "process": process}), retrying=retry))
+                  "process": process, "chord_index": chord.index if chord else "",
+                  "result_ttl_ms": _ms(self._settings.result_ttl), "creates": len(creates)},
+            groups=groups, rest=rest), retrying=retry))
 
     def reject(
         self, task_id: str, tag: str, worker: str, reason: str, error: str, *,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import redis
-from celery.exceptions import Ignore, Retry
+from celery.exceptions import Ignore, Retry, TimeLimitExceeded
 
 from relier import telemetry
 from relier.canvas import Canvas, Outcome
@@ -186,7 +186,7 @@ class Pipeline:
         began = time.monotonic()
         timers = AttemptTimers(
             spec, ctx, celery_enforces=is_pool_process(),
-            on_hard=functools.partial(self._hard_timeout, spec, ctx, tag),
+            on_hard=functools.partial(self._hard_timeout, spec, ctx, tag, envelope),
         )
         telemetry.count("relier.tasks.started", task=spec.name)
         if envelope.created_ms:
@@ -265,12 +265,30 @@ class Pipeline:
                 f"task {task_id}: checkpoint rejected, fence {fence} is no longer current"
             )
 
-    def _hard_timeout(self, spec: TaskSpec, ctx: TaskContext, tag: str) -> None:
-        """Threads and solo pools: record the hard timeout from a timer thread."""
+    def dead_letter_outcome(self, envelope: Envelope | None, exc: BaseException) -> Outcome:
+        """What a dead letter of `envelope`'s task creates (errbacks, its chord part) and calls
+        after (`relier.canvas`); nothing when it has no canvas, or its errbacks cannot be
+        applied (the dead letter is recorded all the same)."""
+        if self._canvas is None or envelope is None or not envelope.canvas:
+            return Outcome([])
+        try:
+            return self._canvas.on_dead_letter(envelope, exc)
+        except Exception:  # a bad errback must not keep the failure from being recorded
+            logger.exception("task %s %s: its errbacks cannot be applied", envelope.task,
+                             envelope.id)
+            return Outcome([])
+
+    def _hard_timeout(self, spec: TaskSpec, ctx: TaskContext, tag: str,
+                      envelope: Envelope | None = None) -> None:
+        """Threads, solo and greenlet pools: record the hard timeout from a timer thread."""
         seconds = spec.hard_timeout or 0.0
+        outcome = self.dead_letter_outcome(envelope, TimeLimitExceeded(seconds))
         status = self._store.hard_timeout(
-            ctx.task_id, tag, ctx.worker, seconds, idem=ctx.idempotency_key or ""
+            ctx.task_id, tag, ctx.worker, seconds, idem=ctx.idempotency_key or "",
+            creates=outcome.creates, chord=outcome.chord,
         )
+        if status == "ok" and outcome.after is not None:
+            outcome.after()
         if spec.is_async:
             logger.error("task %s %s hit its hard timeout (%g s): cancelled, dead-lettered (%s)",
                          spec.name, ctx.task_id, seconds, status)
@@ -314,13 +332,7 @@ class Pipeline:
         if requested is not None:
             limit = int(getattr(requested, "relier_limit", policy.retries))
             delay = float(getattr(requested, "relier_delay", delay))
-        outcome = Outcome([])
-        if self._canvas is not None and envelope is not None and envelope.canvas:
-            try:
-                outcome = self._canvas.on_dead_letter(envelope, exc)
-            except Exception:  # a bad errback must not keep the failure from being recorded
-                logger.exception("task %s %s: its errbacks cannot be applied", spec.name,
-                                 ctx.task_id)
+        outcome = self.dead_letter_outcome(envelope, exc)
         status = _transition(
             self._store.fail,
             ctx.task_id,

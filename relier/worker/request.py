@@ -63,15 +63,19 @@ class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type info
         envelope = _envelope(self)
         signed = envelope.time_limit if envelope is not None else self.task.spec.hard_timeout
         seconds = signed or 0.0
+        after = self.task.pipeline.dead_letter_outcome(envelope, TimeLimitExceeded(seconds))
         try:
             outcome = runtime.store.hard_timeout(
                 self.id, str(self._message.delivery_tag), process, seconds,
                 idem=_idempotency_digest(self), retry=False,  # never block the consumer
+                creates=after.creates, chord=after.chord,
             )
         except Exception:  # its lease expires with the killed process; the resurrector takes it
             logger.exception("could not record the hard timeout of %s", self.id)
             return
         logger.error("task %s hit its hard timeout (%g s): %s", self.id, seconds, outcome)
+        if outcome == "ok" and after.after is not None:
+            after.after()  # errbacks taking (request, exc, traceback), as Celery calls them here
         if outcome == "ok":
             telemetry.count("relier.tasks.dead_lettered", task=self.task.name, reason="hard_timeout")
             telemetry.event_span("relier.dead_letter", self.id, reason="hard_timeout")

@@ -165,3 +165,21 @@ def test_starmap_map_and_chunks_are_relier_tasks(
     assert basic_tasks.add.chunks([(i, i) for i in range(5)], 2)().get(timeout=30) == [[0, 2], [4, 6], [8]]
     assert chain(basic_tasks.add.starmap([(1, 2), (3, 4)]), basic_tasks.total.s()).apply_async(
     ).get(timeout=30) == 10
+
+
+def test_a_hard_timeout_fails_its_chord_and_calls_its_errbacks(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    timed_out = basic_tasks.stuck_sleep.apply_async(
+        link_error=[basic_tasks.on_error.s(), basic_tasks.on_error_inline.s()])
+    calls = wait_until(lambda: sorted(item.decode() for item in
+                                      redis_client.lrange(f"test:errback:{timed_out.id}", 0, -1))
+                       if redis_client.llen(f"test:errback:{timed_out.id}") == 2 else None,
+                       timeout=30, message="both errbacks of the timed-out task")
+    assert calls[1] == "task"
+    assert calls[0].startswith("inline TimeLimitExceeded")
+    result = chord([basic_tasks.add.s(1, 1), basic_tasks.stuck_sleep.s()],
+                   basic_tasks.total.s()).apply_async()
+    assert isinstance(result.get(timeout=30, propagate=False), ChordError)
+    assert redis_client.hget(KEYS.record(result.id), "reason") == b"chord_failed"
+    assert executions(redis_client, result.id) == 0

@@ -23,6 +23,7 @@ def test_only_an_operator_release_leaves_a_terminal_state() -> None:
 _HELPERS = {"bury(": {"dead_lettered"}, "requeue_front(": {"queued"}, "schedule(": {"scheduled"},
             "cancel(": {"cancelled"}, "create_task(": {"queued", "scheduled"},
             "create_continuation": {"queued", "scheduled", "dead_lettered"},
+            "dead_letter_continuations(": {"queued", "scheduled", "dead_lettered"},
             "resurrect(": {"queued", "dead_lettered"}}
 
 
