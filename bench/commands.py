@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -143,16 +144,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_options(parser, NAME)
 
 
+def command_rows(per_arm: Mapping[str, Mapping[str, float]]) -> list[tuple[str, ...]]:
+    """One row per command (most calls first), one column per arm (in `per_arm`'s order), then
+    the total; `per_arm` maps an arm to its calls per command (per task, per push...)."""
+    names = sorted({name for values in per_arm.values() for name in values},
+                   key=lambda name: (-max(v.get(name, 0.0) for v in per_arm.values()), name))
+    rows = [(name, *(f"{values.get(name, 0.0):.2f}" for values in per_arm.values()))
+            for name in names]
+    rows.append(("total", *(f"{sum(values.values()):.2f}" for values in per_arm.values())))
+    return rows
+
+
 def breakdown_rows(lifecycles: list[Lifecycle], phase: str) -> list[tuple[str, ...]]:
     """One row per command (most calls first), one column per arm: calls per task or push."""
-    per = {lc.arm: (getattr(lc, phase).per(lc.tasks if phase == "run" else lc.pushes))
-           for lc in lifecycles}
-    names = sorted({name for values in per.values() for name in values},
-                   key=lambda name: (-max(v.get(name, 0.0) for v in per.values()), name))
-    rows = [(name, *(f"{per[lc.arm].get(name, 0.0):.2f}" for lc in lifecycles))
-            for name in names]
-    rows.append(("total", *(f"{sum(per[lc.arm].values()):.2f}" for lc in lifecycles)))
-    return rows
+    return command_rows({lc.arm: getattr(lc, phase).per(lc.tasks if phase == "run" else lc.pushes)
+                         for lc in lifecycles})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -59,10 +59,22 @@ def _version(machine: Mapping[str, Any], package: str) -> str:
     return str(machine.get("packages", {}).get(package) or "?")
 
 
-def machine_table(machines: Sequence[Mapping[str, Any]]) -> str:
-    """The host the run measured, from the payloads' ``machine`` (the first one, dates of all)."""
-    first = machines[0]
-    dates = sorted(str(m.get("date", "")) for m in machines)
+def revisions(machines: Mapping[str, Mapping[str, Any]]) -> str:
+    """The relier revision measured; when the benchmarks ran on several, each with its own."""
+    by_revision: dict[str, list[str]] = {}
+    for name, machine in machines.items():
+        by_revision.setdefault(str(machine.get("relier_revision") or "?"), []).append(name)
+    if len(by_revision) == 1:
+        return next(iter(by_revision))
+    return "; ".join(f"{revision} ({', '.join(f'`{name}`' for name in names)})"
+                     for revision, names in by_revision.items())
+
+
+def machine_table(machines: Mapping[str, Mapping[str, Any]]) -> str:
+    """The host the run measured, from the payloads' ``machine`` by benchmark (the first one;
+    dates and relier revisions of all)."""
+    first = next(iter(machines.values()))
+    dates = sorted(str(m.get("date", "")) for m in machines.values())
     when = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
     server = first.get("server", {})
     load = first.get("load_average")
@@ -76,7 +88,7 @@ def machine_table(machines: Sequence[Mapping[str, Any]]) -> str:
                    "AOF everysec"),
         ("Celery / kombu / redis-py", " / ".join(_version(first, p)
                                                  for p in ("celery", "kombu", "redis"))),
-        ("relier revision", str(first.get("relier_revision") or "?")),
+        ("relier revision", revisions(machines)),
         ("date (UTC)", when),
         ("load average when the run began (1, 5, 15 min)",
          ", ".join(str(v) for v in load) if load else "?"),
@@ -132,7 +144,8 @@ def render(payloads: Mapping[str, Mapping[str, Any]], *, order: Sequence[str],
     """The whole page. `images` maps a benchmark to (alt text, path relative to docs/)."""
     present = [name for name in order if name in payloads]
     missing = [name for name in order if name not in payloads]
-    machines = [payloads[name]["machine"] for name in present if payloads[name].get("machine")]
+    machines = {name: payloads[name]["machine"] for name in present
+                if payloads[name].get("machine")}
     out = ["# Benchmarks", "", _INTRO]
     out += ["## Machine", "", machine_table(machines) if machines else "No results.", "",
             sample_sizes(scaled), ""]

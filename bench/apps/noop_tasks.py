@@ -3,7 +3,8 @@
 ``python -m bench coldstart|memory|fds|commands|throughput`` compare this task with vanilla
 Celery's ``bench.vanilla_noop`` (``vanilla_tasks``): same body, same queue (``default``), same
 worker options. The benchmark process builds its app for the server it starts; workers load
-``noop_worker.app``, built from ``RELIER_REDIS_URL``.
+``noop_worker.app``, built from ``RELIER_REDIS_URL`` (and ``BENCH_RESULT_BACKEND``, the result
+backend its Celery app configures, for ``python -m bench results``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ class NoopApp:
     noop: RelierTask
 
 
-def make_app(url: str, *, set_as_current: bool = False) -> NoopApp:
-    """A Celery app on `url` with relier bound (its defaults) and the no-op task."""
-    app, relier = relier_app("bench-noop", url, set_as_current=set_as_current)
+def make_app(url: str, *, set_as_current: bool = False,
+             result_backend: str | None = None) -> NoopApp:
+    """A Celery app on `url` with relier bound (its defaults) and the no-op task; the app
+    configures `result_backend` when given (relier wraps it), else no result backend."""
+    conf = {} if result_backend is None else {"result_backend": result_backend}
+    app, relier = relier_app("bench-noop", url, set_as_current=set_as_current, **conf)
     return NoopApp(app=app, relier=relier, noop=relier.task(name=TASK_NAME)(_noop))

@@ -6,5 +6,6 @@ import os
 
 from bench.apps.noop_tasks import make_app
 
-bound = make_app(os.environ["RELIER_REDIS_URL"], set_as_current=True)
+bound = make_app(os.environ["RELIER_REDIS_URL"], set_as_current=True,
+                 result_backend=os.environ.get("BENCH_RESULT_BACKEND") or None)
 app = bound.app

@@ -1,8 +1,9 @@
 """Plain Celery (no relier): the baseline arms of ``python -m bench`` recovery, shutdown and the
 footprint benchmarks (``bench.vanilla_noop``).
 
-Configured from the environment: ``BENCH_BROKER_URL`` and ``BENCH_ACKS_LATE=1`` for
-``task_acks_late=True`` with ``task_reject_on_worker_lost=True`` (else Celery's defaults).
+Configured from the environment: ``BENCH_BROKER_URL``, ``BENCH_ACKS_LATE=1`` for
+``task_acks_late=True`` with ``task_reject_on_worker_lost=True`` (else Celery's defaults), and
+``BENCH_RESULT_BACKEND`` for a result backend (else none, Celery's default).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from bench.apps.counting import client, counted_work, record_attempt
 
 BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:1/0")
 ACKS_LATE = os.environ.get("BENCH_ACKS_LATE") == "1"
+RESULT_BACKEND = os.environ.get("BENCH_RESULT_BACKEND") or None
 
-app = Celery("bench-vanilla", broker=BROKER_URL)
+app = Celery("bench-vanilla", broker=BROKER_URL, backend=RESULT_BACKEND)
 app.conf.update(broker_connection_retry_on_startup=True, task_default_queue="default")
 if ACKS_LATE:
     app.conf.update(task_acks_late=True, task_reject_on_worker_lost=True)

@@ -169,6 +169,15 @@ def test_page_from_a_json_sample() -> None:
     assert not text.endswith("\n\n")
 
 
+def test_page_names_each_relier_revision_measured() -> None:
+    payloads = _sample_payloads()
+    one = page.render(payloads, order=["dispatch", "throughput"], planned={}, images={})
+    assert "| relier revision | abc123 |" in one
+    payloads["throughput"]["machine"]["relier_revision"] = "def456-dirty"
+    two = page.render(payloads, order=["dispatch", "throughput"], planned={}, images={})
+    assert "| relier revision | abc123 (`dispatch`); def456-dirty (`throughput`) |" in two
+
+
 def test_markdown_table_shape() -> None:
     assert page.markdown_table(("a", "b"), [("1", "x|y")]).splitlines() == [
         "| a | b |", "| --- | --- |", "| 1 | x\\|y |"]
