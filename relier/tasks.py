@@ -1,12 +1,14 @@
 """A ready Celery app configured from ``RELIER_REDIS_URL``, with relier bound to it.
 
-Run workers with ``celery -A relier.tasks.app worker -Q high_priority,default,low_priority``
-(add ``--include=yourmodule`` for your tasks) and declare tasks with ``@rl_task``.
+Run workers with ``celery -A relier.tasks.app worker`` (it consumes the four queues it
+declares: high_priority, default, low_priority and re-queue; ``-Q`` picks others) and
+``--include=yourmodule`` for your tasks; declare tasks with ``@rl_task``.
 """
 
 from __future__ import annotations
 
 from celery import Celery
+from kombu import Queue
 
 from relier.binding import Relier
 from relier.chaos.probes import register as register_probes
@@ -29,6 +31,9 @@ app.conf.update(
     broker_transport_options=transport_options,
     broker_connection_retry_on_startup=True,
     task_default_queue=settings.default_queue,
+    # a worker started without -Q consumes these four, as the README's command names them
+    task_queues=[Queue(name) for name in dict.fromkeys(
+        ("high_priority", settings.default_queue, "low_priority", "re-queue"))],
     worker_disable_prefetch=True,
 )
 relier = Relier(app, settings=settings)

@@ -57,6 +57,11 @@ class MessageGate(Protocol):
 _gate: MessageGate | None = None
 
 
+#: kombu's remote-control queues (``<id>.reply.celery.pidbox``): `app.control` replies, never
+#: tasks, popped by the same transport when a worker or a task body inspects the fleet.
+_PIDBOX = ".pidbox"
+
+
 def install_gate(gate: MessageGate | None) -> None:
     """Make `gate` inspect every element this process's relier transports pop."""
     global _gate  # noqa: PLW0603 - one consumer (worker main process) per process
@@ -148,7 +153,7 @@ class _GatedChannel:
     def _deliver_gated(self, item: bytes, queue: str) -> None:
         channel: Any = self
         gate = _gate
-        if gate is None:
+        if gate is None or queue.endswith(_PIDBOX):  # remote control replies are not tasks
             channel.connection._deliver(loads(bytes_to_str(item)), queue)  # type: ignore[no-untyped-call]
             return
         payload = gate.admit(item, queue)

@@ -30,6 +30,14 @@ def mark_worker_main_process(node_name: str | None = None, pool: str | None = No
     _pool = pool
 
 
+def forget_worker_main_process() -> None:
+    """The worker stopped (an embedded worker, as in Celery's test fixtures, leaves its
+    process running): this process is no worker any more."""
+    mark_worker_main_process(None, None)
+    global _main_pid  # noqa: PLW0603 - the worker that set it has stopped
+    _main_pid = None
+
+
 def has_pool_processes() -> bool:
     """Whether bodies run in pool processes of their own (prefork), which a handoff can end."""
     return _pool in {None, "prefork"}

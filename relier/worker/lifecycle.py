@@ -35,6 +35,7 @@ from relier.worker.drain import Drainer
 from relier.worker.gate import Gate, GateRules, TaskKind
 from relier.worker.identity import (
     GREENLET_POOLS,
+    forget_worker_main_process,
     has_pool_processes,
     mark_worker_main_process,
     worker_node,
@@ -197,6 +198,8 @@ class WorkerLifecycle:
     def _on_worker_shutdown(self, sender: Any = None, **_: Any) -> None:
         if self._lease_keeper is None:
             return
+        install_gate(None)  # an embedded worker's process lives on: its pops are no worker's
+        forget_worker_main_process()
         try:
             self._runtime.store.client.hdel(self._runtime.keys.workers, self._lease_keeper.node)
         except redis.RedisError:

@@ -31,3 +31,10 @@ def test_an_unknown_task_option_is_refused_with_the_list_of_options() -> None:
     own = relier.Relier(Celery("options-test", set_as_current=False), settings=Settings.from_env({}))
     with pytest.raises(relier.ConfigurationError, match="unknown option\\(s\\) hard_timout"):
         own.task(hard_timout=5)(lambda: None)
+
+
+def test_the_ready_app_declares_the_four_queues_a_worker_consumes_without_q() -> None:
+    from relier.tasks import app  # noqa: PLC0415 - reads the settings
+
+    assert [queue.name for queue in app.conf.task_queues] == [
+        "high_priority", "default", "low_priority", "re-queue"]
