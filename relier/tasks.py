@@ -8,7 +8,7 @@ declares: high_priority, default, low_priority and re-queue; ``-Q`` picks others
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from relier.binding import Relier
 from relier.chaos.probes import register as register_probes
@@ -32,7 +32,7 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     task_default_queue=settings.default_queue,
     # a worker started without -Q consumes these four, as the README's command names them
-    task_queues=[Queue(name) for name in dict.fromkeys(
+    task_queues=[Queue(name) for name in dict.fromkeys(  # type: ignore[no-untyped-call]
         ("high_priority", settings.default_queue, "low_priority", "re-queue"))],
     worker_disable_prefetch=True,
 )

@@ -34,7 +34,7 @@ def test_an_unknown_task_option_is_refused_with_the_list_of_options() -> None:
 
 
 def test_the_ready_app_declares_the_four_queues_a_worker_consumes_without_q() -> None:
-    from relier.tasks import app  # noqa: PLC0415 - reads the settings
+    from relier.tasks import app
 
     assert [queue.name for queue in app.conf.task_queues] == [
         "high_priority", "default", "low_priority", "re-queue"]
