@@ -161,7 +161,12 @@ class Relier:
                 logger.warning("task %s stays a plain Celery task: %s", task_name, adoption)
                 self.plain_tasks[task_name] = adoption
                 return celery_task_from_fun(fun, name=name, base=base, bind=bind, **options)
-            task = self.task(fun, **adoption.options)
+            try:
+                task = self.task(fun, **adoption.options)
+            except ConfigurationError as exc:  # options relier refuses: the task stays plain
+                logger.warning("task %s stays a plain Celery task: %s", task_name, exc)
+                self.plain_tasks[task_name] = str(exc)
+                return celery_task_from_fun(fun, name=name, base=base, bind=bind, **options)
             for attribute, value in adoption.attributes.items():
                 setattr(type(task), attribute, value)
             return task

@@ -37,6 +37,9 @@ _NO_EFFECT = {
     "stamps": "stamping is not carried",
     "reply_to": "results are read from relier's record, never replied to",
     "replaced_task_nesting": "Task.replace() is refused on relier tasks",
+    "argsrepr": "Celery's log shows relier's own safe rendering of the arguments",
+    "kwargsrepr": "Celery's log shows relier's own safe rendering of the arguments",
+    "throw": "an apply() option (eager mode): apply_async raises nothing from the body",
 }
 
 #: Options that cannot work on a relier task, with what to do instead.

@@ -41,6 +41,11 @@ def who(self: Any) -> str:
     return str(self.request.id)
 
 
+@app.task(name="everything.limits", soft_time_limit=2, time_limit=1)
+def limits() -> str:
+    return "soft above hard: relier refuses these timeouts"
+
+
 @app.task(name="everything.pickled", serializer="pickle")
 def pickled() -> str:
     return "plain"

@@ -53,6 +53,7 @@ def test_autoretry_for_retries_as_celery_would(everything: ModuleType) -> None:
 
 def test_a_task_relier_cannot_honour_stays_plain(everything: ModuleType) -> None:
     assert "serializer" in everything.relier.plain_tasks["everything.pickled"]
+    assert "soft_timeout" in everything.relier.plain_tasks["everything.limits"]
     assert not isinstance(everything.app.tasks["everything.pickled"], RelierTask)
 
 

@@ -27,7 +27,8 @@ def test_every_time_option_keeps_its_celery_meaning() -> None:
 
 def test_options_without_effect_are_accepted() -> None:
     call = from_celery("t", {"ignore_result": True, "retry_policy": {"max_retries": 3},
-                             "producer": object(), "add_to_parent": True, "retry": False})
+                             "producer": object(), "add_to_parent": True, "retry": False,
+                             "argsrepr": "(1,)", "kwargsrepr": "{}", "throw": True})
     assert call.retry is False
 
 
