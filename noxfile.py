@@ -63,3 +63,14 @@ def console(session: nox.Session) -> None:
     """Every console key from every pane (the default suite drives a slice of the matrix)."""
     session.install("-e", ".[dev]")
     session.run("pytest", "tests/tui", *session.posargs, env={"FULL_KEY_MATRIX": "1"})
+
+
+@nox.session
+def celery_suite(session: nox.Session) -> None:
+    """Celery's own integration tests (its sdist's t/integration) with Relier(app, all_tasks=True):
+    writes tests/celery_suite/results.json and the generated section of docs/celery-compat.md.
+    Arguments go to the runner: ``nox -s celery_suite -- --reclassify``, ``-- --timeout 60``,
+    pytest's after a second ``--`` for a partial run written elsewhere
+    (``-- --results /tmp/chord.json -- -k chord``)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "tests.celery_suite", *session.posargs)
