@@ -241,12 +241,12 @@ local function create_task(t, now)
 end
 
 -- The arguments of one created task, in this order after its key group (record, list, idem).
-local CREATE_ARGS = 16
+local CREATE_ARGS = 17
 
 -- Created task `i` (from 1) of a script whose key groups start at KEYS[key_base] and whose
 -- created tasks' arguments start at ARGV[arg_base]: task_id, task_name, queue, head, tail,
 -- version, idem_digest, max_resurrections, front, nonce, due_ms, delay_ms, expires_ms,
--- expires_in_ms, then fail_reason and fail_error ('' for a task that runs).
+-- expires_in_ms, then fail_reason, fail_error and fail_exc_type ('' for a task that runs).
 local function created_at(key_base, arg_base, i)
   local k, a = key_base + (i - 1) * 3, arg_base + (i - 1) * CREATE_ARGS
   return {rec = KEYS[k], list = KEYS[k + 1], idem = KEYS[k + 2],
@@ -254,15 +254,15 @@ local function created_at(key_base, arg_base, i)
     tail = ARGV[a + 4], version = ARGV[a + 5], digest = ARGV[a + 6], max_res = ARGV[a + 7],
     front = ARGV[a + 8], nonce = ARGV[a + 9], due = ARGV[a + 10], delay = ARGV[a + 11],
     expires = ARGV[a + 12], expires_in = ARGV[a + 13], fail_reason = ARGV[a + 14],
-    fail_error = ARGV[a + 15]}
+    fail_error = ARGV[a + 15], fail_exc_type = ARGV[a + 16]}
 end
 
 -- A continuation (a chain's next step, a callback, an errback, a chord's join or its body)
 -- created by the transition that ends the task before it: unless its id already has a record
 -- (an earlier attempt of that task, or a direct push, created it first) or its idempotency
 -- key has a live owner. A continuation with a `fail_reason` never runs: its record is
--- created dead-lettered (a chord body whose header failed), kept `ttl_ms`, outside the DLQ
--- (the header that failed is there).
+-- created dead-lettered (a chord body whose header failed, the rest of a chain whose step
+-- failed), kept `ttl_ms`, outside the DLQ (the task that failed is there).
 local function create_continuation(t, now, ttl_ms)
   if redis.call('EXISTS', t.rec) == 1 then
     return false
@@ -275,7 +275,7 @@ local function create_continuation(t, now, ttl_ms)
     return true
   end
   redis.call('HSET', t.rec, 'state', 'dead_lettered', 'name', t.name, 'queue', t.queue,
-    'reason', t.fail_reason, 'error', t.fail_error, 'exc_type', '', 'ticket', 0, 'fence', 0,
+    'reason', t.fail_reason, 'error', t.fail_error, 'exc_type', t.fail_exc_type, 'ticket', 0, 'fence', 0,
     'attempt', 0, 'created', now, 'ended', now, 'updated', now)
   redis.call('PEXPIRE', t.rec, ttl_ms)
   count_outcome(t.name, false, now)

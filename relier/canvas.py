@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import traceback as traceback_module
 import uuid
@@ -37,6 +38,7 @@ from celery import group, signature
 from celery.app.task import Context
 from celery.canvas import Signature, chunks
 from celery.exceptions import ChordError
+from celery.utils.functional import arity_greater
 
 from relier.dispatch import PreparedDispatch, prepare_dispatch
 from relier.envelope import Envelope, decode_value
@@ -79,11 +81,13 @@ def capturing_now() -> bool:
 
 def capture(prepared: PreparedDispatch) -> bool:
     """Keep `prepared` for the transition being built, if one is; False when it must be
-    pushed now."""
+    pushed now. Celery's publish signals are sent as it is kept, just before the transition
+    that creates it."""
     created = _captured.get()
     if created is None or prepared.new_task is None:
         return False
-    created.append(prepared.new_task)
+    with prepared.publish_signals():
+        created.append(prepared.new_task)
     return True
 
 
@@ -137,7 +141,33 @@ class Canvas:
             "errbacks": envelope.canvas.get("link_error") or [], "delivery_info": {},
         })
         created, inline = self._errbacks(envelope.id, request, exc)
-        return Outcome(created, self._chord_part(envelope), after=inline)
+        chain_parts = self._fail_chain(envelope, exc, created)
+        chord = self._chord_part(envelope) or next(iter(chain_parts), None)
+        return Outcome(created, chord, after=inline)
+
+    def _fail_chain(self, envelope: Envelope, exc: BaseException,
+                    created: list[NewTask]) -> list[ChordPart]:
+        """Celery's rule for the rest of a failed chain: each later relier step is created
+        dead-lettered with this step's error (``chain_failed``), so whatever waits on the
+        chain's last step gets the error; the chord parts among them, whose chord must count
+        the failure. Plain Celery steps are left to Celery's backend."""
+        exc_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        parts: list[ChordPart] = []
+        for element in envelope.canvas.get("chain") or ():
+            step = signature(element, app=self._app)
+            step_id = step.options.get("task_id")
+            queue = self._runtime.task_queues.get(step.task) if step.task else None
+            if not step_id or queue is None:
+                continue
+            created.append(failed_task(
+                self._runtime, step.options.get("queue") or queue, step_id,
+                reason=DeadLetterReason.CHAIN_FAILED, error=str(exc), name=step.task,
+                exc_type=exc_type))
+            part = self._chord_part_of(step.options, step.options.get("queue") or queue,
+                                       envelope)
+            if part is not None:
+                parts.append(part)
+        return parts
 
     def _errbacks(self, task_id: str, request: Context, exc: BaseException,
                   ) -> tuple[list[NewTask], Callable[[], None]]:
@@ -164,16 +194,21 @@ class Canvas:
         return created, call_inline
 
     def _chord_part(self, envelope: Envelope) -> ChordPart | None:
-        body = envelope.canvas.get("chord")
-        group_id = envelope.canvas.get("group_id")
+        return self._chord_part_of(envelope.canvas, envelope.queue, envelope)
+
+    def _chord_part_of(self, options: Mapping[str, Any], queue: str | None,
+                       envelope: Envelope) -> ChordPart | None:
+        """The chord part of a task whose canvas (or a chain step's options) is `options`."""
+        body = options.get("chord")
+        group_id = options.get("group_id")
         if body is None or not group_id:
             return None
         join = prepare_dispatch(
             self._runtime, self._join_spec(), (group_id, body), {}, task_id=join_id(group_id),
-            queue=envelope.queue or None, call=CallOptions(canvas=_lineage(envelope)))
+            queue=queue or None, call=CallOptions(canvas=_lineage(envelope)))
         if join.new_task is None:
             raise RuntimeError("prepare_dispatch returned no task to create")
-        return ChordPart(group_id, int(envelope.canvas.get("group_index") or 0), join.new_task)
+        return ChordPart(group_id, int(options.get("group_index") or 0), join.new_task)
 
     def _apply_chord_body(self, envelope: Envelope, joined: Mapping[str, Any]) -> None:
         """The join's continuation: the body applied to the results, or failed."""
@@ -188,7 +223,10 @@ class Canvas:
         queue = runtime.task_queues.get(body.task) if body.task else None
         created = _captured.get()
         if queue is None or created is None:  # a plain Celery task: Celery's backend records it
-            self._app.backend.chord_error_from_stack(body, error)
+            try:  # Celery records the failure from the current exception's traceback
+                raise error
+            except ChordError:
+                self._app.backend.chord_error_from_stack(body, error)
             return
         created.append(failed_task(runtime, queue, body_id, reason=DeadLetterReason.CHORD_FAILED,
                                    error=str(error), name=body.task))
@@ -208,17 +246,20 @@ def _as_list(signatures: Any) -> list[Any]:
 
 
 def _takes_request(errback: Any) -> bool:
-    """Celery's test: a task whose function takes more than one argument gets
-    ``(request, exc, traceback)``."""
-    from celery.utils.functional import arity_greater  # noqa: PLC0415 - Celery's own helper
-
+    """Celery 5.7's test: an errback whose function takes more than one argument beyond those
+    stored on its signature gets ``(request, exc, traceback)``; the others get the task id."""
     try:
         header = errback.type.__header__
     except Exception:  # noqa: BLE001 - not registered here: applied as a task
         return False
-    import functools  # noqa: PLC0415
-
-    return not isinstance(header, functools.partial) and bool(arity_greater(header, 1))
+    if isinstance(header, functools.partial):
+        return False
+    if not errback.immutable and (errback.args or errback.kwargs):
+        try:  # the stored arguments bind from the left, as Celery counts them
+            return bool(arity_greater(functools.partial(header, *errback.args, **errback.kwargs), 1))
+        except (TypeError, ValueError):
+            pass
+    return bool(arity_greater(header, 1))
 
 
 def run_starmap(app: Any, task: Mapping[str, Any], items: Any) -> list[Any]:
@@ -258,8 +299,9 @@ def _chunked(items: Any, size: int) -> Iterator[list[Any]]:
 
 
 def failed_task(runtime: Runtime, queue: str, task_id: str, *, reason: str, error: str,
-                name: str | None = None) -> NewTask:
-    """A task created dead-lettered, never run (a chord body whose header task failed)."""
+                name: str | None = None, exc_type: str = "") -> NewTask:
+    """A task created dead-lettered, never run (a chord body whose header task failed, the
+    rest of a chain whose step failed)."""
     keys, broker = runtime.keys, runtime.broker_keys
     return NewTask(
         {"record": keys.record(task_id), "list": broker.queue_list(queue, 0),
@@ -267,7 +309,8 @@ def failed_task(runtime: Runtime, queue: str, task_id: str, *, reason: str, erro
         {"task_id": task_id, "task_name": name or "", "queue": queue, "head": "", "tail": "",
          "version": 1, "idem_digest": "", "max_resurrections": 0,
          "front": broker.queue_list(queue, 0), "nonce": "", "due_ms": "", "delay_ms": "",
-         "expires_ms": "", "expires_in_ms": "", "fail_reason": reason, "fail_error": error})
+         "expires_ms": "", "expires_in_ms": "", "fail_reason": reason, "fail_error": error,
+         "fail_exc_type": exc_type})
 
 
 def join_results(runtime: Runtime, group_id: str) -> dict[str, Any]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import secrets
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -22,6 +23,7 @@ from relier.keys import PRIORITY_STEPS
 from relier.message import build_message
 from relier.names import task_name_problem
 from relier.options import CallOptions
+from relier.publishing import celery_body, publish_signals
 from relier.spec import MAX_PRIORITY, TaskSpec, build_spec, idempotency_digest
 from relier.store import NewTask, ScriptCall
 
@@ -44,6 +46,14 @@ class PreparedDispatch:
     new_task: NewTask | None = None
     #: The queue it is pushed to.
     queue: str = ""
+    #: Celery's protocol-2 body and the message's headers, for Celery's publish signals.
+    celery_body: tuple[Any, ...] = ((), {}, {})
+    headers: Mapping[str, Any] = field(default_factory=dict)
+
+    def publish_signals(self) -> contextlib.AbstractContextManager[None]:
+        """Celery's ``before_task_publish``/``after_task_publish`` around the push."""
+        return publish_signals(self.task_name, self.task_id, self.celery_body, self.queue,
+                               self.headers)
 
 
 def _ms(moment: datetime.datetime | None) -> int | str:
@@ -168,8 +178,10 @@ def prepare_dispatch(
     )
     return PreparedDispatch(task_id=task_id, task_name=spec.name, call=script, nonce=nonce,
                             durable=spec.durable, retry=call.retry, queue=target_queue,
+                            celery_body=celery_body(args, kwargs, envelope.canvas),
+                            headers=message.headers,
                             new_task=NewTask(task_keys, {**task_args, "fail_reason": "",
-                                                         "fail_error": ""}))
+                                                         "fail_error": "", "fail_exc_type": ""}))
 
 
 def _handle(runtime: Runtime, prepared: PreparedDispatch, reply: list[Any]) -> TaskHandle:
@@ -224,11 +236,12 @@ class _Retries:
 def push(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
     runtime.foreign.check(prepared.queue)
     retries = _Retries(runtime, prepared)
-    while True:
-        try:
-            return _push_once(runtime, prepared)
-        except _UNANSWERED as exc:
-            time.sleep(retries.next_delay(exc))
+    with prepared.publish_signals():
+        while True:
+            try:
+                return _push_once(runtime, prepared)
+            except _UNANSWERED as exc:
+                time.sleep(retries.next_delay(exc))
 
 
 def _push_once(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
@@ -248,11 +261,12 @@ async def apush(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:
         await asyncio.to_thread(runtime.foreign.refresh)
     runtime.foreign.check(prepared.queue)
     retries = _Retries(runtime, prepared)
-    while True:
-        try:
-            return await _apush_once(runtime, prepared)
-        except _UNANSWERED as exc:
-            await asyncio.sleep(retries.next_delay(exc))
+    with prepared.publish_signals():
+        while True:
+            try:
+                return await _apush_once(runtime, prepared)
+            except _UNANSWERED as exc:
+                await asyncio.sleep(retries.next_delay(exc))
 
 
 async def _apush_once(runtime: Runtime, prepared: PreparedDispatch) -> TaskHandle:

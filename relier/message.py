@@ -13,7 +13,7 @@ import json
 import os
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 CONTENT_TYPE = "application/x-relier"
@@ -30,6 +30,8 @@ class SplitMessage:
 
     head: str
     tail: str
+    #: The headers it carries, for Celery's publish signals (a copy: the message is built).
+    headers: Mapping[str, Any] = field(default_factory=dict)
 
     def with_tag(self, tag: str) -> str:
         return f"{self.head}{tag}{self.tail}"
@@ -137,4 +139,4 @@ def build_message(
     encoded = json.dumps(document)
     marker = json.dumps(_TAG_MARKER)[1:-1]
     head, _, tail = encoded.partition(marker)
-    return SplitMessage(head=head, tail=tail)
+    return SplitMessage(head=head, tail=tail, headers=headers)

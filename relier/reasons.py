@@ -24,6 +24,9 @@ class DeadLetterReason(StrEnum):
     #: A chord body that never ran because a header task was dead-lettered (Celery's
     #: ChordError); its record is created dead-lettered, outside the DLQ.
     CHORD_FAILED = "chord_failed"
+    #: A chain step after one that was dead-lettered: never run, it ends with that step's
+    #: error, as Celery marks the rest of a failed chain; created dead-lettered, outside the DLQ.
+    CHAIN_FAILED = "chain_failed"
     #: A verified message pushed under another RELIER_KEY_PREFIX than the worker's.
     KEY_PREFIX_MISMATCH = "key_prefix_mismatch"
 
@@ -37,5 +40,6 @@ class DeadLetterReason(StrEnum):
 #: was altered), ``bad_signature`` or ``unknown_key`` (a worker had other keys) may be released;
 #: raw entries are never releasable, whatever their reason.
 _UNVERIFIED = frozenset(
-    {DeadLetterReason.UNDECODABLE, DeadLetterReason.CONTENT_REFUSED, DeadLetterReason.CHORD_FAILED}
+    {DeadLetterReason.UNDECODABLE, DeadLetterReason.CONTENT_REFUSED, DeadLetterReason.CHORD_FAILED,
+     DeadLetterReason.CHAIN_FAILED}
 )

@@ -55,6 +55,11 @@ def _text(value: bytes | None) -> str:
     return value.decode(errors="replace") if value else ""
 
 
+#: Reasons whose record keeps the task's own exception (a chain step ends with the one that
+#: failed before it, as Celery stores it).
+_OWN_ERRORS = frozenset({DeadLetterReason.RETRIES_EXHAUSTED, DeadLetterReason.CHAIN_FAILED})
+
+
 def _failure(task_id: str, record: Mapping[str, bytes | None]) -> BaseException:
     """The exception a dead-lettered task ended with, as Celery would re-raise it."""
     reason, exc_type, error = _text(record.get("reason")), _text(record.get("exc_type")), _text(
@@ -65,7 +70,7 @@ def _failure(task_id: str, record: Mapping[str, bytes | None]) -> BaseException:
     if reason == DeadLetterReason.CHORD_FAILED:
         chord: BaseException = ChordError(error)
         return chord
-    if reason == DeadLetterReason.RETRIES_EXHAUSTED and exc_type:
+    if reason in _OWN_ERRORS and exc_type:
         module, _, name = exc_type.rpartition(".")
         return _rebuilt(module or "builtins", name, error) or TaskFailedError(
             task_id, "dead_lettered", reason, exc_type, error)

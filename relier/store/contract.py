@@ -70,7 +70,7 @@ _TASK = ("record", "history")
 CREATE_KEYS = ("record", "list", "idem")
 CREATE_ARGS = ("task_id", "task_name", "queue", "head", "tail", "version", "idem_digest",
                "max_resurrections", "front", "nonce", "due_ms", "delay_ms", "expires_ms",
-               "expires_in_ms", "fail_reason", "fail_error")
+               "expires_in_ms", "fail_reason", "fail_error", "fail_exc_type")
 
 SHAPES: dict[str, ScriptShape] = {
     "dispatch": ScriptShape(

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import redis
 from celery.exceptions import Ignore, Retry, TimeLimitExceeded
+from celery.result import ResultBase
 
 from relier import telemetry
 from relier.canvas import Canvas, Outcome
@@ -183,6 +184,7 @@ class Pipeline:
         )
         if request is not None:
             request.retries = grant.failures  # Celery's self.request.retries
+            request.eta = envelope.eta  # the message's eta header stays empty (relier delays it)
         began = time.monotonic()
         timers = AttemptTimers(
             spec, ctx, celery_enforces=is_pool_process(),
@@ -301,6 +303,8 @@ class Pipeline:
 
     def _encode_result(self, ctx: TaskContext, spec: TaskSpec, result: Any, began: float,
                        envelope: Envelope) -> bytes:
+        if isinstance(result, ResultBase):  # Celery stores a returned result as its ids
+            result = result.as_tuple()
         try:
             encoded = encode_value(result)
         except TypeError as exc:

@@ -39,6 +39,15 @@ def _unwrap(exc: BaseException) -> BaseException:
 class RelierRequest(Request):  # type: ignore[misc]  # celery ships no type information
     """Celery's request, plus relier's **lost** transition on a worker-lost failure."""
 
+    def info(self, safe: bool = False) -> dict[str, Any]:
+        """What ``inspect().active()`` (and ``reserved``, ``scheduled``) reply: the argument
+        is relier's envelope, which no remote-control serializer encodes, so the safe
+        renderings stand for it."""
+        described: dict[str, Any] = super().info(safe=safe)
+        if _envelope(self) is not None:
+            described["args"], described["kwargs"] = self._argsrepr, self._kwargsrepr
+        return described
+
     def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> Any:
         exc = _unwrap(exc_info.exception)
         cancelled = self._already_cancelled or self._already_revoked

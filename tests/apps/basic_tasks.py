@@ -349,6 +349,19 @@ def request_info(self: Any) -> dict[str, Any]:
             "id": self.request.id, "context": current_context().task_id}
 
 
+@rl_task(name="tests.request_eta", bind=True)
+def request_eta(self: Any) -> str | None:
+    """Celery's ``self.request.eta`` of a delayed call."""
+    eta: str | None = self.request.eta
+    return eta
+
+
+@rl_task(name="tests.start_add")
+def start_add(a: int, b: int) -> Any:
+    """Returns the `AsyncResult` of a task it starts (Celery stores its ids)."""
+    return add.delay(a, b)
+
+
 @rl_task(name="tests.total")
 def total(numbers: list[int]) -> int:
     """A chord body: the sum of its header's results."""
@@ -373,6 +386,12 @@ def on_error(failed_id: str) -> str:
     count_execution()
     client().rpush(f"test:errback:{failed_id}", "task")
     return failed_id
+
+
+@rl_task(name="tests.on_error_labelled")
+def on_error_labelled(failed_id: str, label: str) -> None:
+    """An errback with a stored argument: Celery applies it as a task with the failed id."""
+    client().rpush(f"test:errback:{failed_id}", f"task {label}")
 
 
 @rl_task(name="tests.on_error_inline")

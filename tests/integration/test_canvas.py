@@ -183,3 +183,45 @@ def test_a_hard_timeout_fails_its_chord_and_calls_its_errbacks(
     assert isinstance(result.get(timeout=30, propagate=False), ChordError)
     assert redis_client.hget(KEYS.record(result.id), "reason") == b"chord_failed"
     assert executions(redis_client, result.id) == 0
+
+
+def test_a_failed_step_fails_the_rest_of_its_chain_with_its_error(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    add = basic_tasks.add
+    result = chain(add.s(1, 1), basic_tasks.explode.si("step two"), add.s(3), add.s(4)).apply_async()
+    with pytest.raises(ValueError, match="step two"):  # as Celery: the chain's last step
+        result.get(timeout=30)
+    later = [result.parent, result]
+    assert [_state(redis_client, step.id) for step in later] == ["dead_lettered"] * 2
+    assert [redis_client.hget(KEYS.record(step.id), "reason") for step in later] == [
+        b"chain_failed"] * 2
+    assert [executions(redis_client, step.id) for step in later] == [0, 0]
+    assert result.parent.parent.state == "FAILURE"
+
+
+def test_a_chain_failing_inside_a_chord_header_fails_the_chord(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    add = basic_tasks.add
+    body = basic_tasks.total.s().set(link_error=basic_tasks.on_error.s())
+    header = [chain(basic_tasks.explode.si("in the chain"), add.s(1)), add.s(2, 2)]
+    result = chord(header, body).apply_async()
+    with pytest.raises(ValueError, match="in the chain"):  # the header's error first
+        result.get(timeout=30)
+    assert isinstance(result.get(timeout=30, propagate=False), ChordError)
+    assert redis_client.hget(KEYS.record(result.id), "reason") == b"chord_failed"
+    assert executions(redis_client, result.id) == 0
+    wait_until(lambda: redis_client.llen(f"test:errback:{result.id}") == 1, timeout=30,
+               message="the body's errback")
+
+
+def test_an_errback_with_stored_arguments_gets_the_task_id(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    errback = basic_tasks.on_error_labelled.s("billing")
+    result = basic_tasks.explode.apply_async(("declined",), link_error=errback)
+    with pytest.raises(ValueError, match="declined"):
+        result.get(timeout=30)
+    wait_until(lambda: redis_client.lrange(f"test:errback:{result.id}", 0, -1) == [b"task billing"],
+               timeout=30, message="the errback, applied as a task with the failed id")

@@ -20,7 +20,7 @@ from celery.result import AsyncResult
 
 from relier import Relier, TaskFailedError, current_context
 from relier.errors import UnsupportedCanvasError
-from relier.testing import CeleryWorker, RedisServer, stop_process
+from relier.testing import CeleryWorker, RedisServer, stop_process, wait_until
 from tests.conftest import APPS_DIR
 from tests.support import KEYS, executions, settings_for, start_resurrector
 
@@ -207,3 +207,65 @@ def test_plain_tasks_keep_the_apps_own_backend(redis_server: RedisServer) -> Non
     Relier(app, settings=settings_for(redis_server.url))
     assert type(app.backend).__name__ == "RelierRedisBackend"
     assert AsyncResult("no-such-task", app=app).state == states.PENDING  # answered by Redis's
+
+
+def test_celerys_publish_signals_are_sent_for_relier_tasks(
+    basic_tasks: ModuleType, default_worker: CeleryWorker,
+) -> None:
+    from celery.signals import after_task_publish, before_task_publish
+
+    seen: list[tuple[str, str, str]] = []
+
+    def before(sender: str, headers: dict[str, object], body: tuple[object, ...],
+               **_: object) -> None:
+        seen.append(("before", sender, str(headers["id"])))
+        assert body[0] == [5, 6]
+
+    def after(sender: str, headers: dict[str, object], **_: object) -> None:
+        seen.append(("after", sender, str(headers["id"])))
+
+    before_task_publish.connect(before, weak=False)
+    after_task_publish.connect(after, weak=False)
+    try:
+        result = basic_tasks.add.delay(5, 6)
+    finally:
+        before_task_publish.disconnect(before)
+        after_task_publish.disconnect(after)
+    assert seen == [("before", "tests.add", result.id), ("after", "tests.add", result.id)]
+    assert result.get(timeout=30) == 11
+
+
+def test_inspect_active_lists_a_running_relier_task(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    handle = basic_tasks.hold.push(30)
+    app = basic_tasks.add.app
+    try:
+        def listed() -> list[dict[str, object]] | None:
+            replies = app.control.inspect(timeout=2.0).active() or {}
+            running = [task for tasks in replies.values() for task in tasks
+                       if task["id"] == handle.id]
+            return running or None
+
+        running = wait_until(listed, timeout=30, message="the running task in inspect().active()")
+        assert running[0]["name"] == "tests.hold"
+        assert running[0]["args"] == "(30,)"
+    finally:
+        app.control.revoke(handle.id, terminate=True)
+
+
+def test_a_returned_async_result_is_stored_as_its_ids(
+    basic_tasks: ModuleType, default_worker: CeleryWorker,
+) -> None:
+    stored = basic_tasks.start_add.delay(2, 3).get(timeout=30)
+    started = AsyncResult(stored[0][0], app=basic_tasks.add.app)  # Celery's as_tuple()
+    assert started.get(timeout=30) == 5
+
+
+def test_a_delayed_call_shows_its_eta_on_self_request(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, resurrector: None,
+) -> None:
+    eta = basic_tasks.request_eta.apply_async(countdown=0.2).get(timeout=30)
+    assert eta is not None
+    assert eta.startswith("20")
+    assert basic_tasks.request_eta.delay().get(timeout=30) is None
