@@ -12,7 +12,9 @@
 -- ARGV[7] idem_ttl_ms       how long a completed idempotency key is kept ('' when not idempotent)
 -- ARGV[8] chord_index       this header task's index in its chord ('' when not in a chord)
 -- ARGV[9] creates           how many continuations to create (a chain's next step, callbacks)
--- ARGV[10..] created tasks  CREATE_ARGS each (see created_at); after the `creates`
+-- ARGV[10] replaced_by      the task whose result this task's result is (`self.replace()`),
+--                           created with it among `creates`; '' for a task that returned
+-- ARGV[11..] created tasks  CREATE_ARGS each (see created_at); after the `creates`
 --                           continuations, a chord header task's join, created when this
 --                           completion is the chord's last
 -- Returns {'ok', ''} ({'ok', 'again'} for a retry that finds its own completion) or
@@ -38,6 +40,9 @@ local now = now_ms()
 local attempt = redis.call('HGET', rec, 'attempt')
 redis.call('HSET', rec, 'state', 'completed', 'result', ARGV[3], 'ended', now, 'updated', now)
 redis.call('HDEL', rec, 'holder')
+if ARGV[10] ~= '' then
+  redis.call('HSET', rec, 'replaced_by', ARGV[10])
+end
 redis.call('SREM', process_held, id)
 redis.call('RPUSH', hist, cjson.encode({event = 'completed', attempt = tonumber(attempt),
   fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[6])}))
@@ -50,8 +55,8 @@ if ARGV[7] ~= '' and redis.call('HGET', idem, 'task') == id then
 end
 emit('completed', id, {'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now})
 local creates = tonumber(ARGV[9])
-create_continuations(14, 10, creates, now, ARGV[4])
+create_continuations(14, 11, creates, now, ARGV[4])
 if ARGV[8] ~= '' and chord_part(KEYS[13], ARGV[8], ARGV[3], nil, nil, now, ARGV[4]) then
-  create_continuation(created_at(14, 10, creates + 1), now, ARGV[4])
+  create_continuation(created_at(14, 11, creates + 1), now, ARGV[4])
 end
 return {'ok', ''}

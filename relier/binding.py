@@ -42,6 +42,7 @@ from relier.keys import BrokerKeys, Keys
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
 from relier.names import task_name_problem
 from relier.raw_dead_letters import DeadLetterKeeper
+from relier.replacing import ACCUMULATE_TASK, accumulate
 from relier.retry import RetryPolicy
 from relier.routing import celery_router
 from relier.runtime import Runtime, broker_keys_for, register_runtime
@@ -175,8 +176,8 @@ class Relier:
 
     def _declare_builtins(self) -> RelierTask:
         """relier's own tasks, not listed in `tasks`: the chord join (`relier.canvas`), and
-        ``relier.starmap``/``relier.map`` (``task.starmap``, ``task.map``, ``task.chunks``).
-        Returns the join."""
+        ``relier.starmap``/``relier.map`` (``task.starmap``, ``task.map``, ``task.chunks``),
+        ``relier.accumulate`` (``self.replace(group)``). Returns the join."""
         runtime, app = self.runtime, self.app
 
         def chord_join(group_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,7 +195,8 @@ class Relier:
         join = self.task(chord_join, name=JOIN_TASK, retries=0)
         self.task(starmap, name=STARMAP_TASK, retries=0)
         self.task(map_items, name=MAP_TASK, retries=0)
-        for name in (JOIN_TASK, STARMAP_TASK, MAP_TASK):
+        self.task(accumulate, name=ACCUMULATE_TASK, retries=0)
+        for name in (JOIN_TASK, STARMAP_TASK, MAP_TASK, ACCUMULATE_TASK):
             del self.tasks[name]
         return join
 

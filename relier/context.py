@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +31,8 @@ class TaskContext:
     #: Failures recorded before this attempt (what Celery calls ``request.retries``).
     retries: int = 0
     _save_partial: Callable[[Any], None] | None = field(default=None, repr=False, compare=False)
+    #: The envelope's canvas (`relier.envelope.Envelope.canvas`), for ``self.replace()``.
+    canvas: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def set_partial(self, state: Any) -> None:
         """Save a checkpoint for the next attempt (resurrection, handoff, dead-letter release).

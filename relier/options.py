@@ -36,7 +36,7 @@ _NO_EFFECT = {
     "stamped_headers": "stamping is not carried",
     "stamps": "stamping is not carried",
     "reply_to": "results are read from relier's record, never replied to",
-    "replaced_task_nesting": "Task.replace() is refused on relier tasks",
+    "replaced_task_nesting": "a replaced relier task's record names its replacement",
     "argsrepr": "Celery's log shows relier's own safe rendering of the arguments",
     "kwargsrepr": "Celery's log shows relier's own safe rendering of the arguments",
     "throw": "an apply() option (eager mode): apply_async raises nothing from the body",

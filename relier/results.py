@@ -1,6 +1,7 @@
 """Celery's result API over relier's records: `AsyncResult` works for relier tasks.
 
-relier's task record is the source of truth. `Relier(app)` makes the app's result backend
+relier's task record is the source of truth (a task that ``self.replace()``-d itself reads as
+its replacement, `relier.replacing`). `Relier(app)` makes the app's result backend
 `RelierBackend`: for a task id that has a relier record, every read (``state``, ``get()``,
 ``ready()``, ``traceback``, ``result``) comes from that record; for any other id, the backend
 the app configured (or none) answers, unchanged. Nothing is written per task to make this work:
@@ -33,7 +34,9 @@ from relier.runtime import Runtime, runtime_of
 #: The app setting that keeps the backend the app configured (relier's wraps it).
 INNER_SETTING = "relier_result_backend"
 _FIELDS = ("state", "result", "reason", "exc_type", "error", "traceback", "ended", "failures",
-           "failed_fence", "name", "queue", "attempt")
+           "failed_fence", "name", "queue", "attempt", "replaced_by")
+#: How many ``self.replace()`` links a read follows (each replacement may replace itself).
+_MAX_REPLACEMENTS = 100
 _FIRST_POLL, _MAX_POLL = 0.002, 0.05
 
 
@@ -147,10 +150,17 @@ class RelierResultsMixin:
         return record if record["state"] is not None else None
 
     def get_task_meta(self, task_id: str, cache: bool = True) -> dict[str, Any]:
-        record = self._relier_record(task_id)
+        """The record's meta; a task that replaced itself reads as its replacement."""
+        record, read_id = self._relier_record(task_id), task_id
+        for _ in range(_MAX_REPLACEMENTS):
+            if record is None or not record.get("replaced_by"):
+                break
+            read_id = _text(record["replaced_by"])
+            record = self._relier_record(read_id)
         if record is not None:
-            return record_meta(task_id, record)
-        return cast(dict[str, Any], super().get_task_meta(task_id, cache=cache))  # type: ignore[misc]
+            return {**record_meta(read_id, record), "task_id": task_id}
+        meta = cast(dict[str, Any], super().get_task_meta(read_id, cache=cache))  # type: ignore[misc]
+        return {**meta, "task_id": task_id} if read_id != task_id else meta
 
     def wait_for_pending(self, result: Any, timeout: float | None = None,  # noqa: PLR0917 - Celery's signature
                          interval: float = 0.5,

@@ -15,6 +15,7 @@ from relier.eager import EagerHandle, run_eagerly
 from relier.envelope import DecodeFailure, Envelope
 from relier.handle import TaskHandle
 from relier.options import from_celery
+from relier.replacing import replace
 from relier.results import RelierAsyncResult
 from relier.retrying import request_retry
 from relier.schema import Migration, MigrationChain
@@ -146,6 +147,14 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         refused: relier retries the call that was signed."""
         return request_retry(self, args, kwargs, exc, throw, eta, countdown, max_retries,
                              options)
+
+    def replace(self, sig: Any) -> Any:
+        """Celery's ``self.replace(sig)``: this task ends and `sig`'s result becomes its own
+        (`relier.replacing`); its callbacks, errbacks, chain and chord move to `sig`. In
+        eager mode, Celery's own."""
+        if self.request.is_eager:
+            return super().replace(sig)
+        return replace(self, sig)
 
     def migration(self, from_version: int) -> Callable[[Migration], Migration]:
         """Register the migration that upgrades arguments from `from_version` to the next."""

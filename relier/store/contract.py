@@ -87,7 +87,7 @@ SHAPES: dict[str, ScriptShape] = {
                                "defer_ms", "result_ttl_ms")),
     "complete": ScriptShape(keys=(*_TASK, "process_held", "idem", "chord"),
                             args=("fence", "result", "result_ttl_ms", "task_id", "runtime_ms",
-                                  "idem_ttl_ms", "chord_index", "creates"),
+                                  "idem_ttl_ms", "chord_index", "creates", "replaced_by"),
                             key_group=CREATE_KEYS, rest="created tasks"),
     "fail": ScriptShape(keys=(*_TASK, "process_held", "idem", "chord"),
                         args=("fence", "reason", "exc_type", "message", "traceback", "task_id",

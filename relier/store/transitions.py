@@ -181,11 +181,12 @@ class Store:
     def complete(
         self, task_id: str, process: str, fence: int, result: bytes, runtime_ms: int, *,
         idem: str = "", idem_ttl: float | None = None, creates: Sequence[NewTask] = (),
-        chord: ChordPart | None = None,
+        chord: ChordPart | None = None, replaced_by: str = "",
     ) -> Reply:
         """Store the result and create `creates` (the continuations) with it; an idempotent
         task's key keeps the result for `idem_ttl` seconds. A chord header task records its
-        part, and the last one creates `chord.join`."""
+        part, and the last one creates `chord.join`. A task that ``self.replace()``-d itself
+        names the task whose result is its own (`replaced_by`, among `creates`)."""
         ttl = max(self._settings.result_ttl, idem_ttl or 0)
         groups, rest = created([*creates, *([chord.join] if chord else [])])
         status, _ = self.run(self.contract.call(
@@ -195,7 +196,8 @@ class Store:
             args={"fence": fence, "result": result, "result_ttl_ms": _ms(ttl),
                   "task_id": task_id, "runtime_ms": runtime_ms,
                   "idem_ttl_ms": _ms(idem_ttl or self._settings.idempotency_ttl) if idem else "",
-                  "chord_index": chord.index if chord else "", "creates": len(creates)},
+                  "chord_index": chord.index if chord else "", "creates": len(creates),
+                  "replaced_by": replaced_by},
             groups=groups, rest=rest),
             retrying=True)
         return _reply(status)

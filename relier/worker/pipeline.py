@@ -30,6 +30,7 @@ from relier.envelope import DecodeFailure, Envelope, decode_value, encode_value
 from relier.errors import CheckpointTooLargeError, FencedOffError, ResultEncodingError
 from relier.raw_dead_letters import DeadLetterKeeper, RawDeadLetter, Refusal
 from relier.reasons import DeadLetterReason
+from relier.replacing import Replaced
 from relier.retry import RetryPolicy
 from relier.schema import Arguments, MigrationChain, MigrationError, SchemaTooNewError
 from relier.spec import TaskSpec
@@ -86,6 +87,14 @@ def _run_body(spec: TaskSpec, arguments: Arguments, ctx: TaskContext, timers: At
 
     timers.future = asyncio.run_coroutine_threadsafe(with_context(), PROCESS_LOOP.loop())
     return timers.future.result()
+
+
+def _count_start(spec: TaskSpec, envelope: Envelope) -> None:
+    telemetry.count("relier.tasks.started", task=spec.name)
+    if envelope.created_ms:
+        telemetry.record("relier.task.queue_wait",
+                         max(0.0, time.time() - envelope.created_ms / 1000), task=spec.name)
+    telemetry.count("relier.tasks.inflight", 1, task=spec.name)
 
 
 def as_signed(spec: TaskSpec, envelope: Envelope) -> TaskSpec:
@@ -181,6 +190,7 @@ class Pipeline:
             idempotency_key=envelope.idempotency_key,
             retries=grant.failures,
             _save_partial=functools.partial(self._save_checkpoint, envelope.id, grant.fence),
+            canvas=envelope.canvas,
         )
         if request is not None:
             request.retries = grant.failures  # Celery's self.request.retries
@@ -190,11 +200,7 @@ class Pipeline:
             spec, ctx, celery_enforces=is_pool_process(),
             on_hard=functools.partial(self._hard_timeout, spec, ctx, tag, envelope),
         )
-        telemetry.count("relier.tasks.started", task=spec.name)
-        if envelope.created_ms:
-            telemetry.record("relier.task.queue_wait",
-                             max(0.0, time.time() - envelope.created_ms / 1000), task=spec.name)
-        telemetry.count("relier.tasks.inflight", 1, task=spec.name)
+        _count_start(spec, envelope)
         try:
             with telemetry.execute_span(spec.name, envelope.id, queue, envelope.trace,
                                         attempt=ctx.attempt, fence=ctx.fence, worker=process), \
@@ -204,6 +210,11 @@ class Pipeline:
             if timers.hard_fired.is_set():
                 raise Ignore from None
             raise
+        except Replaced as replaced:  # self.replace(): completed by its replacement
+            if timers.hard_fired.is_set():
+                raise Ignore from None
+            self._complete_replaced(ctx, spec, envelope, replaced, began)
+            raise Ignore(str(replaced)) from None  # Celery's own, to its main process
         except Retry as retry:  # self.retry(): a failure relier retries after its delay
             if timers.hard_fired.is_set():
                 raise Ignore from None
@@ -240,6 +251,23 @@ class Pipeline:
                 spec.name, ctx.task_id, ctx.attempt, status,
             )
             raise Ignore
+        telemetry.count("relier.tasks.completed", task=spec.name)
+
+    def _complete_replaced(self, ctx: TaskContext, spec: TaskSpec, envelope: Envelope,
+                           replaced: Replaced, began: float) -> None:
+        """End a task that replaced itself: its record names the replacement's last task,
+        created (with the rest of the replacement) by this completion."""
+        status = _transition(
+            self._store.complete, ctx.task_id, ctx.worker, ctx.fence, encode_value(None),
+            _elapsed_ms(began), idem=envelope.idempotency_key or "",
+            idem_ttl=spec.idempotency_ttl, creates=replaced.creates,
+            replaced_by=replaced.final_id,
+        )
+        if status != "ok":
+            logger.warning("task %s %s attempt %d: replacement rejected (%s), a newer attempt "
+                           "holds the fence", spec.name, ctx.task_id, ctx.attempt, status)
+            return
+        logger.info("task %s %s replaced by %s", spec.name, ctx.task_id, replaced.final_id)
         telemetry.count("relier.tasks.completed", task=spec.name)
 
     def _continuations(self, ctx: TaskContext, spec: TaskSpec, envelope: Envelope, result: Any,

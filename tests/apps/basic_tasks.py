@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import redis
+from celery import chain, group
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -56,6 +57,20 @@ async def echo_async(value: Any) -> dict[str, Any]:
 def explode(message: str) -> None:
     count_execution()
     raise ValueError(message)
+
+
+class TwoPartError(Exception):
+    """An exception whose constructor takes two arguments (pickling by its args fails)."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+
+
+@rl_task(name="tests.explode_oddly")
+def explode_oddly(code: int) -> None:
+    count_execution()
+    raise TwoPartError(code, "declined")
 
 
 @rl_task(name="tests.explode_async", queue="low_priority")
@@ -404,3 +419,14 @@ def on_error_inline(request: Any, exc: BaseException, traceback: str) -> None:
 def plain_double(value: int) -> int:
     """A plain Celery task (no relier) for canvases that mix both."""
     return value * 2
+
+
+@rl_task(name="tests.replace_with", bind=True)
+def replace_with(self: Any, value: int, kind: str = "task") -> Any:
+    """Replaces itself (Celery's ``self.replace``) with a task, a chain or a group."""
+    count_execution()
+    if kind == "chain":
+        return self.replace(chain(add.s(value, 1), add.s(10)))
+    if kind == "group":
+        return self.replace(group(add.s(value, number) for number in range(3)))
+    return self.replace(add.s(value, 1))

@@ -225,3 +225,42 @@ def test_an_errback_with_stored_arguments_gets_the_task_id(
         result.get(timeout=30)
     wait_until(lambda: redis_client.lrange(f"test:errback:{result.id}", 0, -1) == [b"task billing"],
                timeout=30, message="the errback, applied as a task with the failed id")
+
+
+def test_self_replace_gives_the_task_its_replacements_result(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    callback = basic_tasks.add.s(100).freeze()
+    result = basic_tasks.replace_with.apply_async(
+        (1,), link=basic_tasks.add.s(100).set(task_id=callback.id))
+    assert result.get(timeout=30) == 2
+    assert result.state == "SUCCESS"
+    assert executions(redis_client, result.id) == 1
+    replacement = redis_client.hget(KEYS.record(result.id), "replaced_by")
+    assert replacement is not None
+    assert executions(redis_client, replacement.decode()) == 1
+    assert AsyncResult(callback.id, app=basic_tasks.add.app).get(timeout=30) == 102  # moved on
+
+
+def test_self_replace_with_a_chain_inside_a_chain_continues_the_chain(
+    basic_tasks: ModuleType, default_worker: CeleryWorker,
+) -> None:
+    add = basic_tasks.add
+    result = chain(add.s(1, 1), basic_tasks.replace_with.s(kind="chain"), add.s(100)).apply_async()
+    assert result.get(timeout=30) == (2 + 1 + 10) + 100
+    assert result.parent.get(timeout=30) == 13
+
+
+def test_self_replace_with_a_group_gives_the_groups_results(
+    basic_tasks: ModuleType, default_worker: CeleryWorker,
+) -> None:
+    assert basic_tasks.replace_with.delay(5, kind="group").get(timeout=30) == [5, 6, 7]
+
+
+def test_a_chord_header_task_that_replaces_itself_counts_its_replacement(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    header = [basic_tasks.replace_with.s(1), basic_tasks.add.s(2, 2)]
+    result = chord(header, basic_tasks.total.s()).apply_async()
+    assert result.get(timeout=30) == 2 + 4
+    assert executions(redis_client, result.id) == 1

@@ -36,6 +36,19 @@ def test_exception_dead_letters_with_traceback(
     assert executions(redis_client, handle.id) == 1
 
 
+def test_an_exception_that_cannot_be_rebuilt_dead_letters_and_the_worker_goes_on(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
+) -> None:
+    """Its constructor takes two arguments: unpickled from its args in the pool's parent, it
+    would raise there."""
+    handle = basic_tasks.explode_oddly.push(7)
+    with pytest.raises(TaskFailedError) as caught:
+        handle.result(timeout=30)
+    assert caught.value.message == "7: declined"
+    assert executions(redis_client, handle.id) == 1
+    assert basic_tasks.add.push(1, 2).result(timeout=30) == 3
+
+
 async def test_async_exception_dead_letters(
     basic_tasks: ModuleType, default_worker: CeleryWorker
 ) -> None:
