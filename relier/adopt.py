@@ -25,7 +25,7 @@ CELERY_RETRY_BACKOFF_MAX = 600.0
 #: Options relier decides itself: accepted, without effect.
 _NO_EFFECT = frozenset({
     "ignore_result", "acks_late", "acks_on_failure_or_timeout", "track_started",
-    "reject_on_worker_lost", "store_errors_even_if_ignored", "typing", "shared", "lazy",
+    "reject_on_worker_lost", "store_errors_even_if_ignored", "shared", "lazy",
     "trail", "send_events", "retry_jitter", "throws", "resultrepr_maxsize",
 })
 #: Options that keep a task plain, with the reason.
@@ -72,7 +72,7 @@ def adopt(name: str, options: Mapping[str, Any], plain_base: type) -> Adoption |
     if options.get("soft_time_limit") is not None:
         mapped["soft_timeout"] = float(options["soft_time_limit"])
     mapped.update(_retry_policy(options))
-    attributes = {key: options[key] for key in ("max_retries", "default_retry_delay")
+    attributes = {key: options[key] for key in ("max_retries", "default_retry_delay", "typing")
                   if options.get(key) is not None}
     return Adoption(mapped, attributes)
 

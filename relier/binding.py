@@ -80,8 +80,8 @@ def _settings_for(app: Celery) -> Settings:
 
 
 def _celery_header(target: Callable[..., Any], *, bound: bool) -> dict[str, Any]:
-    """Celery's ``__header__`` (the body's signature, read for an errback's arity), when Celery
-    can build one (not for a lambda)."""
+    """Celery's ``__header__`` (the body's signature: arguments are checked against it at the
+    call, and an errback's arity read from it), when Celery can build one (not for a lambda)."""
     try:
         return {"__header__": staticmethod(head_from_fun(target, bound=bound))}
     except SyntaxError:

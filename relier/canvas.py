@@ -155,6 +155,8 @@ class Canvas:
         parts: list[ChordPart] = []
         for element in envelope.canvas.get("chain") or ():
             step = signature(element, app=self._app)
+            if step.task == "celery.chord" and step.kwargs.get("body"):  # its body's result
+                step = signature(step.kwargs["body"], app=self._app)
             step_id = step.options.get("task_id")
             queue = self._runtime.task_queues.get(step.task) if step.task else None
             if not step_id or queue is None:

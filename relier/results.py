@@ -224,6 +224,9 @@ class RelierResultsMixin:
                 on_message=on_message, on_interval=on_interval, **kwargs)
             return
         for node in result.results:
+            if not hasattr(node, "_cache"):  # a nested group: Celery's join reads its children
+                yield node.id, node.children
+                continue
             meta = self.relier_wait_for(node.id, timeout, on_interval)
             if on_message is not None:
                 on_message(meta)
@@ -234,6 +237,11 @@ class RelierResultsMixin:
         beyond its size (`set_chord_size`). A header mixing relier and plain tasks is refused:
         their results would be counted in two places."""
         group_id, parts = header_result_args[0], list(header_result_args[1])
+        if any(not hasattr(part, "_cache") and _relier_leaves(part) for part in parts):
+            raise UnsupportedCanvasError(
+                "a chord's header part ends in a group (chain(..., group(...)) in a chord, or "
+                "before a task in a chain): relier counts a chord's parts one task each; end "
+                "that chain with a task (e.g. a chord of its own) instead")
         kinds = {self._is_relier(part) for part in parts}
         if kinds == {True}:
             self._relier_chords().add(group_id)
@@ -271,6 +279,12 @@ class RelierResultsMixin:
     def forget(self, task_id: str) -> None:
         if self._relier_record(task_id) is None:
             super().forget(task_id)  # type: ignore[misc]
+
+
+def _relier_leaves(result: Any) -> bool:
+    """Whether a group's result (nested groups included) has a relier task's result."""
+    return any(_relier_leaves(node) if not hasattr(node, "_cache")
+               else isinstance(node, RelierAsyncResult) for node in result.results)
 
 
 class _RelierOnly(RelierResultsMixin, BaseBackend):  # type: ignore[misc]

@@ -36,7 +36,6 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
     retry_on_worker_lost = False
     ignore_result = True
     track_started = False
-    typing = False
 
     #: The `Relier` facade that declared this task (for your code; relier's own uses `runtime`).
     relier: Any
@@ -53,6 +52,12 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         if self.request.is_eager:
             return run_eagerly(self.spec, self.request, args, kwargs)
         return self.spec.func(*args, **kwargs)
+
+    def check_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        """Celery's ``typing``: arguments the body cannot take raise `TypeError` at the call."""
+        header = getattr(self, "__header__", None)
+        if self.typing and header is not None:
+            header(*args, **kwargs)
 
     def AsyncResult(self, task_id: str, **kwargs: Any) -> RelierAsyncResult:  # noqa: N802 - Celery's name
         """Celery's result for `task_id`, read from relier's record."""
@@ -77,12 +82,14 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         """Dispatch from sync code (thread-safe). Returns once Redis has the task."""
         if self.app.conf.task_always_eager:
             return EagerHandle.run(self, args, kwargs)
+        self.check_arguments(args, kwargs)
         return dispatch(self.runtime, self.spec, args, kwargs)
 
     async def apush(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from asyncio code without blocking the event loop."""
         if self.app.conf.task_always_eager:
             return EagerHandle.run(self, args, kwargs)
+        self.check_arguments(args, kwargs)
         return await adispatch(self.runtime, self.spec, args, kwargs)
 
     def push_with(
@@ -95,6 +102,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         priority: int | None = None,
     ) -> TaskHandle:
         """`push` with per-call options; an existing `task_id` returns that task's handle."""
+        self.check_arguments(args, kwargs or {})
         return dispatch(self.runtime, self.spec, args, kwargs or {},
                         task_id=task_id, queue=queue, priority=priority)
 
@@ -107,6 +115,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         queue: str | None = None,
         priority: int | None = None,
     ) -> TaskHandle:
+        self.check_arguments(args, kwargs or {})
         return await adispatch(self.runtime, self.spec, args, kwargs or {},
                                task_id=task_id, queue=queue, priority=priority)
 
@@ -125,6 +134,7 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         meaning (`relier.options`) or is refused here naming the alternative. Returns Celery's
         `AsyncResult`, read from relier's record; ``task_always_eager`` runs the body inline."""
         call = from_celery(self.name, options)
+        self.check_arguments(args or (), kwargs or {})
         if self.app.conf.task_always_eager:
             return cast(CeleryResult, self.apply(args, kwargs, task_id=task_id or str(uuid.uuid4())))
         if canvas.capturing_now():  # a continuation: created with the step that applies it

@@ -153,6 +153,11 @@ def test_canvases_mix_relier_and_plain_tasks_with_a_result_backend(mixed_worker:
     assert chord([app.plain_inc.s(1), app.plain_inc.s(2)], app.total.s()).apply_async().get(timeout=30) == 5
     with pytest.raises(UnsupportedCanvasError, match="mixes relier tasks and plain"):
         chord([app.double.s(1), app.plain_inc.s(2)], app.total.s()).apply_async()
+    nested = group(app.double.si(1), chain(app.double.si(2), group(app.double.si(3), app.double.si(4))))
+    assert nested.apply_async().get(timeout=30) == [2, [6, 8]]  # joined natively by the backend
+    refused = chain(app.double.si(1), nested, app.double.si(5)).apply_async()
+    with pytest.raises(UnsupportedCanvasError, match="ends in a group"):  # applied by step 1
+        refused.get(timeout=30)
 
 
 def test_starmap_map_and_chunks_are_relier_tasks(

@@ -269,3 +269,16 @@ def test_a_delayed_call_shows_its_eta_on_self_request(
     assert eta is not None
     assert eta.startswith("20")
     assert basic_tasks.request_eta.delay().get(timeout=30) is None
+
+
+def test_arguments_the_body_cannot_take_raise_at_the_call(
+    basic_tasks: ModuleType, redis_client: redis.Redis,
+) -> None:
+    before = redis_client.dbsize()
+    with pytest.raises(TypeError):
+        basic_tasks.add.delay(1, 2, 3)
+    with pytest.raises(TypeError):
+        basic_tasks.add.push(1)
+    with pytest.raises(TypeError):
+        basic_tasks.greet.apply_async(kwargs={"name": "x"})
+    assert redis_client.dbsize() == before  # nothing was pushed
