@@ -79,6 +79,13 @@ def _settings_for(app: Celery) -> Settings:
     return settings
 
 
+#: ``send_task`` arguments that only steer Celery's own publishing, and the values it passes
+#: by default (not a choice of the caller's).
+_SEND_TASK_ONLY = frozenset({"router", "route_name", "result_cls", "task_type"})
+_SEND_TASK_DEFAULTS: dict[str, Any] = {"add_to_parent": True, "retries": 0,
+                                       "replaced_task_nesting": 0}
+
+
 def _celery_header(target: Callable[..., Any], *, bound: bool) -> dict[str, Any]:
     """Celery's ``__header__`` (the body's signature: arguments are checked against it at the
     call, and an errback's arity read from it), when Celery can build one (not for a lambda)."""
@@ -136,9 +143,28 @@ class Relier:
         WorkerLifecycle(app, self.runtime, self.preflight_checks, self._task_kind).connect()
         register_runtime(app, self.runtime)
         _bound[app] = self
+        self._send_relier_tasks_by_name()
         if all_tasks:  # before anything finalizes the app (declaring relier's own tasks does)
             self._adopt_all_tasks()
         self._chord_join = self._declare_builtins()
+
+    def _send_relier_tasks_by_name(self) -> None:
+        """``app.send_task(name, ...)`` for a relier task declared here is its ``apply_async``
+        (a plain message would be refused by relier's worker); other names go to Celery."""
+        app = self.app
+        celery_send_task = app.send_task
+
+        def send_task(name: str, args: Sequence[Any] | None = None,
+                      kwargs: Mapping[str, Any] | None = None, **options: Any) -> Any:
+            task = self.tasks.get(name)
+            if task is None:
+                return celery_send_task(name, args, kwargs, **options)
+            chosen = {key: value for key, value in options.items()
+                      if key not in _SEND_TASK_ONLY and _SEND_TASK_DEFAULTS.get(key) != value
+                      and value is not None}
+            return task.apply_async(args, kwargs, **chosen)
+
+        app.send_task = send_task
 
     def _adopt_all_tasks(self) -> None:
         """Every task the app declares from now (``@app.task``, ``@shared_task``, lazily at

@@ -176,7 +176,11 @@ def from_celery(task: str, options: Mapping[str, Any]) -> CallOptions:
              *_REFUSED, *_SIGNATURES, *_IDS}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise UnsupportedOptionError(f"{task}: unknown apply_async option(s) {', '.join(unknown)}")
+        raise UnsupportedOptionError(
+            f"{task}: unknown apply_async option(s) {', '.join(unknown)}: relier carries only "
+            "the options it signs (Celery's stamping and extra message properties are not "
+            "among them); pass your own values as headers={...}, signed and read in the task "
+            "as self.request.<name>")
     if options.get("countdown") is not None and options.get("eta") is not None:
         raise UnsupportedOptionError(f"{task}: give countdown= or eta=, not both")
     eta, countdown = (None, None)

@@ -282,3 +282,12 @@ def test_arguments_the_body_cannot_take_raise_at_the_call(
     with pytest.raises(TypeError):
         basic_tasks.greet.apply_async(kwargs={"name": "x"})
     assert redis_client.dbsize() == before  # nothing was pushed
+
+
+def test_send_task_by_name_runs_a_relier_task_as_one(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    app = basic_tasks.add.app
+    result = app.send_task("tests.add", (2, 3), countdown=None, priority=3)
+    assert result.get(timeout=30) == 5
+    assert executions(redis_client, result.id) == 1
