@@ -55,7 +55,12 @@ from relier.task import RelierTask
 from relier.transport import SENTINEL_TRANSPORT, TRANSPORT
 from relier.worker.consumer import ReturnReserved, WatchPoolProcesses
 from relier.worker.gate import TaskKind
-from relier.worker.lifecycle import EXIT_PREFLIGHT, WorkerLifecycle, pool_name
+from relier.worker.lifecycle import (
+    EXIT_PREFLIGHT,
+    PREFETCH_CHOSEN_BY_RELIER,
+    WorkerLifecycle,
+    pool_name,
+)
 from relier.worker.pipeline import Pipeline
 
 __all__ = ["EXIT_PREFLIGHT", "Relier", "pool_name"]
@@ -274,7 +279,8 @@ class Relier:
         if CONTENT_TYPE not in accepted and SERIALIZER_NAME not in accepted:
             conf.accept_content = [*accepted, SERIALIZER_NAME]
         if "worker_disable_prefetch" not in conf.changes:
-            conf.worker_disable_prefetch = True
+            conf.worker_disable_prefetch = True  # per pool at worker start (WorkerLifecycle)
+            conf[PREFETCH_CHOSEN_BY_RELIER] = True
         _use_relier_transport(conf)
         if self.app.control_cls in (None, "celery.app.control:Control"):
             self.app.control_cls = "relier.control:RelierControl"

@@ -34,7 +34,6 @@ app.conf.update(
     # a worker started without -Q consumes these four, as the README's command names them
     task_queues=[Queue(name) for name in dict.fromkeys(  # type: ignore[no-untyped-call]
         ("high_priority", settings.default_queue, "low_priority", "re-queue"))],
-    worker_disable_prefetch=True,
 )
 relier = Relier(app, settings=settings)
 rl_task = relier.task

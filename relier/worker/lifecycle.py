@@ -48,6 +48,9 @@ logger = logging.getLogger("relier")
 #: Exit status of a worker refused by preflight (EX_CONFIG from sysexits.h).
 EXIT_PREFLIGHT = 78
 
+#: Set in the app's conf when relier (not the app) turned ``worker_disable_prefetch`` on.
+PREFETCH_CHOSEN_BY_RELIER = "relier_prefetch_chosen"
+
 #: Celery's pool modules (celery.concurrency.<module>) by the name `-P` takes.
 _POOL_MODULES = {"prefork": "prefork", "thread": "threads", "solo": "solo",
                  "gevent": "gevent", "eventlet": "eventlet", "custom": "custom"}
@@ -107,6 +110,7 @@ class WorkerLifecycle:
         mark_worker_main_process(getattr(sender, "hostname", None), pool)
         telemetry.configure()  # before the pool forks: its processes inherit it
         self._install_gate(sender)
+        self._bound_reservations(sender, pool)
         if pool in {"threads", "solo"}:
             logger.warning(
                 "relier: the %s pool cannot end a task body: at a hard timeout async bodies are "
@@ -139,6 +143,22 @@ class WorkerLifecycle:
         sys.stderr.write(preflight.refusal_message(settings.redis_url, failures) + "\n")
         sys.stderr.flush()
         raise SystemExit(EXIT_PREFLIGHT)
+
+    def _bound_reservations(self, worker: Any, pool: str) -> None:
+        """Prefetch as relier chose it for this pool, unless the app set it.
+
+        prefork: ``worker_disable_prefetch`` (a message is taken only when a process is free;
+        Celery's event loop notices a freed process at once). Other pools run Celery's
+        synchronous loop, which re-polls a consumer it paused about once a second: disabling
+        prefetch there stalls every time all slots are busy. They reserve at most one message
+        per slot instead (``worker_prefetch_multiplier=1``), held under the consumer's lease
+        like any reserved task (returned at shutdown, re-queued if the worker dies)."""
+        conf = self._app.conf
+        if pool == "prefork" or not conf.get(PREFETCH_CHOSEN_BY_RELIER):
+            return
+        conf.worker_disable_prefetch = False
+        if "worker_prefetch_multiplier" not in conf.changes:
+            worker.prefetch_multiplier = 1
 
     def _install_gate(self, worker: Any) -> None:
         """Every element this worker pops goes through relier's gate first."""
