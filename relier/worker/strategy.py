@@ -133,6 +133,10 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
     runtime: Runtime = task.runtime
     hostname: str = consumer.hostname
     connection_errors = consumer.connection_errors
+    # With prefetch disabled a message is taken only for a free slot and goes straight to it:
+    # nothing waits reserved, and start (in the slot) checks the copy. Otherwise receive binds
+    # the reserved copy to this consumer's lease until a slot starts it.
+    records_receipt = not app.conf.worker_disable_prefetch
 
     def handle_message(message: Any, body: Any, ack: Any, reject: Any, callbacks: Any,
                        **options: Any) -> Any:
@@ -153,14 +157,7 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
             ack(logger, connection_errors)
             return None
         _show_only(message.headers)
-        try:
-            status = runtime.store.receive(decoded.id, tag, node, node)
-        except redis.RedisError as exc:
-            # start is authoritative; a copy that cannot be recorded here is checked there.
-            logger.warning("receive of %s not recorded (%s); passing it on", decoded.id, exc)
-            status = Reply.OK
-        if status is not Reply.OK:
-            logger.info("dropping copy %s of task %s: %s", tag, decoded.id, status)
+        if records_receipt and not _received(runtime, decoded, tag, node):
             ack(logger, connection_errors)
             return None
         try:
@@ -174,6 +171,20 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
             return None
 
     return handle_message
+
+
+def _received(runtime: Runtime, envelope: Envelope, tag: str, node: str) -> bool:
+    """Record the reserved copy (receive.lua); False when it is not the task's live copy."""
+    try:
+        status = runtime.store.receive(envelope.id, tag, node, node)
+    except redis.RedisError as exc:
+        # start is authoritative; a copy that cannot be recorded here is checked there.
+        logger.warning("receive of %s not recorded (%s); passing it on", envelope.id, exc)
+        return True
+    if status is not Reply.OK:
+        logger.info("dropping copy %s of task %s: %s", tag, envelope.id, status)
+        return False
+    return True
 
 
 def _dead_letter_tampered(runtime: Runtime, message: Any, envelope: Envelope, node: str,

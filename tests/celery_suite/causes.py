@@ -40,8 +40,8 @@ class Cause:
 PLAIN_CELERY_FAILS_TOO = Cause(
     "plain_celery_fails_too", "Fails on plain Celery too",
     "the same test, rerun in the same environment without relier (no `Relier` bound, no "
-    "resurrector), fails as well: not a relier difference (Celery's CI reruns flaky tests up "
-    "to five times; this run does not, and a few tests need services it does not start)")
+    "resurrector), fails as well: not a relier difference (Celery's CI reruns a failing test "
+    "up to five times with a 300 s timeout; this run does neither)")
 UNEXPLAINED = Cause(
     "unexplained", "Not yet explained",
     "fails with relier and passes on plain Celery, and no cause above matches: to be looked at")
@@ -54,30 +54,25 @@ _GROUP_CHAINS = "t/integration/test_group_chains.py::"
 #: then relier's differences by design.
 CAUSES: tuple[Cause, ...] = (
     Cause(
-        "control_replies_dead_lettered", "Remote-control replies are dead-lettered",
-        "relier's message gate is installed process-wide once a worker runs in the process "
-        "(Celery's session worker runs in the test process; a prefork child inherits it) and "
-        "takes the `<uuid>.reply.celery.pidbox` lists for task queues: every reply becomes an "
-        "`undecodable` dead letter, so `inspect().ping()`, `inspect().active()` and "
-        "`control.revoke(..., reply=True)` from that process get no answer",
-        tests=(f"{_CANVAS}test_chain::test_parent_ids", f"{_CANVAS}test_group::test_parent_ids",
-               f"{_CANVAS}test_group::test_generator_group_iterated_while_calling_len",
-               f"{_CANVAS}test_group::test_nested_group", f"{_CANVAS}test_group::test_large_group",
-               f"{_CANVAS}test_result_set::*",
-               f"{_GROUP_CHAINS}test_group_chains::test_pending_chord_keeps_header_errback*",
-               f"{_TASKS}test_tasks::test_revoke_keeps_state_of_task_started_elsewhere*",
-               f"{_TASKS}test_tasks::test_revoke_by_stamped_headers_no_match"),
+        "inspect_active_unencodable", "`inspect().active()` while a relier task runs",
+        "the worker's reply lists the running request, whose argument is relier's `Envelope`: "
+        "kombu cannot JSON-encode it (`Control command error: EncodeError(... Envelope is not "
+        "JSON serializable)` in the worker's log), so no reply is sent and `active()` returns "
+        "None (Celery's test manager's `wait_until_idle()` relies on it)",
+        tests=(f"{_GROUP_CHAINS}test_group_chains::test_pending_chord_keeps_header_errback*",),
         is_bug=True),
     Cause(
-        "chain_failure_not_propagated", "A chain failing before its last task, inside a chord",
-        "Celery marks the rest of a failed chain failed, so the chord (or group) waiting on the "
-        "chain's last task gets the error and calls its errbacks; relier dead-letters the "
-        "failed task only, and the chord waits for a result that never comes (`get()` times "
-        "out, the errbacks are not called)",
+        "chain_failure_not_propagated", "A chain failing before its last task, in a group or chord",
+        "Celery marks the rest of a failed chain failed, so whatever waits on the chain's last "
+        "task (the chord or group it is part of, the caller's `get()`) gets the error; relier "
+        "dead-letters the failed task only (or, for a chord inside the chain whose header "
+        "fails, its body) and the chain's last task stays PENDING: `get()` times out and the "
+        "chord's errbacks may not run",
         tests=(f"{_CANVAS}test_chord::test_error_propagates_to_chord_from_chain",
                f"{_CANVAS}test_chord::test_immutable_errback_called_by_chord_from_chain",
                f"{_CANVAS}test_chord::test_mutable_errback_called_by_chord_from_chain[[]*",
                f"{_CANVAS}test_chord::test_chord_unlock_with_failed_task_in_nested_chain_member",
+               f"{_CANVAS}test_chord::test_chain_of_implicit_chords_body_failure*",
                f"{_CANVAS}test_chain::test_header_failure_fails_the_chords_after_it*"),
         is_bug=True),
     Cause(
@@ -142,8 +137,8 @@ CAUSES: tuple[Cause, ...] = (
         reasons=(r"unknown apply_async option\(s\) (stamp|mtask_id|on_signature|monitoring_id)",)),
     Cause(
         "call_options_refused", "Call options relier does not know",
-        "`app_id=`, `argsrepr=`/`kwargsrepr=`, and `throw=` on an eager call are refused at the "
-        "call (`UnsupportedOptionError`), as this page says of options relier cannot carry",
+        "message properties such as `app_id=` are refused at the call "
+        "(`UnsupportedOptionError`), as this page says of options relier cannot carry",
         reasons=(r"UnsupportedOptionError",)),
     Cause(
         "send_task_by_name", "`app.send_task(name)`",

@@ -5,12 +5,9 @@
   variables, ``REDIS_HOST``/``REDIS_PORT`` for its tasks, ``RELIER_REDIS_URL``), and relier's
   resurrector (it pushes countdowns and retries when due).
 - ``Relier(app, all_tasks=True)`` bound to each app Celery's fixtures create (``celery_app``,
-  ``celery_session_app``) as soon as the fixture returns it. Celery's conftest imports its
-  ``tasks.py`` before any app exists, and ``Relier(...)`` finalizes the app (declaring its own
-  tasks) before it adopts tasks: the ``@shared_task`` finalizers are held back while it binds
-  and applied right after, as if ``tasks.py`` were imported after the binding (the order
-  relier's docs ask for), so Celery's tasks become relier tasks. A task whose options relier's
-  spec refuses stays plain, as relier's docs say it should (relier raises instead).
+  ``celery_session_app``) as soon as the fixture returns it, before anything finalizes the
+  app: the ``@shared_task`` tasks of Celery's ``tasks.py`` (imported by its conftest before any
+  app exists) become relier tasks when it is.
 - Each test's outcome (`outcomes`) written to ``--celery-suite-outcomes`` as JSON.
 
 ``--celery-suite-binding=plain`` runs the same tests on plain Celery (no relier, no resurrector),
@@ -19,18 +16,17 @@ to tell which failures are not relier's.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import Celery, _state
+from celery import Celery
 
 from relier.config import reset_settings
 from relier.testing import LOOPBACK, RedisServer, start_resurrector, stop_process
@@ -47,8 +43,6 @@ class _Session:
         self.server: RedisServer | None = None
         self.resurrector: subprocess.Popen[bytes] | None = None
         self.outcomes: dict[str, Outcome] = {}
-        #: Tasks the plugin kept plain because relier refused their options, and why.
-        self.kept_plain: dict[str, str] = {}
         #: The session app (its worker's), once bound.
         self.session_app: Celery | None = None
 
@@ -102,61 +96,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.timeout(timeout=cap), append=False)
 
 
-@contextlib.contextmanager
-def _shared_tasks_held_back() -> Iterator[set[Callable[[Celery], Any]]]:
-    """Celery's finalizers other than its built-in tasks' (those of ``@shared_task``), taken
-    out of Celery's registry for the duration; the caller applies them."""
-    finalizers = _state._on_app_finalizers
-    shared = {callback for callback in finalizers
-              if getattr(callback, "__module__", "") != "celery.app.builtins"}
-    _state._on_app_finalizers = finalizers - shared
-    try:
-        yield shared
-    finally:
-        _state._on_app_finalizers = finalizers
-
-
-def _stay_plain_when_refused(app: Celery, relier: Any) -> None:
-    """A task whose Celery options relier's spec refuses stays a plain Celery task, its reason
-    in ``relier.plain_tasks``, as docs/celery-compat.md says of options relier cannot honour
-    (relier itself raises from the app's finalize instead, and every task is lost with it)."""
-    from relier.errors import ConfigurationError
-
-    adopting = app._task_from_fun
-    celerys_own = Celery._task_from_fun.__get__(app)
-
-    def declare(fun: Callable[..., Any], name: str | None = None, base: Any = None,
-                bind: bool = False, **options: Any) -> Any:
-        try:
-            return adopting(fun, name=name, base=base, bind=bind, **options)
-        except ConfigurationError as refused:
-            task_name = name or app.gen_task_name(fun.__name__, fun.__module__)
-            relier.plain_tasks[task_name] = str(refused)
-            _session.kept_plain[task_name] = str(refused)
-            return celerys_own(fun, name=name, base=base, bind=bind, **options)
-
-    app._task_from_fun = declare
-
-
-def _bind(app: Celery) -> Any:
-    """``Relier(app, all_tasks=True)``, with the shared tasks declared after it."""
-    from relier import Relier
-
-    with _shared_tasks_held_back() as shared:
-        relier = Relier(app, all_tasks=True)
-    _stay_plain_when_refused(app, relier)
-    with app._finalize_mutex:
-        for declare in shared:
-            declare(app)
-    return relier
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest,
                          ) -> Generator[None, Any, Any]:
     app = yield
     if fixturedef.argname in APP_FIXTURES and _binding(request.config) == "relier":
-        relier = _bind(app)
+        from relier import Relier
+
+        relier = Relier(app, all_tasks=True)
         fixturedef.addfinalizer(relier.connections.close)  # one app per test: no leaked pools
         if fixturedef.argname == "celery_session_app":
             _session.session_app = app
@@ -206,6 +153,5 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         Path(path).write_text(json.dumps({
             "tests": {test_id: {"outcome": outcome.outcome, "reason": outcome.reason}
                       for test_id, outcome in sorted(_session.outcomes.items())},
-            "kept_plain": dict(sorted(_session.kept_plain.items())),
             "plain_tasks": _plain_tasks(_session.session_app),
         }, indent=1))

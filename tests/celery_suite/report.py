@@ -42,11 +42,8 @@ def render(results: Mapping[str, Any]) -> str:
         "rest.",
         "",
     ]
-    if results.get("adjustments"):
-        lines.append("How the run is set up beyond that:")
-        lines.append("")
-        lines += [f"- {adjustment}" for adjustment in results["adjustments"]]
-        lines.append("")
+    for note in results.get("notes", ()):
+        lines += [note, ""]
     lines += [
         "| module | tests | " + " | ".join(OUTCOMES) + " |",
         "| --- | ---: | " + " | ".join("---:" for _ in OUTCOMES) + " |",
@@ -76,6 +73,8 @@ def render(results: Mapping[str, Any]) -> str:
             lines.append(f"- {_code(_short(test_id))} ({record['outcome']}): {_code(record['reason'])}")
         lines.append("")
 
+    lines += _pass_list(tests)
+
     skipped: dict[str, list[str]] = {}
     for test_id, record in tests.items():
         if record["outcome"] == "skipped":
@@ -87,6 +86,27 @@ def render(results: Mapping[str, Any]) -> str:
                          + ", ".join(_code(_short(test_id)) for test_id in skipped_ids))
         lines.append("")
     return "\n".join(lines)
+
+
+def _pass_list(tests: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The passing tests, per module and test class, folded."""
+    passing: dict[str, dict[str, list[str]]] = {}
+    for test_id, record in tests.items():
+        if record["outcome"] != "passed":
+            continue
+        module, _, rest = test_id.partition("::")
+        group, _, name = rest.rpartition("::")
+        passing.setdefault(_short(module), {}).setdefault(group, []).append(name)
+    if not passing:
+        return []
+    total = sum(len(names) for groups in passing.values() for names in groups.values())
+    lines = ["### The tests that pass", "", f"<details><summary>{total} tests</summary>", ""]
+    for module, groups in passing.items():
+        for group, names in groups.items():
+            where = f"{module}::{group}" if group else module
+            lines.append(f"- {_code(where)}: " + ", ".join(_code(name) for name in names))
+    lines += ["", "</details>", ""]
+    return lines
 
 
 def replace_section(document: str, section: str) -> str:

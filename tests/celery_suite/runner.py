@@ -32,17 +32,7 @@ MODULES = (
 )
 DEFAULT_TIMEOUT = 30.0
 
-#: What the runner does that a user of relier would not have to, for the generated docs.
-HELD_BACK = (
-    "Celery's conftest imports its `tasks.py` before any test app exists, and "
-    "`Relier(app, all_tasks=True)` finalizes the app before it starts adopting tasks, so it "
-    "refuses those `@shared_task`s (`ConfigurationError`, a relier bug, reported): the runner "
-    "holds their declarations back until the binding is in place, as if `tasks.py` were "
-    "imported after it (the order relier's docs ask for).")
-KEPT_PLAIN = (
-    "`{task}` is kept a plain Celery task by the runner: relier refuses its options "
-    "({why}) by raising from the app's finalize, which would lose every task of the app; "
-    "this page says such a task stays plain (a relier bug, reported).")
+#: Which of Celery's test tasks relier keeps plain, for the generated docs.
 STAYED_PLAIN = (
     "These of Celery's test tasks stay plain Celery tasks under relier's rules, so the tests "
     "that use only them exercise plain Celery: {tasks}.")
@@ -83,15 +73,11 @@ def build(run: Mapping[str, Any], plain: Mapping[str, Any] | None, *, celery: st
         if test_id in plain_tests:
             record["plain"] = plain_tests[test_id]["outcome"]
         tests[test_id] = record
-    kept_plain: dict[str, str] = run.get("kept_plain", {})
-    adjustments = [HELD_BACK] + [KEPT_PLAIN.format(task=task, why=why.split(": ", 1)[-1])
-                                 for task, why in sorted(kept_plain.items())]
-    stayed = {task: why for task, why in run.get("plain_tasks", {}).items() if task not in kept_plain}
-    if stayed:
-        adjustments.append(STAYED_PLAIN.format(tasks="; ".join(
-            f"`{task}` ({why})" for task, why in sorted(stayed.items()))))
+    plain_tasks: dict[str, str] = run.get("plain_tasks", {})
+    notes = [STAYED_PLAIN.format(tasks="; ".join(
+        f"`{task}` ({why})" for task, why in sorted(plain_tasks.items())))] if plain_tasks else []
     results = {"celery": celery, "modules": list(MODULES), "timeout": timeout,
-               "adjustments": adjustments, "tests": tests}
+               "notes": notes, "tests": tests}
     return classified(results)
 
 

@@ -24,13 +24,14 @@ def test_successful_task_events_in_order(
     handle = basic_tasks.add.push(1, 2)
     handle.result(timeout=30)
     events = wait_until(
-        lambda: (found := events_for(redis_client, handle.id)) and len(found) >= 4 and found,
+        lambda: (found := events_for(redis_client, handle.id)) and len(found) >= 3 and found,
         timeout=10,
     )
-    assert [event["type"] for event in events] == ["dispatched", "received", "started", "completed"]
-    assert events[2]["attempt"] == "1"
+    # prefork with prefetch disabled takes a message only for a free process: no `received`
+    assert [event["type"] for event in events] == ["dispatched", "started", "completed"]
+    assert events[1]["attempt"] == "1"
+    assert events[1]["fence"] == "1"
     assert events[2]["fence"] == "1"
-    assert events[3]["fence"] == "1"
     assert events[1]["worker"].startswith(default_worker.hostname)
 
 
@@ -40,4 +41,4 @@ def test_failed_task_events_in_order(
     handle = basic_tasks.explode.push("boom")
     wait_until(lambda: handle.state.is_terminal, timeout=30)
     types = [event["type"] for event in events_for(redis_client, handle.id)]
-    assert types == ["dispatched", "received", "started", "failed", "dead_lettered"]
+    assert types == ["dispatched", "started", "failed", "dead_lettered"]

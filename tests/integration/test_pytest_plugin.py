@@ -28,7 +28,7 @@ def test_double_runs_on_a_real_worker(relier_server, relier_worker, relier_event
     handle = user_tasks.double.push(21)
     assert handle.result(timeout=60) == 42
     relier_events.wait_for(handle.id, "completed", timeout=30)
-    assert relier_events.types_of(handle.id)[:3] == ["dispatched", "received", "started"]
+    assert relier_events.types_of(handle.id)[:3] == ["dispatched", "started", "completed"]
 '''
 
 
