@@ -38,8 +38,18 @@ end
 
 local TERMINAL = {completed = true, dead_lettered = true, cancelled = true}
 
--- Append one entry to a task's attempt history.
+-- Append one entry to a task's attempt history. The list keeps what the record does not: an
+-- attempt that ends any other way than completing is closed here with its `started` entry
+-- (read from the record: the attempt, its fence, process and start time) first, in the
+-- same RPUSH. A running attempt and a completion are read from the record (Store.history).
 local function remember(task, entry)
+  local open = redis.call('HMGET', task.rec, 'state', 'attempt', 'started_fence', 'holder',
+    'started')
+  if open[1] == 'running' then
+    redis.call('RPUSH', task.hist, cjson.encode({event = 'started', attempt = tonumber(open[2]),
+      fence = tonumber(open[3]), worker = open[4], ts = tonumber(open[5])}), cjson.encode(entry))
+    return
+  end
   redis.call('RPUSH', task.hist, cjson.encode(entry))
 end
 
@@ -73,16 +83,13 @@ local function schedule(task, now, due)
 end
 
 -- Count a task's end for the SLO: one place per outcome, so nothing is counted twice.
--- Fields of the SLO hash: '<task>|m|<minute>|ok|bad' and '<task>|h|<hour>|ok|bad', and the
--- same under the task name '*' for all tasks together.
+-- Fields of the SLO hash: '<task>|m|<minute>|ok|bad' and '<task>|h|<hour>|ok|bad'; all tasks
+-- together are the sum, taken when read (relier/slo.py).
 local function count_outcome(task_name, good, now)
   local outcome = good and 'ok' or 'bad'
-  local minute = math.floor(now / 60000)
-  local hour = math.floor(now / 3600000)
-  for _, name in ipairs({task_name or '?', '*'}) do
-    redis.call('HINCRBY', SLO, name .. '|m|' .. minute .. '|' .. outcome, 1)
-    redis.call('HINCRBY', SLO, name .. '|h|' .. hour .. '|' .. outcome, 1)
-  end
+  local name = task_name or '?'
+  redis.call('HINCRBY', SLO, name .. '|m|' .. math.floor(now / 60000) .. '|' .. outcome, 1)
+  redis.call('HINCRBY', SLO, name .. '|h|' .. math.floor(now / 3600000) .. '|' .. outcome, 1)
 end
 
 -- Give up a task's idempotency claim when it ends without a result (a completed claim stays,

@@ -24,11 +24,11 @@
 -- (a continuation's id is frozen: one created earlier is never created again).
 local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local id = ARGV[5]
-local state = redis.call('HGET', rec, 'state')
+local r = redis.call('HMGET', rec, 'state', 'fence', 'attempt', 'name', 'holder')
+local state, fence, attempt = r[1], r[2], r[3]
 if not state then
   return {'missing', ''}
 end
-local fence = redis.call('HGET', rec, 'fence')
 if state == 'completed' and fence == ARGV[2] then
   return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
 end
@@ -37,18 +37,17 @@ if state ~= 'running' or fence ~= ARGV[2] then
   return {'stale', state}
 end
 local now = now_ms()
-local attempt = redis.call('HGET', rec, 'attempt')
-redis.call('HSET', rec, 'state', 'completed', 'result', ARGV[3], 'ended', now, 'updated', now)
+-- the attempt's history is the record's own fields (Store.history reads them)
+redis.call('HSET', rec, 'state', 'completed', 'result', ARGV[3], 'ended', now, 'updated', now,
+  'process', r[5] or '', 'runtime_ms', ARGV[6])
 redis.call('HDEL', rec, 'holder')
 if ARGV[10] ~= '' then
   redis.call('HSET', rec, 'replaced_by', ARGV[10])
 end
 redis.call('SREM', process_held, id)
-redis.call('RPUSH', hist, cjson.encode({event = 'completed', attempt = tonumber(attempt),
-  fence = tonumber(fence), ts = now, runtime_ms = tonumber(ARGV[6])}))
 redis.call('PEXPIRE', rec, ARGV[4])
 redis.call('PEXPIRE', hist, ARGV[4])
-count_outcome(redis.call('HGET', rec, 'name'), true, now)
+count_outcome(r[4], true, now)
 if ARGV[7] ~= '' and redis.call('HGET', idem, 'task') == id then
   redis.call('HSET', idem, 'state', 'completed', 'result', ARGV[3])
   redis.call('PEXPIRE', idem, ARGV[7])

@@ -25,13 +25,13 @@
 local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local id = ARGV[7]
 local task = {id = id, rec = rec, hist = hist, idem = idem}
-local state = redis.call('HGET', rec, 'state')
+local r = redis.call('HMGET', rec, 'state', 'fence', 'failed_fence', 'attempt')
+local state, fence = r[1], r[2]
 if not state then
   return {'missing', ''}
 end
-local fence = redis.call('HGET', rec, 'fence')
 if (state == 'dead_lettered' or state == 'scheduled') and fence == ARGV[2]
-    and redis.call('HGET', rec, 'failed_fence') == ARGV[2] then
+    and r[3] == ARGV[2] then
   return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
 end
 if state ~= 'running' or fence ~= ARGV[2] then
@@ -39,15 +39,15 @@ if state ~= 'running' or fence ~= ARGV[2] then
   return {'stale', state}
 end
 local now = now_ms()
-local attempt = redis.call('HGET', rec, 'attempt')
+local attempt = r[4]
 local failures = redis.call('HINCRBY', rec, 'failures', 1)
+remember(task, {event = 'failed', attempt = tonumber(attempt), fence = tonumber(fence),
+  ts = now, runtime_ms = tonumber(ARGV[8]), reason = ARGV[3], exc_type = ARGV[4],
+  error = ARGV[5]})
 redis.call('HDEL', rec, 'holder')
 redis.call('SREM', process_held, id)
 redis.call('HSET', rec, 'failed_fence', ARGV[2], 'exc_type', ARGV[4], 'error', ARGV[5],
   'traceback', ARGV[6], 'updated', now)
-remember(task, {event = 'failed', attempt = tonumber(attempt), fence = tonumber(fence),
-  ts = now, runtime_ms = tonumber(ARGV[8]), reason = ARGV[3], exc_type = ARGV[4],
-  error = ARGV[5]})
 emit('failed', id, {'attempt', attempt, 'fence', fence, 'exc_type', ARGV[4], 'ts', now})
 if failures <= tonumber(ARGV[9]) then
   local due = now + tonumber(ARGV[10])

@@ -9,14 +9,14 @@
 -- from here on the task is bound to the consumer's lease.
 local rec, held = KEYS[9], KEYS[10]
 local id = ARGV[5]
-local state = redis.call('HGET', rec, 'state')
+local current = redis.call('HMGET', rec, 'state', 'ticket')
+local state, ticket = current[1], current[2]
 if not state then
   return 'missing'
 end
 if TERMINAL[state] then
   return 'done'
 end
-local ticket = redis.call('HGET', rec, 'ticket')
 if ARGV[2] ~= ticket_tag(id, ticket) or state ~= 'queued' then
   return 'stale'
 end

@@ -24,21 +24,24 @@ local rec, hist, process_held, reserver_held, idem = KEYS[9], KEYS[10], KEYS[11]
   KEYS[13]
 local id = ARGV[5]
 local task = {id = id, rec = rec, hist = hist, idem = idem}
-local state = redis.call('HGET', rec, 'state')
+-- one read of every field this script decides on
+local r = redis.call('HMGET', rec, 'state', 'ticket', 'start_token', 'worker', 'expires',
+  'fence', 'attempt', 'partial', 'failures', 'name')
+local state, ticket, expires = r[1], r[2], r[5]
+local fence, attempt = tonumber(r[6] or '0'), tonumber(r[7] or '0')
+local partial, failures = r[8] or '', tonumber(r[9] or '0')
 if not state then
   return {'missing', ''}
 end
-local ticket = redis.call('HGET', rec, 'ticket')
 if ARGV[2] ~= ticket_tag(id, ticket) then
   return {'stale', state}
 end
-if state == 'running' and redis.call('HGET', rec, 'start_token') == ARGV[6] then
+if state == 'running' and r[3] == ARGV[6] then
   -- a retry after a lost reply: this very process already holds this ticket's attempt
-  local grant = redis.call('HMGET', rec, 'fence', 'attempt', 'partial', 'failures')
-  return {'ok', tonumber(grant[1]), tonumber(grant[2]), grant[3] or '', tonumber(grant[4] or '0')}
+  return {'ok', fence, attempt, partial, failures}
 end
 if state == 'reserved' then
-  if redis.call('HGET', rec, 'worker') ~= ARGV[3] then
+  if r[4] ~= ARGV[3] then
     return {'stale', state}
   end
 elseif state ~= 'queued' then
@@ -48,7 +51,6 @@ local now = now_ms()
 if state == 'reserved' then
   redis.call('SREM', reserver_held, id)
 end
-local expires = redis.call('HGET', rec, 'expires')
 if expires and now > tonumber(expires) then
   return {cancel(task, now, 'expired', ARGV[9]), 'expired'}
 end
@@ -62,7 +64,7 @@ if ARGV[7] == '1' then
         redis.call('HGET', idem, 'result'), 'deduplicated', owner, 'ended', now,
         'updated', now)
       redis.call('PEXPIRE', rec, ARGV[9])
-      count_outcome(redis.call('HGET', rec, 'name'), true, now)
+      count_outcome(r[10], true, now)
       remember(task, {event = 'deduplicated', from = owner, ts = now})
       emit('completed', id, {'deduplicated', owner, 'ts', now})
       return {'done', owner}
@@ -77,15 +79,13 @@ end
 redis.call('SADD', process_held, id)
 redis.call('ZREM', QUEUED, id)
 redis.call('ZADD', LEASES, 'NX', now, ARGV[4])
-local fence = redis.call('HINCRBY', rec, 'fence', 1)
-local attempt = redis.call('HINCRBY', rec, 'attempt', 1)
+fence, attempt = fence + 1, attempt + 1  -- read above in this script: nothing wrote them since
 if ARGV[7] == '1' then
   -- take the claim, or take it over from this task's earlier (dead or fenced-off) attempt
   redis.call('HSET', idem, 'task', id, 'state', 'running', 'fence', fence)
 end
 redis.call('HSET', rec, 'state', 'running', 'holder', ARGV[4], 'worker', ARGV[3],
-  'started', now, 'updated', now, 'start_token', ARGV[6])
-remember(task, {event = 'started', attempt = attempt, fence = fence, worker = ARGV[4], ts = now})
+  'started', now, 'updated', now, 'start_token', ARGV[6], 'fence', fence, 'attempt', attempt,
+  'started_fence', fence)
 emit('started', id, {'attempt', attempt, 'fence', fence, 'worker', ARGV[4], 'ts', now})
-local grant = redis.call('HMGET', rec, 'partial', 'failures')
-return {'ok', fence, attempt, grant[1] or '', tonumber(grant[2] or '0')}
+return {'ok', fence, attempt, partial, failures}

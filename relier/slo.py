@@ -92,19 +92,23 @@ def count_fields(task: str, window: str, now_ms: int) -> list[str]:
 
 
 def read_windows(store: Store, task: str = "*") -> dict[str, WindowCounts]:
-    """Good and bad counts of `task` ('*': every task) in every window: one round trip."""
+    """Good and bad counts of `task` ('*': the sum over every task, which the transitions do
+    not count separately) in every window: one round trip for the counters."""
     seconds, micros = store.client.time()
     now = int(seconds) * 1000 + int(micros) // 1000
-    fields = {window: count_fields(task, window, now) for window in WINDOWS}
+    names = tasks_counted(store) if task == "*" else [task]
     pipe = store.client.pipeline(transaction=False)
-    for window in WINDOWS:
-        pipe.hmget(store.keys.slo, fields[window])
-    counts = {}
-    for window, values in zip(WINDOWS, cast(list[list[bytes | None]], pipe.execute()), strict=True):
-        good = sum(int(v or 0) for v in values[0::2])
-        bad = sum(int(v or 0) for v in values[1::2])
-        counts[window] = WindowCounts(good, bad)
-    return counts
+    for name in names:
+        for window in WINDOWS:
+            pipe.hmget(store.keys.slo, count_fields(name, window, now))
+    replies = iter(cast(list[list[bytes | None]], pipe.execute()) if names else [])
+    good, bad = dict.fromkeys(WINDOWS, 0), dict.fromkeys(WINDOWS, 0)
+    for _ in names:
+        for window in WINDOWS:
+            values = next(replies)
+            good[window] += sum(int(v or 0) for v in values[0::2])
+            bad[window] += sum(int(v or 0) for v in values[1::2])
+    return {window: WindowCounts(good[window], bad[window]) for window in WINDOWS}
 
 
 def tasks_counted(store: Store) -> list[str]:

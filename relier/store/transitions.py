@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -84,6 +84,33 @@ class StartRefusal:
 
     status: Reply
     state: str
+
+
+#: The record fields the history's last attempt is read from.
+_CURRENT_ATTEMPT = ("state", "attempt", "started_fence", "holder", "process", "started", "ended",
+                    "runtime_ms", "deduplicated")
+
+
+def current_attempt(fields: Mapping[str, bytes | None]) -> list[dict[str, Any]]:
+    """The history entries of a record's running attempt, or of its completion."""
+    state = (fields.get("state") or b"").decode()
+    if state not in ("running", "completed") or fields.get("deduplicated") or not fields.get(
+            "started"):
+        return []
+
+    def number(name: str) -> int | None:
+        value = fields.get(name)
+        return int(value) if value else None
+
+    process = fields.get("holder" if state == "running" else "process")
+    entries: list[dict[str, Any]] = [{
+        "event": "started", "attempt": number("attempt"), "fence": number("started_fence"),
+        "worker": process.decode() if process else None, "ts": number("started")}]
+    if state == "completed":
+        entries.append({"event": "completed", "attempt": number("attempt"),
+                        "fence": number("started_fence"), "ts": number("ended"),
+                        "runtime_ms": number("runtime_ms")})
+    return entries
 
 
 class Store:
@@ -413,5 +440,12 @@ class Store:
         return {key.decode(): value for key, value in raw.items()}
 
     def history(self, task_id: str) -> list[dict[str, Any]]:
-        entries = cast(list[bytes], self.client.lrange(self.keys.history(task_id), 0, -1))
-        return [json.loads(entry) for entry in entries]
+        """The task's attempt history: the closed attempts' entries from its list, then the
+        running attempt or the completion, which the record itself holds (the happy path
+        writes no history entry)."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lrange(self.keys.history(task_id), 0, -1)
+        pipe.hmget(self.keys.record(task_id), *_CURRENT_ATTEMPT)
+        entries, values = cast(tuple[list[bytes], list[bytes | None]], tuple(pipe.execute()))
+        history: list[dict[str, Any]] = [json.loads(entry) for entry in entries]
+        return history + current_attempt(dict(zip(_CURRENT_ATTEMPT, values, strict=True)))
