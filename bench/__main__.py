@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from bench import (
     Benchmark,
     admission,
+    ceiling,
     coldstart,
     commands,
     dispatch,
@@ -27,6 +28,7 @@ from bench import (
     memory,
     page,
     recovery,
+    redis_cost,
     result_path,
     shutdown,
     throughput,
@@ -46,7 +48,9 @@ REGISTRY: tuple[Benchmark, ...] = (
     fds.BENCHMARK,
     commands.BENCHMARK,
     result_path.BENCHMARK,
+    redis_cost.BENCHMARK,
     throughput.BENCHMARK,
+    ceiling.BENCHMARK,
     durable.BENCHMARK,
     tui.BENCHMARK,
 )

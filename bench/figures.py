@@ -184,3 +184,14 @@ def format_text(figures: Sequence[Figure], tables: Sequence[Table]) -> str:
         out += [item.title, f"  [method] {item.method}", line(item.headers),
                 *map(line, item.rows)]
     return "\n".join(out)
+
+
+def versus(name: str, unit: str, method: str, values: Mapping[str, Cell],
+           baselines: Mapping[str, str], *, higher_is_better: bool = False) -> list[Figure]:
+    """relier's value (``values["relier"]``) beside each baseline arm's, one figure per
+    baseline arm in `values`, the baseline in the vanilla column: `baselines` maps a baseline
+    arm to what its figure's name says of it (``vanilla <words>``)."""
+    return [Figure(name=f"{name} (vanilla {label})", unit=unit, method=method,
+                   relier=values.get("relier"), vanilla=values[arm],
+                   higher_is_better=higher_is_better)
+            for arm, label in baselines.items() if arm in values]

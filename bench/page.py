@@ -29,6 +29,10 @@ the same kind of workers, in one run. Three arms wherever the comparison applies
 - **vanilla acks_late**: plain Celery with `task_acks_late=True` +
   `task_reject_on_worker_lost=True`.
 
+The Redis cost figures (`results`, `redis-cost`, `ceiling`) also compare with vanilla Celery
+with a Redis result backend on the same server, which stores each result as relier records
+each task: such a figure's name says which vanilla arm its vanilla column holds.
+
 Every worker is a real `celery worker` process on loopback; kills are real SIGKILLs. The
 ratio is relier ÷ vanilla (defaults; acks_late where defaults has no number): below 1 is
 better for times, counts, commands and memory, above 1 for tasks/s. `—` means the figure does

@@ -2,11 +2,12 @@
 
 - ``recovery-latency.png``: distribution of kill -> re-run latencies (histogram and CDF, log
   time axis) from ``recovery`` (``samples_ms``) and ``leases`` (the mass recovery);
-- ``throughput.png``: tasks/s per arm from ``throughput``'s figures.
+- ``throughput.png``: tasks/s per arm from ``throughput``'s figures (every pool measured).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -82,8 +83,14 @@ def plot_recovery(series: Sequence[tuple[str, list[float]]], path: Path) -> Path
     return path
 
 
+def tick_label(name: str, width: int = 24) -> str:
+    """A figure's name on a few short lines: its heading (before ``: ``), then the rest."""
+    head, _, rest = name.partition(": ")
+    return "\n".join([f"{head}:" if rest else head, *textwrap.wrap(rest, width)])
+
+
 def plot_throughput(figures: Sequence[Figure], path: Path) -> Path:
-    canvas = Canvas(figsize=(9, 4.2), dpi=_DPI)
+    canvas = Canvas(figsize=(max(9.0, 1.6 * len(figures)), 4.2), dpi=_DPI)
     axes = canvas.subplots()
     width = 0.8 / len(ARM_COLUMNS)
     for offset, (key, title) in enumerate(ARM_COLUMNS):
@@ -94,10 +101,9 @@ def plot_throughput(figures: Sequence[Figure], path: Path) -> Path:
         bars = axes.bar(positions, heights, width, label=title, color=_COLOURS[offset])
         axes.bar_label(bars, labels=[f"{h:,.0f}" if h else "" for h in heights], fontsize=7,
                        padding=2)
-    axes.set_xticks(range(len(figures)),
-                    [f.name.replace(": ", ":\n", 1) for f in figures], fontsize=8)
+    axes.set_xticks(range(len(figures)), [tick_label(f.name) for f in figures], fontsize=8)
     axes.set_ylabel("tasks/s (higher is better)")
-    axes.set_title("no-op throughput, one prefork -c 2 worker")
+    axes.set_title("no-op throughput, one worker (prefork unless named)")
     axes.legend(fontsize=8)
     axes.grid(True, axis="y", alpha=0.3)
     canvas.tight_layout()

@@ -31,13 +31,15 @@ def bench_worker(app: str, url: str, log_path: Path, *, concurrency: int,
 
 
 def vanilla_worker(arm: str, url: str, log_path: Path, *, concurrency: int,
-                   result_backend: str | None = None) -> CeleryWorker:
-    """A plain Celery worker (``vanilla_tasks.app``), acks late for ``vanilla-acks-late``,
-    storing results in `result_backend` when given (else no result backend)."""
+                   result_backend: str | None = None, pool: str = "prefork") -> CeleryWorker:
+    """A plain Celery worker (``vanilla_tasks.app``, `pool`), acks late for
+    ``vanilla-acks-late``, storing results in `result_backend` when given (else no result
+    backend)."""
     env = {"BENCH_BROKER_URL": url,
            "BENCH_ACKS_LATE": "1" if arm == "vanilla-acks-late" else "0",
            "BENCH_RESULT_BACKEND": result_backend or ""}
-    return bench_worker("vanilla_tasks.app", url, log_path, concurrency=concurrency, env=env)
+    return bench_worker("vanilla_tasks.app", url, log_path, concurrency=concurrency, pool=pool,
+                        env=env)
 
 
 @contextlib.contextmanager
