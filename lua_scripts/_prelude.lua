@@ -44,7 +44,10 @@ local TERMINAL = {completed = true, dead_lettered = true, cancelled = true}
 -- same RPUSH. A running attempt and a completion are read from the record (Store.history).
 local function remember(task, entry)
   local open = redis.call('HMGET', task.rec, 'state', 'attempt', 'started_fence', 'holder',
-    'started')
+    'started', 'history')
+  if not open[6] then  -- the record says it has a list, whose TTL then follows the record's
+    redis.call('HSET', task.rec, 'history', 1)
+  end
   if open[1] == 'running' then
     redis.call('RPUSH', task.hist, cjson.encode({event = 'started', attempt = tonumber(open[2]),
       fence = tonumber(open[3]), worker = open[4], ts = tonumber(open[5])}), cjson.encode(entry))

@@ -24,7 +24,7 @@
 -- (a continuation's id is frozen: one created earlier is never created again).
 local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local id = ARGV[5]
-local r = redis.call('HMGET', rec, 'state', 'fence', 'attempt', 'name', 'holder')
+local r = redis.call('HMGET', rec, 'state', 'fence', 'attempt', 'name', 'holder', 'history')
 local state, fence, attempt = r[1], r[2], r[3]
 if not state then
   return {'missing', ''}
@@ -39,14 +39,15 @@ end
 local now = now_ms()
 -- the attempt's history is the record's own fields (Store.history reads them)
 redis.call('HSET', rec, 'state', 'completed', 'result', ARGV[3], 'ended', now, 'updated', now,
-  'process', r[5] or '', 'runtime_ms', ARGV[6])
-redis.call('HDEL', rec, 'holder')
+  'process', r[5] or '', 'runtime_ms', ARGV[6], 'holder', '')
 if ARGV[10] ~= '' then
   redis.call('HSET', rec, 'replaced_by', ARGV[10])
 end
 redis.call('SREM', process_held, id)
 redis.call('PEXPIRE', rec, ARGV[4])
-redis.call('PEXPIRE', hist, ARGV[4])
+if r[6] then
+  redis.call('PEXPIRE', hist, ARGV[4])
+end
 count_outcome(r[4], true, now)
 if ARGV[7] ~= '' and redis.call('HGET', idem, 'task') == id then
   redis.call('HSET', idem, 'state', 'completed', 'result', ARGV[3])
