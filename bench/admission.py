@@ -99,7 +99,9 @@ def clean_up(client: redis.Redis, relier: Relier) -> int:
         keys += queue_lists(relier, queue)
         keys.append(f"_kombu.binding.{queue}")
     deleted: int = client.delete(*keys)
-    for pattern in (relier.keys.record("*"), relier.keys.admission_limits("queue", "*") + "*"):
+    deleted += client.delete(relier.keys.admission_live)
+    for pattern in (relier.keys.record("*"),
+                    relier.keys.legacy_admission_limits("queue", "*") + "*"):
         deleted += delete_matching(client, pattern)
     return deleted
 

@@ -180,10 +180,9 @@ local function resurrect(task, now, from, cause, handoff)
 end
 
 -- Admission: a GCRA bucket (rate per second, `burst` pushes at once) and a maximum depth.
--- Limits stored in `limits_key` (an operator's live override) win over the declared ones.
+-- `live` = {rate, burst, max_depth} an operator set (false where not) wins over the declared.
 -- Returns a verdict: {rejected, why, retry_ms} or {tat_key, tat, ttl_ms} to commit.
-local function admission_check(limits_key, tat_key, rate, burst, max_depth, lists, now)
-  local live = redis.call('HMGET', limits_key, 'rate', 'burst', 'max_depth')
+local function admission_check(live, tat_key, rate, burst, max_depth, lists, now)
   rate = tonumber(live[1] or rate) or 0
   burst = math.max(tonumber(live[2] or burst) or 1, 1)
   max_depth = tonumber(live[3] or max_depth) or 0

@@ -8,7 +8,8 @@
 -- ARGV[3] result            the encoded result (msgpack bytes)
 -- ARGV[4] result_ttl_ms     how long the completed record and history are kept
 -- ARGV[5] task_id
--- ARGV[6] runtime_ms        the run time measured by the pool process
+-- ARGV[6] runtime_ms        the run time measured by the pool process (the end time is the
+--                           attempt's `started` plus this: no TIME call)
 -- ARGV[7] idem_ttl_ms       how long a completed idempotency key is kept ('' when not idempotent)
 -- ARGV[8] chord_index       this header task's index in its chord ('' when not in a chord)
 -- ARGV[9] creates           how many continuations to create (a chain's next step, callbacks)
@@ -24,7 +25,8 @@
 -- (a continuation's id is frozen: one created earlier is never created again).
 local rec, hist, process_held, idem = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local id = ARGV[5]
-local r = redis.call('HMGET', rec, 'state', 'fence', 'attempt', 'name', 'holder', 'history')
+local r = redis.call('HMGET', rec, 'state', 'fence', 'attempt', 'name', 'holder', 'history',
+  'started')
 local state, fence, attempt = r[1], r[2], r[3]
 if not state then
   return {'missing', ''}
@@ -36,7 +38,11 @@ if state ~= 'running' or fence ~= ARGV[2] then
   emit('rejected_write', id, {'fence', ARGV[2], 'write', 'complete'})
   return {'stale', state}
 end
-local now = now_ms()
+-- the end in server time: the attempt's server start plus the run time its process measured
+local now = tonumber(r[7] or '0') + tonumber(ARGV[6])
+if now == tonumber(ARGV[6]) then
+  now = now_ms()  -- a record written before `started` was kept
+end
 -- the attempt's history is the record's own fields (Store.history reads them)
 redis.call('HSET', rec, 'state', 'completed', 'result', ARGV[3], 'ended', now, 'updated', now,
   'process', r[5] or '', 'runtime_ms', ARGV[6], 'holder', '')

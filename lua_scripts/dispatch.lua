@@ -2,14 +2,13 @@
 -- KEYS[9] record            rl:t:<id>
 -- KEYS[10] list             the queue's kombu list for the task's priority
 -- KEYS[11] idem             rl:idem:<digest> (any unused key when there is no digest)
--- KEYS[12] queue_limits     rl:adm:q:<queue>, live limits of the queue
+-- KEYS[12] limits           rl:adm:live, every live override (fields <scope><limit>)
 -- KEYS[13] queue_tat        rl:adm:q:<queue>:tat, the queue's GCRA state
--- KEYS[14] task_limits      rl:adm:t:<name>, live limits of the task
--- KEYS[15] task_tat         rl:adm:t:<name>:tat, the task's GCRA state
--- KEYS[16] step0            the queue's four priority lists (their total length is its depth)
--- KEYS[17] step3
--- KEYS[18] step6
--- KEYS[19] step9
+-- KEYS[14] task_tat         rl:adm:t:<name>:tat, the task's GCRA state
+-- KEYS[15] step0            the queue's four priority lists (their total length is its depth)
+-- KEYS[16] step3
+-- KEYS[17] step6
+-- KEYS[18] step9
 -- ARGV[2] task_id           ARGV[3] task_name          ARGV[4] queue
 -- ARGV[5] head              ARGV[6] tail               (the kombu message split around its tag)
 -- ARGV[7] version           ARGV[8] idem_digest        ('' for none)
@@ -22,6 +21,8 @@
 -- ARGV[19] delay_ms         or how long from now (countdown, on this server's clock); ''
 -- ARGV[20] expires_ms       when the task expires if it has not started, epoch ms; ''
 -- ARGV[21] expires_in_ms    or how long from now; '' for never
+-- ARGV[22] queue_scope      'q:<queue>:', the queue's fields in `limits` (then rate, burst,
+-- ARGV[23] task_scope       max_depth); 't:<name>:', the task's
 -- Declared limits: rate per second, burst, max depth; 0 means no limit; live limits win.
 -- A task due later is scheduled (the delayed set; the resurrector pushes it when due).
 -- Returns {'ok', task id} for a new task, or {'exists', task id, nonce} when the id already has
@@ -45,9 +46,13 @@ if ARGV[8] ~= '' then
   end
 end
 local now = now_ms()
-local queue_bucket = admission_check(KEYS[12], KEYS[13], ARGV[11], ARGV[12], ARGV[13],
-  {KEYS[16], KEYS[17], KEYS[18], KEYS[19]}, now)
-local task_bucket = admission_check(KEYS[14], KEYS[15], ARGV[14], ARGV[15], ARGV[16], {}, now)
+local qs, ts = ARGV[22], ARGV[23]
+local live = redis.call('HMGET', KEYS[12], qs .. 'rate', qs .. 'burst', qs .. 'max_depth',
+  ts .. 'rate', ts .. 'burst', ts .. 'max_depth')
+local queue_bucket = admission_check({live[1], live[2], live[3]}, KEYS[13], ARGV[11], ARGV[12],
+  ARGV[13], {KEYS[15], KEYS[16], KEYS[17], KEYS[18]}, now)
+local task_bucket = admission_check({live[4], live[5], live[6]}, KEYS[14], ARGV[14], ARGV[15],
+  ARGV[16], {}, now)
 for _, verdict in ipairs({{'queue', queue_bucket}, {'task', task_bucket}}) do
   if verdict[2].rejected then
     emit('admission_rejected', id, {'task', ARGV[3], 'queue', ARGV[4], 'scope', verdict[1],

@@ -48,6 +48,9 @@ class LiveLimits:
     max_depth: int | None
 
 
+LIMITS = ("rate", "burst", "max_depth")
+
+
 def set_limits(store: Store, scope: Scope, name: str, *, rate: float | None = None,
                burst: int | None = None, max_depth: int | None = None) -> None:
     """Override limits live; the next push uses them."""
@@ -59,29 +62,53 @@ def set_limits(store: Store, scope: Scope, name: str, *, rate: float | None = No
         raise ConfigurationError("give at least one of rate, burst, max_depth")
     Admission(rate=float(values.get("rate", 0.0)), burst=int(values.get("burst", 1)),
               max_depth=int(values.get("max_depth", 0)))
-    store.client.hset(store.keys.admission_limits(scope, name),
-                      mapping={field: str(value) for field, value in values.items()})
+    prefix = store.keys.admission_scope(scope, name)
+    store.client.hset(store.keys.admission_live,
+                      mapping={prefix + field: str(value) for field, value in values.items()})
 
 
 def clear_limits(store: Store, scope: Scope, name: str) -> bool:
     """Drop a live override (declared limits apply again); whether one existed."""
-    return bool(store.client.delete(store.keys.admission_limits(scope, name)))
+    prefix = store.keys.admission_scope(scope, name)
+    return bool(store.client.hdel(store.keys.admission_live, *(prefix + f for f in LIMITS)))
 
 
 def live_limits(store: Store) -> list[LiveLimits]:
-    """Every live override, found with a bounded SCAN of relier's admission keys."""
-    found = []
-    pattern = store.keys.admission_limits("queue", "*").replace(":q:", ":[qt]:")
+    """Every live override (one HGETALL)."""
+    move_legacy_limits(store)
+    raw = cast(dict[bytes, bytes], store.client.hgetall(store.keys.admission_live))
+    scopes: dict[tuple[str, str], dict[str, str]] = {}
+    for field, value in raw.items():
+        kind, _, rest = field.decode().partition(":")
+        name, _, limit = rest.rpartition(":")
+        if kind in ("q", "t") and limit in LIMITS:
+            scopes.setdefault((kind, name), {})[limit] = value.decode()
+    found = [LiveLimits(
+        scope="queue" if kind == "q" else "task", name=name,
+        rate=float(values["rate"]) if values.get("rate") else None,
+        burst=int(values["burst"]) if values.get("burst") else None,
+        max_depth=int(values["max_depth"]) if values.get("max_depth") else None,
+    ) for (kind, name), values in scopes.items()]
+    return sorted(found, key=lambda item: (item.scope, item.name))
+
+
+def move_legacy_limits(store: Store) -> int:
+    """Move overrides kept one hash per scope (before `Keys.admission_live`) into the one hash
+    pushes read; returns how many scopes moved. Run by the resurrector when it starts."""
+    pattern = store.keys.legacy_admission_limits("queue", "*").replace(":q:", ":[qt]:")
+    moved = 0
     for raw in store.client.scan_iter(match=pattern, count=500):
         key = raw.decode()
-        if key.endswith(":tat"):
+        if key.endswith(":tat") or key == store.keys.admission_live:
             continue
         kind, name = key.split(":adm:", 1)[1].split(":", 1)
-        values = cast(list[bytes | None], store.client.hmget(key, "rate", "burst", "max_depth"))
-        rate, burst, depth = values
-        found.append(LiveLimits(
-            scope="queue" if kind == "q" else "task", name=name,
-            rate=float(rate) if rate else None, burst=int(burst) if burst else None,
-            max_depth=int(depth) if depth else None,
-        ))
-    return sorted(found, key=lambda item: (item.scope, item.name))
+        values = cast(dict[bytes, bytes], store.client.hgetall(key))
+        prefix = store.keys.admission_scope("queue" if kind == "q" else "task", name)
+        pipe = store.client.pipeline(transaction=True)
+        if values:
+            pipe.hset(store.keys.admission_live,
+                      mapping={prefix + field.decode(): value for field, value in values.items()})
+        pipe.delete(key)
+        pipe.execute()
+        moved += 1
+    return moved

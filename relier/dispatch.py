@@ -162,14 +162,15 @@ def prepare_dispatch(
         "dispatch",
         keys={
             **task_keys,
-            "queue_limits": keys.admission_limits("queue", target_queue),
+            "limits": keys.admission_live,
             "queue_tat": keys.admission_state("queue", target_queue),
-            "task_limits": keys.admission_limits("task", spec.name),
             "task_tat": keys.admission_state("task", spec.name),
             **{f"step{step}": broker.queue_list(target_queue, step) for step in PRIORITY_STEPS},
         },
         args={
             **task_args,
+            "queue_scope": keys.admission_scope("queue", target_queue),
+            "task_scope": keys.admission_scope("task", spec.name),
             "queue_rate": queue_limit.rate, "queue_burst": queue_limit.burst,
             "queue_max_depth": queue_limit.max_depth,
             "task_rate": task_limit.rate, "task_burst": task_limit.burst,

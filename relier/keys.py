@@ -71,13 +71,24 @@ class Keys:
         """
         return f"{self.prefix}:idem:{digest or '-'}"
 
-    def admission_limits(self, scope: str, name: str) -> str:
-        """Hash: live admission limits (rate, burst, max_depth) of a queue or a task."""
+    @property
+    def admission_live(self) -> str:
+        """Hash: every live admission override, fields `admission_field` (one HMGET per push)."""
+        return f"{self.prefix}:adm:live"
+
+    @staticmethod
+    def admission_scope(scope: str, name: str) -> str:
+        """The prefix of a queue's or a task's fields in `admission_live` (then ``rate``,
+        ``burst``, ``max_depth``)."""
+        return f"{'q' if scope == 'queue' else 't'}:{name}:"
+
+    def legacy_admission_limits(self, scope: str, name: str) -> str:
+        """Hash of one scope's live limits before `admission_live` (moved by the resurrector)."""
         return f"{self.prefix}:adm:{'q' if scope == 'queue' else 't'}:{name}"
 
     def admission_state(self, scope: str, name: str) -> str:
         """String: the GCRA theoretical arrival time (ms) of a queue's or a task's bucket."""
-        return f"{self.admission_limits(scope, name)}:tat"
+        return f"{self.legacy_admission_limits(scope, name)}:tat"
 
     def lock(self, digest: str) -> str:
         """Hash: a manual `idempotency_lock` (state, token, result)."""

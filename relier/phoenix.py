@@ -16,7 +16,7 @@ from typing import cast
 
 import redis
 
-from relier import slo, telemetry
+from relier import admission, slo, telemetry
 from relier.config import Settings
 from relier.dlq import DeadLetters
 from relier.store import Store
@@ -48,6 +48,7 @@ class Resurrector:
         self._default_front = default_front
         self._dead_letters = DeadLetters(store, default_front)
         self._next_retention = 0.0
+        self._legacy_limits_moved = False
         self.totals = PassResult()
 
     @property
@@ -87,6 +88,12 @@ class Resurrector:
                 telemetry.record("relier.recovery.latency", (now - last_seen[process]) / 1000,
                                  path="lease")
                 telemetry.event_span("relier.resurrect", "", worker=process, count=requeued)
+        if not self._legacy_limits_moved:  # once per resurrector: a keyspace SCAN
+            moved = admission.move_legacy_limits(store)
+            if moved:
+                logger.warning("moved %d live admission overrides to %s", moved,
+                               keys.admission_live)
+            self._legacy_limits_moved = True
         result.promoted = self._promote(now)
         reconciled, buried = self._reconcile(now)
         if time.monotonic() >= self._next_retention:

@@ -74,12 +74,12 @@ CREATE_ARGS = ("task_id", "task_name", "queue", "head", "tail", "version", "idem
 
 SHAPES: dict[str, ScriptShape] = {
     "dispatch": ScriptShape(
-        keys=("record", "list", "idem", "queue_limits", "queue_tat", "task_limits", "task_tat",
+        keys=("record", "list", "idem", "limits", "queue_tat", "task_tat",
               "step0", "step3", "step6", "step9"),
         args=("task_id", "task_name", "queue", "head", "tail", "version", "idem_digest",
               "max_resurrections", "front", "queue_rate", "queue_burst", "queue_max_depth",
               "task_rate", "task_burst", "task_max_depth", "nonce", "due_ms", "delay_ms", "expires_ms",
-              "expires_in_ms")),
+              "expires_in_ms", "queue_scope", "task_scope")),
     "receive": ScriptShape(keys=("record", "holder_held"),
                            args=("tag", "holder", "worker", "task_id")),
     "start": ScriptShape(keys=(*_TASK, "process_held", "reserver_held", "idem"),

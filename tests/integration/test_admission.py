@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from relier import AdmissionRejectedError, TaskHandle
-from relier.admission import set_limits
+from relier.admission import clear_limits, live_limits, move_legacy_limits, set_limits
 from relier.testing import RedisServer, wait_until
 
 
@@ -149,5 +149,25 @@ def test_task_scope_limits(scope: str, basic_tasks: ModuleType, redis_client: re
         assert [isinstance(o, AdmissionRejectedError) for o in outcomes] == [False, False, True, True]
         assert {o.scope for o in outcomes if isinstance(o, AdmissionRejectedError)} == {scope}
     finally:
-        redis_client.delete(basic_tasks.nap.relier.keys.admission_limits("task", "tests.nap"))
+        clear_limits(basic_tasks.nap.relier.store, "task", "tests.nap")
+        redis_client.delete(queue)
+
+
+def test_overrides_kept_the_old_way_move_into_the_one_hash(
+    basic_tasks: ModuleType, redis_client: redis.Redis,
+) -> None:
+    store = basic_tasks.nap.relier.store
+    queue = f"adm-legacy-{uuid.uuid4().hex[:8]}"
+    legacy = store.keys.legacy_admission_limits("queue", queue)
+    redis_client.hset(legacy, mapping={"rate": "0.5", "burst": "1"})
+    try:
+        assert move_legacy_limits(store) == 1
+        assert not redis_client.exists(legacy)
+        moved = [item for item in live_limits(store) if item.name == queue]
+        assert [(item.scope, item.rate, item.burst) for item in moved] == [("queue", 0.5, 1)]
+        basic_tasks.nap.push_with((0,), queue=queue)
+        with pytest.raises(AdmissionRejectedError):  # the moved override is what pushes read
+            basic_tasks.nap.push_with((0,), queue=queue)
+    finally:
+        clear_limits(store, "queue", queue)
         redis_client.delete(queue)
