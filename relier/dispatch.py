@@ -140,6 +140,8 @@ def prepare_dispatch(
         kwargs=envelope.kwargs,
         extra_headers=envelope.headers,
         canvas=envelope.canvas,
+        argsrepr=call.argsrepr,
+        kwargsrepr=call.kwargsrepr,
     )
     keys, broker = runtime.keys, runtime.broker_keys
     queue_limit = runtime.queue_admission.get(target_queue, NO_LIMIT)

@@ -37,7 +37,11 @@ class SplitMessage:
         return f"{self.head}{tag}{self.tail}"
 
 
-def _repr_limited(value: object, limit: int = 1024) -> str:
+#: The longest rendering of the arguments a message carries.
+_SHOWN_LIMIT = 1024
+
+
+def _repr_limited(value: object, limit: int = _SHOWN_LIMIT) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -114,12 +118,18 @@ def build_message(
     kwargs: Mapping[str, Any],
     extra_headers: Mapping[str, Any] | None = None,
     canvas: Mapping[str, Any] | None = None,
+    argsrepr: str | None = None,
+    kwargsrepr: str | None = None,
 ) -> SplitMessage:
-    """The kombu JSON for one relier task, split where the delivery tag goes."""
+    """The kombu JSON for one relier task, split where the delivery tag goes. `argsrepr` and
+    `kwargsrepr` (the caller's, as Celery takes them) replace relier's rendering of the
+    arguments in what Celery shows."""
     headers = execution_headers(task_name=task_name, task_id=task_id, time_limits=time_limits,
                                 extra=extra_headers, canvas=canvas)
-    headers.update(argsrepr=_repr_limited(tuple(args)), kwargsrepr=_repr_limited(dict(kwargs)),
-                   origin=_ORIGIN)
+    headers.update(
+        argsrepr=_repr_limited(tuple(args)) if argsrepr is None else argsrepr[:_SHOWN_LIMIT],
+        kwargsrepr=_repr_limited(dict(kwargs)) if kwargsrepr is None else kwargsrepr[:_SHOWN_LIMIT],
+        origin=_ORIGIN)
     properties: dict[str, Any] = {
         "correlation_id": task_id,
         "reply_to": "",

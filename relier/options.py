@@ -37,8 +37,6 @@ _NO_EFFECT = {
     "stamps": "stamping is not carried",
     "reply_to": "results are read from relier's record, never replied to",
     "replaced_task_nesting": "a replaced relier task's record names its replacement",
-    "argsrepr": "Celery's log shows relier's own safe rendering of the arguments",
-    "kwargsrepr": "Celery's log shows relier's own safe rendering of the arguments",
     "throw": "an apply() option (eager mode): apply_async raises nothing from the body",
 }
 
@@ -79,6 +77,10 @@ class CallOptions:
     retry: bool = True
     #: Celery's canvas around the call (`relier.envelope.Envelope.canvas`).
     canvas: Mapping[str, Any] = field(default_factory=dict)
+    #: What logs show for the arguments (Celery's ``argsrepr``/``kwargsrepr``); None: relier's
+    #: own rendering of them.
+    argsrepr: str | None = None
+    kwargsrepr: str | None = None
 
 
 def _aware(moment: datetime.datetime) -> datetime.datetime:
@@ -172,7 +174,8 @@ def from_celery(task: str, options: Mapping[str, Any]) -> CallOptions:
                 name == "exchange" and value in ("", "celery")):
             raise UnsupportedOptionError(f"{task}: {name}= cannot apply: {why}")
     known = {"queue", "routing_key", "priority", "countdown", "eta", "expires", "time_limit",
-             "soft_time_limit", "headers", "retry", "chord", "group_index", *_NO_EFFECT,
+             "soft_time_limit", "headers", "retry", "chord", "group_index", "argsrepr",
+             "kwargsrepr", *_NO_EFFECT,
              *_REFUSED, *_SIGNATURES, *_IDS}
     unknown = sorted(set(options) - known)
     if unknown:
@@ -206,4 +209,14 @@ def from_celery(task: str, options: Mapping[str, Any]) -> CallOptions:
         headers=_headers(task, options["headers"]) if options.get("headers") else {},
         retry=bool(options.get("retry", True)),
         canvas=_canvas(task, options),
+        argsrepr=_display(task, "argsrepr", options.get("argsrepr")),
+        kwargsrepr=_display(task, "kwargsrepr", options.get("kwargsrepr")),
     )
+
+
+def _display(task: str, name: str, value: Any) -> str | None:
+    """Celery's ``argsrepr``/``kwargsrepr``: what logs, events and ``inspect`` show instead
+    of the arguments (to keep secrets out of them)."""
+    if value is None or isinstance(value, str):
+        return value
+    raise UnsupportedOptionError(f"{task}: {name}= must be a string, got {type(value).__name__}")

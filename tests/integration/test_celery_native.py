@@ -291,3 +291,15 @@ def test_send_task_by_name_runs_a_relier_task_as_one(
     result = app.send_task("tests.add", (2, 3), countdown=None, priority=3)
     assert result.get(timeout=30) == 5
     assert executions(redis_client, result.id) == 1
+
+
+def test_argsrepr_keeps_the_arguments_out_of_the_logs(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    result = basic_tasks.add.apply_async((40, 2), argsrepr="(<card>, <cvc>)", kwargsrepr="{}")
+    assert result.get(timeout=30) == 42
+    head = (redis_client.hget(KEYS.record(result.id), "head") or b"").decode()
+    assert '"argsrepr": "(<card>, <cvc>)"' in head
+    line = next(line for line in default_worker.log().splitlines() if result.id in line)
+    assert "(40, 2)" not in default_worker.log()
+    assert result.id in line
