@@ -190,9 +190,10 @@ def run(args: argparse.Namespace) -> int:
                {arm: round(by_name[arm].per_task, 2) for arm in arms}),
         by_arm("Redis commands per push (dispatch alone)", "", push_method,
                {arm: round(by_name[arm].per_push, 2) for arm in arms}),
-        by_arm("Redis server time per task lifecycle (commandstats usec)", "µs", method,
-               {arm: round(by_name[arm].run.usec / by_name[arm].tasks, 1) for arm in arms}),
     ]
+    # No server-time figure here: commandstats times a script's EVALSHA with the commands it
+    # runs, then times those again under their own names. `redis-cost` measures the server's
+    # main-thread CPU, counted once.
     columns = ("command", *arms)
     tables = [
         table("Redis commands per task lifecycle, by command", method, columns,
