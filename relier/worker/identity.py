@@ -43,6 +43,12 @@ def has_pool_processes() -> bool:
     return _pool in {None, "prefork"}
 
 
+def runs_inline() -> bool:
+    """Whether this worker runs each body in its consumer, as it receives it (solo): nothing
+    it takes ever waits reserved."""
+    return _pool == "solo"
+
+
 def runs_on_greenlets() -> bool:
     """Whether this worker's bodies run on a greenlet pool (gevent, eventlet)."""
     return _pool in GREENLET_POOLS

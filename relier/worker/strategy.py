@@ -21,7 +21,7 @@ from relier.message import CONTENT_TYPE, DISPLAY_HEADERS, execution_headers, hea
 from relier.raw_dead_letters import RawDeadLetter, Refusal
 from relier.reasons import DeadLetterReason
 from relier.store import Reply
-from relier.worker.identity import worker_node
+from relier.worker.identity import runs_inline, worker_node
 
 if TYPE_CHECKING:
     from relier.runtime import Runtime
@@ -133,10 +133,11 @@ def relier_strategy(task: Any, app: Any, consumer: Any, **kwargs: Any) -> Callab
     runtime: Runtime = task.runtime
     hostname: str = consumer.hostname
     connection_errors = consumer.connection_errors
-    # With prefetch disabled a message is taken only for a free slot and goes straight to it:
-    # nothing waits reserved, and start (in the slot) checks the copy. Otherwise receive binds
-    # the reserved copy to this consumer's lease until a slot starts it.
-    records_receipt = not app.conf.worker_disable_prefetch
+    # With prefetch disabled a message is taken only for a free slot and goes straight to it,
+    # and the solo pool runs each body as it receives it: nothing waits reserved, and start
+    # checks the copy. Otherwise receive binds the reserved copy to this consumer's lease until
+    # a slot starts it.
+    records_receipt = not (app.conf.worker_disable_prefetch or runs_inline())
 
     def handle_message(message: Any, body: Any, ack: Any, reject: Any, callbacks: Any,
                        **options: Any) -> Any:
