@@ -1,19 +1,30 @@
 #!/usr/bin/env python3
-"""Bootstrap for a fresh machine with only Python 3.11+.
+"""Bootstrap for a fresh machine with only Python 3.11+ (the Makefile's targets call it).
 
-    python3 dev.py demo    create .venv, install relier, run `rl demo`
-    python3 dev.py test    create .venv, install relier with test tools, run the whole suite
+    python3 dev.py demo        create .venv, install relier, run `rl demo`
+    python3 dev.py test        create .venv, install relier with test tools, run the whole suite
+    python3 dev.py setup       only create .venv and install relier with its development tools
+    python3 dev.py lint        ruff check .
+    python3 dev.py typecheck   mypy (strict)
+    python3 dev.py check       lint, typecheck, then the unit tests (no servers needed)
+    python3 dev.py bench       python -m bench (the benchmarks beside vanilla Celery)
+    python3 dev.py compose dev|prod
+                               the Docker Compose stack in deploy/compose/ (prod needs
+                               deploy/compose/prod.env: copy prod.env.example and fill it in)
 
-Extra arguments after `test` go to pytest; after `demo` to `rl demo`.
+Extra arguments after `test` go to pytest; after `demo` to `rl demo`; after `bench` to
+`python -m bench`; after `compose dev|prod` to `docker compose ... up`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -21,6 +32,8 @@ VENV = ROOT / ".venv"
 BIN = VENV / "bin"
 STAMP = VENV / ".relier-installed"
 PYTEST_NO_TESTS = 5
+EXIT_USAGE = 2
+COMPOSE = ROOT / "deploy" / "compose"
 
 
 def _python() -> str:
@@ -42,20 +55,86 @@ def _ensure_environment() -> None:
     STAMP.write_text(digest)
 
 
-def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test"}:
-        print(__doc__, file=sys.stderr)
-        return 2
-    _ensure_environment()
-    command, rest = argv[0], argv[1:]
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    if command == "demo":
-        return subprocess.call([str(BIN / "rl"), "demo", *rest], cwd=ROOT, env=env)
-    code = subprocess.call([_python(), "-m", "pytest", *rest], cwd=ROOT, env=env)
+def _env() -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def _pytest(args: list[str]) -> int:
+    code = subprocess.call([_python(), "-m", "pytest", *args], cwd=ROOT, env=_env())
     if code == PYTEST_NO_TESTS:
         print("pytest collected no tests: failing", file=sys.stderr)
         return 1
     return code
+
+
+def _setup(args: list[str]) -> int:
+    print(f"ready: {VENV} has relier and its development tools (. {BIN / 'activate'})")
+    return 0
+
+
+def _demo(args: list[str]) -> int:
+    return subprocess.call([str(BIN / "rl"), "demo", *args], cwd=ROOT, env=_env())
+
+
+def _lint(args: list[str]) -> int:
+    return subprocess.call([_python(), "-m", "ruff", "check", ".", *args], cwd=ROOT, env=_env())
+
+
+def _typecheck(args: list[str]) -> int:
+    return subprocess.call([_python(), "-m", "mypy", *args], cwd=ROOT, env=_env())
+
+
+def _check(args: list[str]) -> int:
+    for step in (_lint, _typecheck):
+        code = step([])
+        if code:
+            return code
+    return _pytest(["tests/unit", *args])
+
+
+def _bench(args: list[str]) -> int:
+    return subprocess.call([_python(), "-m", "bench", *args], cwd=ROOT, env=_env())
+
+
+def _compose(args: list[str]) -> int:
+    if not args or args[0] not in {"dev", "prod"}:
+        print("dev.py compose: say which stack, dev or prod", file=sys.stderr)
+        return EXIT_USAGE
+    stack, rest = args[0], args[1:]
+    env_file = COMPOSE / "prod.env"
+    if stack == "prod" and not env_file.exists():
+        print(f"dev.py compose prod: {env_file} is missing: copy prod.env.example there and "
+              "fill in its secrets (docs/deployment.md)", file=sys.stderr)
+        return EXIT_USAGE
+    docker = shutil.which("docker")
+    if docker is None:
+        print("dev.py compose: docker is not on the PATH (the stacks run in Docker Compose)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if stack == "dev":
+        command = [docker, "compose", "-f", str(COMPOSE / "dev.yml"), "up", "--build", *rest]
+    else:
+        command = [docker, "compose", "--env-file", str(env_file), "-f", str(COMPOSE / "prod.yml"),
+                   "up", "-d", "--build", *rest]
+    return subprocess.call(command, cwd=ROOT)
+
+
+#: Each command, and whether it needs .venv first (compose runs in Docker only).
+COMMANDS: dict[str, tuple[Callable[[list[str]], int], bool]] = {
+    "demo": (_demo, True), "test": (_pytest, True), "setup": (_setup, True),
+    "lint": (_lint, True), "typecheck": (_typecheck, True), "check": (_check, True),
+    "bench": (_bench, True), "compose": (_compose, False),
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__, file=sys.stderr)
+        return EXIT_USAGE
+    run, needs_environment = COMMANDS[argv[0]]
+    if needs_environment:
+        _ensure_environment()
+    return run(argv[1:])
 
 
 if __name__ == "__main__":

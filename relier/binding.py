@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Unpack, overload
 
 from celery import Celery
+from celery import Task as CeleryTask
 from celery._state import get_current_app
 from celery.utils.functional import head_from_fun
 
@@ -98,6 +99,19 @@ def _celery_header(target: Callable[..., Any], *, bound: bool) -> dict[str, Any]
         return {"__header__": staticmethod(head_from_fun(target, bound=bound))}
     except SyntaxError:
         return {}
+
+
+def _refuse_a_task(target: object) -> None:
+    """Raise `ConfigurationError` when `target` is already a task (decorated twice)."""
+    if isinstance(target, RelierTask):
+        raise ConfigurationError(
+            f"@rl_task on {target.name}: it is already a relier task named {target.name!r}; "
+            "decorate the function once (its options go in that one @rl_task(...))")
+    if isinstance(target, CeleryTask):
+        raise ConfigurationError(
+            f"@rl_task on {target.name}: it is already a Celery task named {target.name!r}; "
+            "use @rl_task instead of @app.task/@shared_task, or Relier(app, all_tasks=True) to "
+            "make the app's tasks relier tasks")
 
 
 def _use_relier_transport(conf: Any) -> None:
@@ -307,6 +321,7 @@ class Relier:
         """Declare a relier task; works bare (``@relier.task``) or with options (`TaskOptions`)."""
 
         def declare(target: Callable[..., Any]) -> RelierTask:
+            _refuse_a_task(target)
             spec = self._spec(target, options)
             chain = self.migrations_for(spec.name)
             chain.current = spec.version

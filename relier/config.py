@@ -260,8 +260,8 @@ class Settings:
         "Seconds a `durable=True` push waits for those fsyncs before `NotDurableError`.")
     console_mask: tuple[str, ...] = _setting(
         DEFAULT_CONSOLE_MASK, _words,
-        "Comma-separated words: the console masks values whose key, or whose text, "
-        "contains one.")
+        "Comma-separated words: the console and `rl dlq show` mask values whose key, or "
+        "whose text, contains one.")
     memory_warning: float = _setting(
         "0.8", _fraction,
         "Fraction of Redis `maxmemory` in use at which `rl doctor`, workers and the "

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 #: What replaces a character that would act on the terminal instead of being shown.
 REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
+#: What `mask_secrets` shows instead of a secret value.
+MASK = "\N{BULLET}" * 6
 
 # C0 and C1 controls, DEL, and the Unicode characters that reorder or hide text.
 _UNSAFE = re.compile(
@@ -46,6 +50,33 @@ def safe_text(value: object, *, keep_newlines: bool = False, limit: int | None =
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 1)] + "\N{HORIZONTAL ELLIPSIS}"
     return text
+
+
+def mask_secrets(value: Any, words: tuple[str, ...]) -> Any:
+    """A copy of `value` (dicts, lists, strings, bytes) with `MASK` in place of every value
+    whose key, or whose own text, contains one of `words` (case-insensitive; the
+    RELIER_CONSOLE_MASK setting)."""
+    lowered = tuple(word.lower() for word in words if word)
+
+    def is_secret(text: str) -> bool:
+        folded = text.lower()
+        return any(word in folded for word in lowered)
+
+    def masked(item: Any) -> Any:
+        if isinstance(item, Mapping):
+            return {key: MASK if isinstance(key, str) and is_secret(key) else masked(inner)
+                    for key, inner in item.items()}
+        if isinstance(item, list):
+            return [masked(inner) for inner in item]
+        if isinstance(item, tuple):
+            return tuple(masked(inner) for inner in item)
+        if isinstance(item, str) and is_secret(item):
+            return MASK
+        if isinstance(item, bytes) and is_secret(item.decode(errors="replace")):
+            return MASK
+        return item
+
+    return masked(value)
 
 
 def is_printable_name(name: str) -> bool:

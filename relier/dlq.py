@@ -4,6 +4,8 @@ Entries live in the sorted set `rl:dlq` (id -> dead-letter time, ms) and keep th
 (`rl:t:<id>`: envelope, reason, error, traceback, checkpoint) and attempt history. A release is
 one script: the entry leaves the dead letters as the task is re-queued with a new ticket and
 fence. Entries that failed to decode or verify cannot be released: there is no trusted envelope.
+`show` decodes an entry's message (task, arguments, signature status: `relier.stored_message`)
+and its checkpoint; the stored bytes themselves only on request (``raw=True``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from relier.envelope import decode_value
 from relier.reasons import DeadLetterReason
 from relier.store import Store
+from relier.stored_message import StoredMessage, decode_stored, plain
 
 _FIELDS = ("name", "queue", "reason", "exc_type", "error", "attempt", "ended", "head",
            "claimed_id", "partial", "releases")
 _PAGE = 200
+#: Record fields that hold bytes: the message (split around its tag, or kept raw), the
+#: checkpoint and the result (msgpack).
+_BINARY = frozenset({"head", "tail", "raw", "partial", "result"})
+_VALUES = frozenset({"partial", "result"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,20 +157,42 @@ class DeadLetters:
                 entries.append(entry)
         return entries
 
-    def show(self, task_id: str) -> dict[str, Any] | None:
-        """The entry's whole record (binary fields base64) and attempt history, or None."""
+    def show(self, task_id: str, *, raw: bool = False) -> dict[str, Any] | None:
+        """The entry's whole record and attempt history as JSON-ready data, or None.
+
+        ``message`` is its message decoded (`StoredMessage.as_dict`: the signature status,
+        the task, ``args`` and ``kwargs``), ``partial`` (the checkpoint) and ``result`` are
+        decoded; the message's bytes appear only as their size. With `raw`, every binary
+        field is given as ``{"base64": ..., "bytes": n}`` instead.
+        """
         store = self._store
         if store.client.zscore(store.keys.dead_letters, task_id) is None:
             return None
         record = store.record(task_id)
         shown: dict[str, Any] = {}
         for name, value in sorted(record.items()):
-            if name in {"head", "tail", "raw", "partial", "result"}:
-                shown[name] = {"base64": base64.b64encode(value).decode(), "bytes": len(value)}
-            else:
+            if name not in _BINARY:
                 shown[name] = value.decode(errors="replace")
+            elif raw:
+                shown[name] = {"base64": base64.b64encode(value).decode(), "bytes": len(value)}
+            elif name in _VALUES:
+                shown[name] = _decoded_value(value)
+            else:
+                shown[name] = {"bytes": len(value)}
+        shown["message"] = self._decode(record).as_dict()
         shown["history"] = store.history(task_id)
         return shown
+
+    def message(self, task_id: str) -> StoredMessage | None:
+        """The entry's message decoded, with its signature checked against this process's
+        RELIER_SECRET_KEYS; None when `task_id` is not a dead letter."""
+        store = self._store
+        if store.client.zscore(store.keys.dead_letters, task_id) is None:
+            return None
+        return self._decode(store.record(task_id))
+
+    def _decode(self, record: dict[str, bytes]) -> StoredMessage:
+        return decode_stored(record, dict(self._store.settings.verification_keys))
 
     def release(self, task_id: str, by: str = "operator") -> str:
         """Re-queue one entry; returns ``queued`` or why it was not released (``unreleasable``
@@ -209,9 +239,9 @@ class DeadLetters:
         return deleted
 
     def export(self, where: DeadLetterFilter | None = None) -> Iterator[str]:
-        """JSON lines: each matching entry's `show()`."""
+        """JSON lines: each matching entry's ``show(raw=True)`` (its bytes kept, and decoded)."""
         for entry in self.iter_entries(where, newest_first=False):
-            shown = self.show(entry.id)
+            shown = self.show(entry.id, raw=True)
             if shown is not None:
                 yield json.dumps({"id": entry.id, **shown}, sort_keys=True)
 
@@ -226,6 +256,14 @@ class DeadLetters:
             old += [member.decode() for member in cast(list[bytes], client.zrange(
                 keys.dead_letters, len(old), len(old) + min(excess, _PAGE) - 1))]
         return self.delete(old, why="retention") if old else 0
+
+
+def _decoded_value(raw: bytes) -> Any:
+    """A stored checkpoint or result as JSON-ready data (what cannot be decoded says so)."""
+    try:
+        return plain(decode_value(raw))
+    except (ValueError, TypeError) as exc:  # msgspec.DecodeError is a ValueError
+        return {"undecodable": str(exc), "bytes": len(raw)}
 
 
 def _is_releasable_reason(reason: str) -> bool:

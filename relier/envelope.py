@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -145,6 +146,50 @@ def open_sealed(raw: bytes, keys: Mapping[str, bytes]) -> Envelope | DecodeFailu
         return _envelope_decoder.decode(sealed.payload)
     except (msgspec.DecodeError, TypeError, ValueError) as exc:
         return DecodeFailure(reason=DeadLetterReason.UNDECODABLE, error=str(exc), raw=bytes(raw))
+
+
+class SignatureStatus(StrEnum):
+    """Whether a stored message's signature verifies, for showing it to an operator."""
+
+    VERIFIED = "verified"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_KEY = "unknown_key"
+    UNDECODABLE = "undecodable"
+
+
+class SealInspection(msgspec.Struct, frozen=True, kw_only=True):
+    """What a sealed body says and whether to believe it (`inspect_sealed`)."""
+
+    status: SignatureStatus
+    key_id: str = ""
+    error: str = ""
+    #: The payload, decoded even when the signature does not verify (to show what a refused
+    #: message claims); None when it does not decode. Never run it unless `status` is
+    #: ``verified``.
+    envelope: Envelope | None = None
+
+
+def inspect_sealed(raw: bytes, keys: Mapping[str, bytes]) -> SealInspection:
+    """Verify like `open_sealed`, but decode the payload whatever the signature, for display.
+
+    Decoding untrusted msgpack is safe (msgspec builds plain values only); running it is not.
+    Never raises.
+    """
+    opened = open_sealed(raw, keys)
+    if isinstance(opened, Envelope):
+        sealed = _sealed_decoder.decode(raw)
+        return SealInspection(status=SignatureStatus.VERIFIED, key_id=sealed.kid, envelope=opened)
+    status = {DeadLetterReason.BAD_SIGNATURE: SignatureStatus.BAD_SIGNATURE,
+              DeadLetterReason.UNKNOWN_KEY: SignatureStatus.UNKNOWN_KEY}.get(
+                  opened.reason, SignatureStatus.UNDECODABLE)
+    if status is SignatureStatus.UNDECODABLE:
+        return SealInspection(status=status, error=opened.error)
+    sealed = _sealed_decoder.decode(raw)
+    try:
+        envelope: Envelope | None = _envelope_decoder.decode(sealed.payload)
+    except (msgspec.DecodeError, TypeError, ValueError):
+        envelope = None
+    return SealInspection(status=status, key_id=sealed.kid, error=opened.error, envelope=envelope)
 
 
 def canonical_arguments(args: Sequence[Any], kwargs: Mapping[str, Any]) -> bytes:

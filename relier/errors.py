@@ -56,6 +56,11 @@ class IdempotencyLockLostError(RelierError):
     """The lock expired (or passed to another caller) before the block finished."""
 
 
+class IdempotencyResultNotSetError(RelierError):
+    """An `idempotency_lock` block ended cleanly without ``lock.set_result(value)``: nothing
+    was stored and the lock was released (``set_result(None)`` records work with no value)."""
+
+
 class AdmissionRejectedError(RelierError):
     """Admission control refused the push; try again after `retry_after` seconds."""
 

@@ -6,8 +6,10 @@
         refund = payments.refund(order_id)
         lock.set_result(refund.id)
 
-The result is committed when the block exits cleanly and remembered for
-RELIER_IDEMPOTENCY_TTL; an exception releases the lock so a later call can try again.
+The result given to `set_result` is committed when the block exits cleanly and remembered
+for RELIER_IDEMPOTENCY_TTL; an exception releases the lock so a later call can try again. A
+clean exit without `set_result` stores nothing, releases the lock and raises
+`IdempotencyResultNotSetError` (call ``set_result(None)`` for work that has no value).
 A lock held by someone else raises `IdempotencyLockHeldError` with how long it has left.
 """
 
@@ -19,7 +21,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from relier.envelope import decode_value, encode_value
-from relier.errors import IdempotencyLockHeldError, IdempotencyLockLostError
+from relier.errors import (
+    IdempotencyLockHeldError,
+    IdempotencyLockLostError,
+    IdempotencyResultNotSetError,
+)
 from relier.store import ScriptCall
 
 if TYPE_CHECKING:
@@ -44,7 +50,8 @@ class IdempotencyLock:
         self._pending: Any = _UNSET
 
     def set_result(self, value: Any) -> None:
-        """The value to store when the block exits cleanly (must be msgspec-encodable)."""
+        """The value to store when the block exits cleanly (must be msgspec-encodable); a
+        block that ends cleanly without it raises `IdempotencyResultNotSetError`."""
         encode_value(value)
         self._pending = value
 
@@ -66,23 +73,31 @@ class IdempotencyLock:
         return self
 
     def _finish(self, exc_type: type[BaseException] | None) -> ScriptCall | None:
+        """The script call that ends the hold: commit after a clean exit with a result, else
+        release (an exception, or no `set_result`)."""
         if self.already_done:
             return None
-        if exc_type is not None:
+        if exc_type is not None or self._pending is _UNSET:
             return self._call("release")
-        value = None if self._pending is _UNSET else self._pending
         keep_ms = int(self._runtime.settings.idempotency_ttl * 1000)
-        return self._call("commit", keep_ms, encode_value(value))
+        return self._call("commit", keep_ms, encode_value(self._pending))
 
     def _check_finished(self, reply: list[Any], exc_type: type[BaseException] | None) -> None:
+        if exc_type is not None:
+            return  # the block's own exception propagates
+        if self._pending is _UNSET:
+            raise IdempotencyResultNotSetError(
+                f"idempotency lock {self.key!r}: the block ended without lock.set_result(value), "
+                "so nothing was stored and the lock was released; call lock.set_result(...) "
+                "before the block ends (lock.set_result(None) if the work has no value)"
+            )
         status = reply[0].decode() if isinstance(reply[0], bytes) else str(reply[0])
-        if status == "lost" and exc_type is None:
+        if status == "lost":
             raise IdempotencyLockLostError(
                 f"idempotency lock {self.key!r} expired before the block finished; its result "
                 "was not stored (raise its ttl)"
             )
-        if exc_type is None:
-            self.result = None if self._pending is _UNSET else self._pending
+        self.result = self._pending
 
     def __enter__(self) -> IdempotencyLock:
         return self._acquired(self._runtime.store.run(self._call("acquire", self._ttl_ms)))

@@ -40,10 +40,19 @@ class MigrationChain:
     steps: dict[int, Migration] = field(default_factory=dict)
 
     def register(self, from_version: int, migration: Migration) -> None:
-        if not 1 <= from_version < self.current:
+        """Add the step from `from_version`; raises `ValueError` naming the version to declare
+        when the step does not fit the task's declared version."""
+        if from_version < 1:
             raise ValueError(
                 f"task {self.task}: a migration from version {from_version} must start at 1 "
-                f"and end at most at the task's version {self.current}"
+                "(argument versions start at 1)"
+            )
+        if from_version >= self.current:
+            raise ValueError(
+                f"task {self.task}: a migration from version {from_version} must start at 1 "
+                f"and end at most at the task's version {self.current}: declare "
+                f"@rl_task(version={from_version + 1}) on the task to migrate version "
+                f"{from_version} arguments to {from_version + 1}"
             )
         if from_version in self.steps:
             raise ValueError(f"task {self.task}: migration from {from_version} registered twice")
@@ -57,14 +66,20 @@ class MigrationChain:
         if version > self.current:
             raise SchemaTooNewError(
                 f"task {self.task}: message has version {version}, this worker knows up to "
-                f"{self.current}"
+                f"{self.current}: run workers whose code declares @rl_task(version={version}) "
+                f"(with a .migration(from_version=n) for each n from 1 to {version - 1})"
             )
         if version < 1:
-            raise MigrationError(f"task {self.task}: invalid version {version}")
+            raise MigrationError(
+                f"task {self.task}: invalid version {version} (argument versions start at 1)")
         for step in range(version, self.current):
             migration = self.steps.get(step)
             if migration is None:
-                raise MigrationError(f"task {self.task}: no migration from version {step}")
+                raise MigrationError(
+                    f"task {self.task}: no migration from version {step} (to {step + 1}; the "
+                    f"task declares version {self.current}): register one with "
+                    f"@<task>.migration(from_version={step})"
+                )
             try:
                 upgraded = migration(arguments)
             except Exception as exc:

@@ -206,7 +206,8 @@ def configure() -> bool:
         )
     except ImportError:
         logger.warning("OTEL_TRACES_EXPORTER=%s but opentelemetry-sdk is not installed "
-                       "(pip install relier[otel])", traces)
+                       "(install relier's otel extra: pip install -e '.[otel]' in relier's "
+                       "checkout, or relier-<version>.whl[otel])", traces)
         return False
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", "relier")})
     _configure_metrics(resource)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import textwrap
 from collections.abc import Iterator
 
 import click
@@ -19,6 +21,11 @@ passwords or signing keys.
 
 Shell completion (click): `eval "$(_RL_COMPLETE=bash_source rl)"` for bash,
 `eval "$(_RL_COMPLETE=zsh_source rl)"` for zsh, `_RL_COMPLETE=fish_source rl | source` for fish.
+
+`rl --help`, `rl COMMAND --help` (or `-h`), and a group run without a command (`rl dlq`) print
+the help, laid out for 80 columns, with examples. Aliases kept from the earlier project's
+commands: `rl dlq inspect` is `rl dlq show`, `rl dlq purge --confirm` is `--yes`, and
+`rl chaos worker-kill --seed N --watch --watch-duration 60` works as written.
 """
 
 
@@ -29,13 +36,36 @@ def walk(command: click.Command, path: list[str]) -> Iterator[tuple[list[str], c
             yield from walk(command.commands[name], [*path, name])
 
 
+def describe(help_text: str) -> tuple[list[str], list[str]]:
+    """A command's help as (its description's paragraphs, its example lines): the paragraphs
+    before ``Example:``/``Examples:`` (click's ``\\b`` blocks kept as they are), and the lines
+    of the ``\\b`` block after it."""
+    paragraphs = inspect.cleandoc(help_text).split("\n\n")
+    description: list[str] = []
+    examples: list[str] = []
+    in_examples = False
+    for paragraph in paragraphs:
+        if paragraph.startswith("Example"):
+            in_examples = True
+        elif in_examples and paragraph.startswith("\b\n"):
+            examples += [line.strip() for line in paragraph.splitlines()[1:]]
+        elif paragraph.startswith("\b\n"):
+            description.append("\n".join(line.strip() for line in paragraph.splitlines()[1:]))
+        elif not in_examples:
+            description.append(textwrap.fill(" ".join(paragraph.split()), width=95))
+    return description, examples
+
+
 def render() -> str:
     lines = [HEADER]
     for path, command in walk(cli, []):
         if not path:
             continue
         lines.append(f"## `rl {' '.join(path)}`\n")
-        lines.append((command.help or "").strip().split("\n\n")[0].replace("\n", " ") + "\n")
+        description, examples = describe(command.help or "")
+        lines += [paragraph + "\n" for paragraph in description]
+        if examples:
+            lines += ["```sh", *examples, "```", ""]
         arguments = [p for p in command.params if isinstance(p, click.Argument)]
         options = [p for p in command.params if isinstance(p, click.Option) and p.name != "help"]
         if arguments:

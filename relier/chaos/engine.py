@@ -128,6 +128,12 @@ class ChaosContext:
             marks.setdefault(task_id, {})[int(attempt)] = float(value)
         return marks
 
+    def tally(self) -> dict[str, int]:
+        """This run's probe attempts started and tasks completed so far (for `--watch`)."""
+        started, completed = self.marks("started"), self.marks("completed")
+        return {"attempts_started": sum(len(attempts) for attempts in started.values()),
+                "tasks_started": len(started), "tasks_completed": len(completed)}
+
     def probe(self, name: str) -> Any:
         """The probe task `relier.chaos.<name>`."""
         return self.relier.tasks[f"relier.chaos.{name}"]

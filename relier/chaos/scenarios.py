@@ -115,7 +115,7 @@ def task_corrupt(ctx: ChaosContext, options: dict[str, Any]) -> Verdict:
     cases["tampered"] = (bytes(tampered), DeadLetterReason.BAD_SIGNATURE)
     cases["unknown_key"] = (seal(Envelope(task="relier.chaos.sleep", id="y", queue="chaos"),
                                  "rotated-out", b"z" * 32), DeadLetterReason.UNKNOWN_KEY)
-    cases["garbage"] = (os.urandom(64), DeadLetterReason.UNDECODABLE)
+    cases["garbage"] = (ctx.rng.randbytes(64), DeadLetterReason.UNDECODABLE)  # --seed repeats it
     published: dict[str, tuple[str, DeadLetterReason, bytes]] = {}
     for _ in range(int(options["rounds"])):
         for name, (body, reason) in cases.items():

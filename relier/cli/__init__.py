@@ -24,12 +24,29 @@ from relier.display import redact_url, safe_text
 from relier.errors import ConfigurationError
 
 EXIT_USAGE = 2
+#: Help is laid out for an 80-column terminal (narrower ones wrap it further).
+HELP_WIDTH = 80
+#: click 8.2+ raises this for a group run without a command (older releases print the help).
+_NO_ARGS_IS_HELP: tuple[type[click.UsageError], ...] = tuple(
+    kind for kind in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if kind is not None)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"],
+                               "max_content_width": HELP_WIDTH})
 @click.version_option(package_name="relier", prog_name="rl")
 def cli() -> None:
-    """relier: reliable Celery tasks on Redis."""
+    """relier: reliable Celery tasks on Redis. Every command reads RELIER_REDIS_URL and the
+    other RELIER_* settings; `rl COMMAND --help` shows a command's options and examples.
+
+    Examples:
+
+    \b
+      rl doctor                   # is Redis safe for relier?
+      rl demo                     # a local cluster and traffic, in the console
+      rl workers
+      rl dlq list --newer-than 1h
+      rl dlq show 3f2c9a1e-...
+    """
 
 
 cli.add_command(doctor)
@@ -60,6 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: bad usage prints one line and exits 2; configuration errors exit 2 too."""
     try:
         code = cli.main(args=argv, prog_name="rl", standalone_mode=False)
+    except _NO_ARGS_IS_HELP as exc:  # `rl`, `rl dlq`: the help, as --help gives it
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        raise SystemExit(0) from None
     except click.exceptions.Abort:
         raise _fail("rl: aborted", 1) from None
     except click.UsageError as exc:

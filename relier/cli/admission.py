@@ -19,12 +19,20 @@ def _scope(task: bool) -> Scope:
     return "task" if task else "queue"
 
 
-@click.group()
+@click.group(short_help="See and change admission limits (rate, queue depth).")
 def admission() -> None:
-    """Admission limits: rate (GCRA with burst) and maximum queue depth, per queue or task."""
+    """Admission limits: rate (GCRA with burst) and maximum queue depth, per queue or task.
+
+    Examples:
+
+    \b
+      rl admission status
+      rl admission set billing --rate 20 --burst 40
+      rl admission clear billing
+    """
 
 
-@admission.command("set")
+@admission.command("set", short_help="Override a queue's or task's limits now.")
 @click.argument("name")
 @click.option("--task", "is_task", is_flag=True, help="NAME is a task name, not a queue.")
 @click.option("--rate", type=click.FloatRange(min=0), help="Pushes per second (0: no limit).")
@@ -33,7 +41,14 @@ def admission() -> None:
 @app_option
 def set_command(name: str, is_task: bool, rate: float | None, burst: int | None,  # noqa: PLR0917 - click passes options by name
                 max_depth: int | None, app_spec: str) -> int:
-    """Override the limits of queue NAME (or task NAME) now; the next push uses them."""
+    """Override the limits of queue NAME (or task NAME) now; the next push uses them.
+
+    Examples:
+
+    \b
+      rl admission set billing --rate 20 --burst 40
+      rl admission set reports.build --task --max-depth 100
+    """
     if rate is None and burst is None and max_depth is None:
         raise click.UsageError("give at least one of --rate, --burst, --max-depth")
     relier = Relier.of(load_app(app_spec))
@@ -42,23 +57,35 @@ def set_command(name: str, is_task: bool, rate: float | None, burst: int | None,
     return 0
 
 
-@admission.command()
+@admission.command(short_help="Drop a live override; declared limits apply.")
 @click.argument("name")
 @click.option("--task", "is_task", is_flag=True, help="NAME is a task name, not a queue.")
 @app_option
 def clear(name: str, is_task: bool, app_spec: str) -> int:
-    """Drop the live override of NAME; its declared limits apply again."""
+    """Drop the live override of NAME; its declared limits apply again.
+
+    Example:
+
+    \b
+      rl admission clear billing
+    """
     relier = Relier.of(load_app(app_spec))
     existed = clear_limits(relier.store, _scope(is_task), name)
     echo(f"{_scope(is_task)} {name}: {'override cleared' if existed else 'no override'}")
     return 0
 
 
-@admission.command()
+@admission.command(short_help="Live overrides and declared limits.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @app_option
 def status(as_json: bool, app_spec: str) -> int:
-    """Live overrides and declared limits."""
+    """Live overrides (set with `rl admission set`) and the limits declared in code.
+
+    Example:
+
+    \b
+      rl admission status --json
+    """
     relier = Relier.of(load_app(app_spec))
     live = live_limits(relier.store)
     declared: list[dict[str, Any]] = [

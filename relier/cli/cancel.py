@@ -9,7 +9,7 @@ from relier.cli.doctor import load_app
 from relier.cli.output import echo
 
 
-@click.command("cancel")
+@click.command("cancel", short_help="Cancel a task for good (a durable revoke).")
 @click.argument("task_id")
 @click.option("--terminate", is_flag=True,
               help="Also stop the body if it is running (its pool process is signalled).")
@@ -17,9 +17,15 @@ from relier.cli.output import echo
               help="Celery app whose Relier binding to use, as module:attribute.")
 def cancel_command(task_id: str, terminate: bool, app_spec: str) -> int:
     """Cancel a task that has not ended: it never runs again, whatever restarts (state
-    cancelled; Celery reads REVOKED). Exit 1 if it had already ended or does not exist.
+    `cancelled`; Celery reads `REVOKED`). The same as `AsyncResult(id).revoke()` or `celery
+    control revoke` on a relier task. Prints `ID: cancelled` and exits 0, or `done` (it had
+    already ended) / `missing` and exits 1.
 
-    Example: rl cancel 3f2c... --terminate
+    Examples:
+
+    \b
+      rl cancel 3f2c9a1e-...
+      rl cancel 3f2c9a1e-... --terminate
     """
     outcome = Relier.of(load_app(app_spec)).cancel(task_id, terminate=terminate)
     echo(f"{task_id}: {outcome}")

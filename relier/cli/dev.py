@@ -34,12 +34,19 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-@click.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=DEV_PORT, show_default=True)
+@click.command(short_help="Run a local Valkey server for development.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEV_PORT, show_default=True,
+              help="Loopback port the server listens on.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".relier"), show_default=True, help="Where the server keeps its data.")
 def dev(port: int, directory: Path) -> int:
-    """Run an embedded Valkey server with AOF and notifications on, until Ctrl-C."""
+    """Run an embedded Valkey server with AOF and notifications on, until Ctrl-C.
+
+    Example (then, in another shell, export the RELIER_REDIS_URL it prints):
+
+    \b
+      rl dev --port 6399 --dir .relier
+    """
     server = _embedded_server(directory.resolve(), port)
     stop = threading.Event()
     _stop_on_signals(stop)  # before the server answers, so an early Ctrl-C still stops it cleanly
@@ -60,7 +67,7 @@ def dev(port: int, directory: Path) -> int:
     return 0
 
 
-@click.command()
+@click.command(short_help="A server, workers and live traffic, in the console.")
 @click.option("--duration", type=click.FloatRange(min=1), default=None,
               help="Stop after this many seconds (default: until Ctrl-C, or until the console quits).")
 @click.option("--rate", type=click.FloatRange(min=0.1, max=1000), default=5.0, show_default=True,
@@ -69,10 +76,18 @@ def dev(port: int, directory: Path) -> int:
               help="Open `rl tui` on the demo cluster (default: when the output is a terminal); "
                    "without it, progress is printed once a second.")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".relier/demo"), show_default=True)
+              default=Path(".relier/demo"), show_default=True,
+              help="Where the demo keeps its server's data and the processes' logs.")
 def demo(duration: float | None, rate: float, with_console: bool | None, directory: Path) -> int:
     """Start a server, two workers, a resurrector and live demo traffic, and watch them in the
-    console."""
+    console.
+
+    Examples:
+
+    \b
+      rl demo
+      rl demo --no-console --duration 60 --rate 20
+    """
     from relier.testing import CeleryWorker, start_resurrector, stop_process  # noqa: PLC0415 - keep `rl --help` fast
 
     if with_console is None:

@@ -1,4 +1,4 @@
-"""``rl dlq``: list, show, release, retry-all, purge and export dead letters."""
+"""``rl dlq``: list, show (alias ``inspect``), release, retry-all, purge and export dead letters."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import click
 from relier.binding import Relier
 from relier.cli.doctor import load_app
 from relier.cli.output import dumps, echo, echo_json
+from relier.display import MASK, mask_secrets, safe_text
 from relier.dlq import DeadLetterFilter, DeadLetters
 from relier.reasons import DeadLetterReason
+from relier.stored_message import StoredMessage, shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -50,7 +52,9 @@ def filters(command: F) -> F:
     """The options every selecting command shares."""
     for option in reversed([
         click.option("--reason", type=click.Choice([r.value for r in DeadLetterReason]),
-                     help="Only entries with this reason."),
+                     metavar="REASON",
+                     help="Only entries with this reason: "
+                          f"{', '.join(r.value for r in DeadLetterReason)}."),
         click.option("--task", help="Only entries of this task name."),
         click.option("--queue", help="Only entries from this queue."),
         click.option("--older-than", type=Duration(), help="Only entries older than this (15m, 2h, 7d)."),
@@ -74,19 +78,37 @@ app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_
                           help="Celery app whose Relier binding to use, as module:attribute.")
 
 
-@click.group()
+@click.group(short_help="Dead letters: list, show, release, retry, purge, export.")
 def dlq() -> None:
-    """Dead letters: tasks that ended without a result, with their reason and history."""
+    """Dead letters: tasks that ended without a result, with their reason and history.
+
+    Examples:
+
+    \b
+      rl dlq list --reason retries_exhausted --newer-than 1h
+      rl dlq show 3f2c...          # decoded arguments, signature status
+      rl dlq release 3f2c...
+      rl dlq purge --older-than 7d --confirm
+    """
 
 
-@dlq.command("list")
+@dlq.command("list", short_help="List dead letters, newest first.")
 @filters
-@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True,
+              help="Most entries to list.")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
+              help="Entries to skip first (for paging).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @app_option
 def list_command(limit: int, offset: int, as_json: bool, app_spec: str, **options: Any) -> int:
-    """List dead letters, newest first."""
+    """List dead letters, newest first: id, reason, task, age and error.
+
+    Examples:
+
+    \b
+      rl dlq list
+      rl dlq list --task billing.charge --older-than 2h --json
+    """
     dead = _dead_letters(app_spec)
     entries = dead.list_entries(_where(options), limit=limit, offset=offset)
     if as_json:
@@ -101,34 +123,106 @@ def list_command(limit: int, offset: int, as_json: bool, app_spec: str, **option
     return 0
 
 
-@dlq.command()
+_SHOW_HELP = """Show one dead letter: reason, error, traceback, the call's arguments decoded
+(with whether its signature verifies against RELIER_SECRET_KEYS: verified, bad signature or
+unknown key), its checkpoint and every attempt. Values are shown as Python literals, cut at
+2,000 characters, with control characters replaced; values RELIER_CONSOLE_MASK names are
+masked. --raw adds the stored bytes (message, checkpoint, result) as base64.
+
+Examples:
+
+\b
+  rl dlq show 3f2c9a1e-...
+  rl dlq show 3f2c9a1e-... --raw --json > entry.json
+"""
+
+
 @click.argument("task_id")
+@click.option("--raw", is_flag=True,
+              help="Also print the stored bytes (message, checkpoint, result) as base64.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @app_option
-def show(task_id: str, as_json: bool, app_spec: str) -> int:
-    """Show one dead letter: reason, error, traceback, checkpoint and every attempt."""
-    shown = _dead_letters(app_spec).show(task_id)
-    if shown is None:
+def _show(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
+    relier = Relier.of(load_app(app_spec))
+    dead = relier.dead_letters
+    entry = dead.show(task_id, raw=raw)
+    message = dead.message(task_id)
+    if entry is None or message is None:
         raise click.ClickException(f"no dead letter {task_id}")
+    words = relier.settings.console_mask
+    entry["message"] = mask_secrets(entry["message"], words)
+    for name in ("partial", "result"):
+        if name in entry and not raw:
+            entry[name] = mask_secrets(entry[name], words)
     if as_json:
-        echo_json(shown, indent=2, sort_keys=True)
+        echo_json(entry, indent=2, sort_keys=True)
         return 0
     for name in ("name", "queue", "reason", "exc_type", "error", "attempt", "fence"):
-        if name in shown:
-            echo(f"{name:>10}: {shown[name]}")
-    if shown.get("traceback"):
-        echo("traceback:\n" + str(shown["traceback"]), keep_newlines=True)
+        if name in entry:
+            echo(f"{name:>10}: {entry[name]}")
+    _echo_message(message, words)
+    if "partial" in entry:
+        echo("checkpoint: " + (dumps(entry["partial"], sort_keys=True) if not raw
+                               else f"{entry['partial']['bytes']} bytes (base64 below)"))
+    if entry.get("traceback"):
+        echo("traceback:\n" + str(entry["traceback"]), keep_newlines=True)
     echo("history:")
-    for entry in shown["history"]:
-        echo("  " + dumps(entry, sort_keys=True))
+    for attempt in entry["history"]:
+        echo("  " + dumps(attempt, sort_keys=True))
+    if raw:
+        for name in ("head", "tail", "raw", "partial", "result"):
+            if name in entry:
+                echo(f"{name} ({entry[name]['bytes']} bytes, base64): {entry[name]['base64']}")
     return 0
 
 
-@dlq.command()
+def _echo_message(message: StoredMessage, words: tuple[str, ...]) -> None:
+    """The call as the message carries it: signature status, then each argument on a line."""
+    echo(f" signature: {message.signature_text}")
+    if message.error:
+        echo(f"            {message.error}")
+    envelope = message.envelope
+    if envelope is None:
+        return
+    if not message.is_verified:
+        echo("   warning: NOT verified; the arguments below are what the message claims")
+    echo(f"   version: {envelope.version}")
+    args = mask_secrets(list(envelope.args), words)
+    kwargs = mask_secrets(dict(envelope.kwargs), words)
+    echo(f"      args: {len(args) if args else '(none)'}")
+    for index, value in enumerate(args):
+        echo(f"            [{index}] {_shown(value)}")
+    echo(f"    kwargs: {len(kwargs) if kwargs else '(none)'}")
+    for key, value in kwargs.items():
+        echo(f"            {safe_text(key, limit=200)} = {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    return MASK if value == MASK else shown(value)
+
+
+show = dlq.command("show", help=_SHOW_HELP,
+                   short_help="Show one dead letter, its arguments decoded.")(_show)
+#: The seed's name for `show`: the same parameters and callback.
+inspect = click.Command("inspect", callback=show.callback, params=show.params,
+                        help="Alias of `rl dlq show`.\n\n"
+                             + _SHOW_HELP.replace("rl dlq show", "rl dlq inspect"),
+                        short_help="Alias of show.")
+dlq.add_command(inspect)
+
+
+@dlq.command(short_help="Re-queue one dead letter.")
 @click.argument("task_id")
 @app_option
 def release(task_id: str, app_spec: str) -> int:
-    """Re-queue one dead letter (new ticket and fence; the entry leaves atomically)."""
+    """Re-queue one dead letter (new ticket and fence; the entry leaves atomically). Exit 1
+    when it cannot be released (a message that did not verify, or no longer a dead letter).
+
+    Example:
+
+    \b
+      rl dlq release 3f2c9a1e-...
+    """
     outcome = _dead_letters(app_spec).release(task_id, by="rl dlq release")
     if outcome != "queued":
         raise click.ClickException(f"{task_id} not released: {outcome.replace('_', ' ')}")
@@ -136,14 +230,21 @@ def release(task_id: str, app_spec: str) -> int:
     return 0
 
 
-@dlq.command("retry-all")
+@dlq.command("retry-all", short_help="Release every matching dead letter, rate-limited.")
 @filters
 @click.option("--rate", type=click.FloatRange(min=0.1), default=50.0, show_default=True,
               help="Most releases per second.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be released.")
 @app_option
 def retry_all(rate: float, dry_run: bool, app_spec: str, **options: Any) -> int:
-    """Release every matching dead letter, rate-limited."""
+    """Release every matching dead letter, at most --rate a second, oldest first.
+
+    Examples:
+
+    \b
+      rl dlq retry-all --reason worker_lost --dry-run
+      rl dlq retry-all --task billing.charge --rate 10
+    """
     report = _dead_letters(app_spec).retry_all(_where(options), rate=rate, dry_run=dry_run,
                                                by="rl dlq retry-all")
     verb = "would release" if dry_run else "released"
@@ -153,12 +254,21 @@ def retry_all(rate: float, dry_run: bool, app_spec: str, **options: Any) -> int:
     return 0
 
 
-@dlq.command()
+@dlq.command(short_help="Delete matching dead letters for good (asks first).")
 @filters
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "--confirm", "yes", is_flag=True,
+              help="Do not ask for confirmation (needed when not interactive).")
 @app_option
 def purge(yes: bool, app_spec: str, **options: Any) -> int:
-    """Delete matching dead letters for good (asks first)."""
+    """Delete matching dead letters for good. Asks first on a terminal; elsewhere it needs
+    --yes (or its alias --confirm).
+
+    Examples:
+
+    \b
+      rl dlq purge --reason undecodable
+      rl dlq purge --older-than 30d --confirm
+    """
     dead = _dead_letters(app_spec)
     where = _where(options)
     matching = sum(1 for _ in dead.iter_entries(where))
@@ -167,19 +277,28 @@ def purge(yes: bool, app_spec: str, **options: Any) -> int:
         return 0
     if not yes:
         if not sys.stdin.isatty():
-            raise click.UsageError(f"purge of {matching} dead letters needs --yes when not interactive")
+            raise click.UsageError(
+                f"purge of {matching} dead letters needs --yes (or --confirm) when not interactive")
         click.confirm(f"delete {matching} dead letters for good?", abort=True)
     echo(f"purged {dead.purge(where)}")
     return 0
 
 
-@dlq.command()
+@dlq.command(short_help="Export matching dead letters as JSON lines.")
 @filters
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
 @app_option
 def export(output: Path | None, app_spec: str, **options: Any) -> int:
-    """Export matching dead letters as JSON lines (binary fields base64)."""
+    """Export matching dead letters as JSON lines: each entry as `rl dlq show --raw --json`
+    gives it (binary fields base64, the message decoded too; values are not masked).
+
+    Examples:
+
+    \b
+      rl dlq export --reason retries_exhausted --output dlq.jsonl
+      rl dlq export --newer-than 1d | jq .message.args
+    """
     lines = _dead_letters(app_spec).export(_where(options))
     if output is None:
         for line in lines:

@@ -47,12 +47,19 @@ def check_consumers(app: Any) -> Check:
                  "bind Relier(app) in those workers' app, or take the queues off their -Q")
 
 
-@click.command()
+@click.command(short_help="Check Redis and the app before starting workers.")
 @click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
               help="Celery app to check, as module:attribute.")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
 def doctor(app_spec: str, as_json: bool) -> int:
-    """Check Redis and the app; exit 1 if a worker would refuse to start."""
+    """Check Redis and the app; exit 1 if a worker would refuse to start.
+
+    Examples:
+
+    \b
+      rl doctor
+      rl doctor --app myproject.celery:app --json
+    """
     try:
         settings = get_settings()
     except ConfigurationError as exc:

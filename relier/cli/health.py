@@ -10,7 +10,7 @@ import click
 from relier.config import get_settings
 
 
-@click.command()
+@click.command(short_help="Worker liveness probe from its health file.")
 @click.option("--file", "path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The worker's health file (default: RELIER_HEALTH_FILE).")
 @click.option("--max-age", type=click.FloatRange(min=0, min_open=True), default=30.0, show_default=True,
@@ -19,7 +19,13 @@ def health(path: Path | None, max_age: float) -> int:
     """Exit 0 if the worker's lease thread touched its health file recently, else 1.
 
     The file is touched whether or not Redis answers, so a Redis outage never fails this
-    probe: only a worker whose main process is stuck or gone does."""
+    probe: only a worker whose main process is stuck or gone does.
+
+    Example (a Kubernetes liveness probe's command):
+
+    \b
+      rl health --file /tmp/relier-health --max-age 30
+    """
     target = path or (Path(get_settings().health_file) if get_settings().health_file else None)
     if target is None:
         raise click.UsageError("no health file: pass --file or set RELIER_HEALTH_FILE on the worker")

@@ -29,11 +29,18 @@ def _age(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}s"
 
 
-@click.command()
+@click.command(short_help="Every worker: queues, lease age, tasks held.")
 @json_option
 @app_option
 def workers(as_json: bool, app_spec: str) -> int:
-    """Every worker: host, pid, queues, lease age, tasks held (three round trips)."""
+    """Every worker: host, pid, queues, lease age, tasks held (three round trips).
+
+    Examples:
+
+    \b
+      rl workers
+      rl workers --json
+    """
     views = inspection.workers(_relier(app_spec).store)
     if as_json:
         echo_json([view.as_dict() for view in views], indent=2)
@@ -49,9 +56,16 @@ def workers(as_json: bool, app_spec: str) -> int:
     return 0
 
 
-@click.group()
+@click.group(short_help="Inflight tasks, and one task's whole record.")
 def tasks() -> None:
-    """Tasks: what is running now, and one task's whole record."""
+    """Tasks: what is running now, and one task's whole record.
+
+    Examples:
+
+    \b
+      rl tasks inflight --queue billing --follow
+      rl tasks show 3f2c9a1e-...
+    """
 
 
 def _inflight_table(rows: list[inspection.InflightTask]) -> list[str]:
@@ -63,17 +77,26 @@ def _inflight_table(rows: list[inspection.InflightTask]) -> list[str]:
     return lines
 
 
-@tasks.command("inflight")
+@tasks.command("inflight", short_help="Tasks reserved or running now.")
 @click.option("--queue", help="Only tasks of this queue.")
 @click.option("--worker", help="Only tasks held by processes of this worker (prefix).")
 @click.option("--follow", is_flag=True, help="Redraw every --interval seconds until Ctrl-C.")
-@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True)
-@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--interval", type=click.FloatRange(min=0.2), default=1.0, show_default=True,
+              help="Seconds between redraws with --follow.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True,
+              help="Most tasks to list (the longest running first).")
 @json_option
 @app_option
 def inflight_command(queue: str | None, worker: str | None, follow: bool, interval: float,  # noqa: PLR0917 - click passes options by name
                      limit: int, as_json: bool, app_spec: str) -> int:
-    """Tasks reserved or running, with attempt, fence, lease age and running time."""
+    """Tasks reserved or running, with attempt, fence, lease age and running time.
+
+    Examples:
+
+    \b
+      rl tasks inflight
+      rl tasks inflight --worker celery@host-1 --follow --interval 2
+    """
     store = _relier(app_spec).store
     if not follow:
         rows = inspection.inflight(store, queue=queue, worker=worker, limit=limit)
@@ -95,12 +118,18 @@ def inflight_command(queue: str | None, worker: str | None, follow: bool, interv
         return 0
 
 
-@tasks.command("show")
+@tasks.command("show", short_help="One task's whole record and attempt history.")
 @click.argument("task_id")
 @json_option
 @app_option
 def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
-    """One task's whole record and attempt history."""
+    """One task's whole record and attempt history.
+
+    Example:
+
+    \b
+      rl tasks show 3f2c9a1e-... --json
+    """
     detail = inspection.task_detail(_relier(app_spec).store, task_id)
     if detail is None:
         raise click.ClickException(f"no task {task_id} (never pushed, or expired)")
@@ -118,7 +147,7 @@ def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
     return 0
 
 
-@click.command()
+@click.command(short_help="Follow lifecycle events as they happen.")
 @click.option("--task", "task_name", help="Only events of this task name.")
 @click.option("--type", "event_type", help="Only events of this type (completed, failed, ...).")
 @click.option("--since", default="$", show_default=True,
@@ -128,7 +157,14 @@ def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
 @app_option
 def tail(task_name: str | None, event_type: str | None, since: str, count: int | None,  # noqa: PLR0917 - click passes options by name
          as_json: bool, app_spec: str) -> int:
-    """Lifecycle events as they happen (resumable with --since)."""
+    """Lifecycle events as they happen (resumable with --since).
+
+    Examples:
+
+    \b
+      rl tail
+      rl tail --type dead_lettered --since 0 --count 20 --json
+    """
     stream = EventStream.of(_relier(app_spec).store)
     names: dict[str, str] = {}
     last, shown = since, 0  # the first read pins "$" to a real id: no event is skipped after it
@@ -166,7 +202,7 @@ def _json_value(text: str, option: str, kind: type) -> Any:
     return value
 
 
-@click.command("push")
+@click.command("push", short_help="Push a task by name with JSON arguments.")
 @click.argument("task_name")
 @click.option("--args", "args_json", default="[]", show_default=True, help="JSON array.")
 @click.option("--kwargs", "kwargs_json", default="{}", show_default=True, help="JSON object.")
@@ -176,7 +212,14 @@ def _json_value(text: str, option: str, kind: type) -> Any:
 @app_option
 def push_command(task_name: str, args_json: str, kwargs_json: str, queue: str | None,  # noqa: PLR0917 - click passes options by name
                  schema_version: int | None, app_spec: str) -> int:
-    """Dispatch TASK_NAME with JSON arguments; prints the task id."""
+    """Dispatch TASK_NAME with JSON arguments; prints the task id.
+
+    Examples:
+
+    \b
+      rl push demo.resize_image --args '["cat.png"]'
+      rl push billing.charge --kwargs '{"order_id": "o-1"}' --queue billing
+    """
     args = _json_value(args_json, "--args", list)
     kwargs = _json_value(kwargs_json, "--kwargs", dict)
     relier = _relier(app_spec)

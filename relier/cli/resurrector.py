@@ -20,15 +20,22 @@ from relier.display import redact_url
 from relier.phoenix import Resurrector
 
 
-@click.command("run-resurrector")
+@click.command("run-resurrector", short_help="Re-queue the tasks of dead workers, until stopped.")
 @click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
               help="Celery app whose Relier binding to use, as module:attribute.")
 @click.option("--once", is_flag=True, help="Run a single pass and exit.")
 @click.option("--json", "as_json", is_flag=True, help="With --once: print the pass as JSON.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
+              default="info", show_default=True, help="Least severe log level written.")
 def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) -> int:
-    """Find expired worker leases and re-queue (or dead-letter) their tasks, until stopped."""
+    """Find expired worker leases and re-queue (or dead-letter) their tasks, until stopped.
+
+    Examples:
+
+    \b
+      rl run-resurrector --app myproject.celery:app
+      rl run-resurrector --once --json
+    """
     logging.basicConfig(level=log_level.upper(),
                         format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
     relier = Relier.of(load_app(app_spec))

@@ -9,7 +9,7 @@ from relier.cli.doctor import load_app
 from relier.cli.output import echo, echo_json
 
 
-@click.command("slo")
+@click.command("slo", short_help="Availability, burn rates and alerts per task.")
 @click.option("--task", "task_name", help="Only this task (default: every task and all together).")
 @click.option("--objective", type=click.FloatRange(0.5, 0.99999), default=None,
               help="Availability objective (default: each task's `slo=`, else RELIER_SLO_OBJECTIVE).")
@@ -17,7 +17,14 @@ from relier.cli.output import echo, echo_json
 @click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
               help="Celery app whose Relier binding to use, as module:attribute.")
 def slo_command(task_name: str | None, objective: float | None, as_json: bool, app_spec: str) -> int:
-    """Availability over 5m, 30m, 1h, 6h and 3d, burn rates, and which alerts would fire."""
+    """Availability over 5m, 30m, 1h, 6h and 3d, burn rates, and which alerts would fire.
+
+    Examples:
+
+    \b
+      rl slo
+      rl slo --task billing.charge --objective 0.999 --json
+    """
     relier = Relier.of(load_app(app_spec))
     report = relier.slo_report(task_name, objective)
     if as_json:

@@ -6,7 +6,10 @@
     app = FastAPI()
     install_admission_handler(app)
 
-Install with ``pip install relier[fastapi]``.
+Needs relier's ``fastapi`` extra (FastAPI and uvicorn): ``pip install -e '.[fastapi]'`` in
+relier's checkout, or ``pip install 'relier-<version>-py3-none-any.whl[fastapi]'`` from a wheel
+built with ``python -m build`` (never ``pip install relier`` from the package index: that name
+is another project).
 """
 
 from __future__ import annotations

@@ -93,3 +93,30 @@ def test_unknown_option_is_a_usage_error(redis_server: RedisServer) -> None:
     result = _chaos("slow-task", ["bogus=1"], redis_server.url)
     assert result.returncode == 2
     assert "has no option bogus" in result.stderr
+
+
+def test_the_seeds_watch_command_shows_status_then_ends_the_watch(redis_server: RedisServer) -> None:
+    """`rl chaos worker-kill --seed N --watch --watch-duration S`: events and a status line a
+    second until S, one line saying the watch ended, then only the verdict."""
+    result = _chaos("worker-kill", ["tasks=3", "kills=1", "seconds=4"], redis_server.url,
+                    "--seed", "42", "--watch", "--watch-duration", "3")
+    verdict = _held(result)
+    assert verdict["numbers"]["kills"] == 1
+    lines = result.stderr.strip().splitlines()
+    labels = [line.split("] ", 1)[1].split(" ", 1)[0] for line in lines if "] " in line]
+    assert labels[0] == "started"
+    assert "status" in labels
+    status = json.loads(next(line for line in lines if "] status " in line).split("] status ", 1)[1])
+    assert set(status) == {"attempts_started", "tasks_started", "tasks_completed"}
+    assert labels[-1] == "watch-ended"  # nothing after it: the watch is over
+    assert labels.count("watch-ended") == 1
+
+
+@pytest.mark.parametrize("extra", [("--watch-duration", "0"), ("--watch-duration", "soon"),
+                                   ("--seed", "x")])
+def test_bad_watch_arguments_are_one_line_and_exit_2(extra: tuple[str, ...],
+                                                     redis_server: RedisServer) -> None:
+    result = _chaos("worker-kill", [], redis_server.url, *extra)
+    assert result.returncode == 2
+    assert result.stderr.startswith("rl: error: ")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -70,13 +70,24 @@ def test_doctor_never_prints_the_password() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [("doctor", "--bogus"), ("no-such-command",), ("dev", "--port", "notaport")],
+    [("doctor", "--bogus"), ("no-such-command",), ("dev", "--port", "notaport"),
+     ("dlq", "show"), ("dlq", "inspect", "a", "b"), ("dlq", "list", "--reason", "bogus"),
+     ("dlq", "purge", "--older-than", "soon"), ("chaos", "no-such-scenario")],
 )
 def test_bad_usage_is_one_line_and_exit_2(args: tuple[str, ...]) -> None:
     result = rl(*args)
     assert result.returncode == 2
     assert result.stderr.startswith("rl: error: ")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args", [(), ("dlq",), ("tasks",)])
+def test_a_group_without_a_command_prints_its_help(args: tuple[str, ...]) -> None:
+    result = rl(*args)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: rl {' '.join(args)}".rstrip() + " [OPTIONS] COMMAND")
+    assert "Examples:" in result.stdout
+    assert result.stderr == ""
 
 
 def test_bad_setting_is_one_line_and_exit_2() -> None:

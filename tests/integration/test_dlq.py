@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -15,7 +16,9 @@ import redis
 
 from relier import TaskFailedError, TaskHandle
 from relier.connection import Connections
+from relier.display import MASK
 from relier.dlq import DeadLetters
+from relier.envelope import Envelope, seal
 from relier.store import Store
 from relier.testing import CeleryWorker, RedisServer, wait_until
 from tests.support import KEYS, executions, raw_dead_letter, settings_for
@@ -97,8 +100,9 @@ def test_retry_all_with_filters_and_dry_run(
     assert redis_client.zscore(KEYS.dead_letters, other.id) is not None
 
 
+@pytest.mark.parametrize("flag", ["--yes", "--confirm"])
 def test_purge_asks_first(
-    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_server: RedisServer,
+    flag: str, basic_tasks: ModuleType, default_worker: CeleryWorker, redis_server: RedisServer,
     redis_client: redis.Redis,
 ) -> None:
     handle = basic_tasks.explode.push("purge me")
@@ -106,12 +110,76 @@ def test_purge_asks_first(
         handle.result(timeout=30)
     refused = rl(redis_server, "dlq", "purge", "--task", "tests.explode")
     assert refused.returncode == 2
-    assert "needs --yes" in refused.stderr
+    assert "needs --yes (or --confirm)" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
     assert redis_client.zscore(KEYS.dead_letters, handle.id) is not None
-    purged = rl(redis_server, "dlq", "purge", "--task", "tests.explode", "--yes")
+    purged = rl(redis_server, "dlq", "purge", "--task", "tests.explode", flag)
     assert purged.returncode == 0
     assert redis_client.zscore(KEYS.dead_letters, handle.id) is None
     assert not redis_client.exists(KEYS.record(handle.id))
+
+
+def test_show_decodes_the_arguments_safely_and_names_the_signature(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_server: RedisServer
+) -> None:
+    attack = "evil \x1b]0;pwned\x07 \x1b[2J"
+    handle = basic_tasks.explode.push(attack)
+    secret = basic_tasks.explode.push("password=hunter2")
+    for pushed in (handle, secret):
+        with pytest.raises(TaskFailedError):
+            pushed.result(timeout=30)
+    text = rl(redis_server, "dlq", "show", handle.id)
+    assert text.returncode == 0, text.stderr
+    assert " signature: verified (key " in text.stdout
+    assert "      args: 1\n            [0] 'evil \\x1b]0;pwned\\x07 \\x1b[2J'\n" in text.stdout
+    assert "    kwargs: (none)" in text.stdout
+    assert "\x1b" not in text.stdout + text.stderr
+    assert "\x07" not in text.stdout + text.stderr
+    assert "base64" not in text.stdout
+    assert rl(redis_server, "dlq", "inspect", handle.id).stdout == text.stdout  # the alias
+    shown = json.loads(rl(redis_server, "dlq", "show", handle.id, "--json").stdout)
+    assert shown["message"]["args"] == [attack]
+    assert (shown["message"]["signature"], shown["message"]["verified"]) == ("verified", True)
+    assert shown["message"]["task"] == "tests.explode"
+    assert set(shown["head"]) == {"bytes"}
+    raw = json.loads(rl(redis_server, "dlq", "inspect", handle.id, "--raw", "--json").stdout)
+    assert raw["message"] == shown["message"]
+    head = base64.b64decode(raw["head"]["base64"])
+    assert len(head) == raw["head"]["bytes"] == shown["head"]["bytes"]
+    assert b'"body"' in head
+    raw_text = rl(redis_server, "dlq", "show", handle.id, "--raw").stdout
+    assert f"head ({len(head)} bytes, base64): {raw['head']['base64']}" in raw_text
+    masked = rl(redis_server, "dlq", "show", secret.id)
+    assert f"[0] {MASK}\n" in masked.stdout
+    assert "hunter2" not in json.dumps(json.loads(
+        rl(redis_server, "dlq", "show", secret.id, "--json").stdout)["message"])
+
+
+def test_show_of_a_refused_message_says_what_it_claims_but_not_verified(
+    basic_tasks: ModuleType, redis_server: RedisServer
+) -> None:
+    store = basic_tasks.add.relier.store
+    claimed = Envelope(task="tests.add", id="forged-1", args=(1, 2), queue="default")
+    cases = {"bad signature (key dev)": seal(claimed, "dev", b"f" * 32),
+             "unknown key (key k9)": seal(claimed, "k9", b"s" * 32),
+             "undecodable": b"\xc1 garbage"}
+    for status, body in cases.items():
+        entry = f"x-{uuid.uuid4().hex}"
+        store.dead_letter_raw(entry, reason="bad_signature", error="refused", raw=body,
+                              headers={}, claimed_id="forged-1", claimed_name="tests.add",
+                              queue="default")
+        result = rl(redis_server, "dlq", "show", entry)
+        assert result.returncode == 0, result.stderr
+        assert f" signature: {status}\n" in result.stdout
+        if status == "undecodable":
+            assert "args:" not in result.stdout
+            continue
+        assert "warning: NOT verified" in result.stdout
+        assert "            [0] 1\n            [1] 2\n" in result.stdout
+        shown = json.loads(rl(redis_server, "dlq", "show", entry, "--json").stdout)
+        assert shown["message"]["verified"] is False
+        assert shown["message"]["args"] == [1, 2]
+        assert set(shown["raw"]) == {"bytes"}
 
 
 def test_bad_messages_cannot_be_released(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,12 @@ import pytest
 import redis
 
 import relier
-from relier import IdempotencyLockHeldError, TaskFailedError, TaskHandle
+from relier import (
+    IdempotencyLockHeldError,
+    IdempotencyResultNotSetError,
+    TaskFailedError,
+    TaskHandle,
+)
 from relier.dispatch import prepare_dispatch, push
 from relier.store import SHAPES
 from relier.testing import CeleryWorker, RedisServer, stop_process, wait_until
@@ -146,11 +152,32 @@ def test_idempotency_lock_commits_once_and_releases_on_error(redis_server: Redis
         assert not lock.already_done  # the failed holder released it
         with pytest.raises(IdempotencyLockHeldError), relier.idempotency_lock("refund:order-2"):
             pass
+        lock.set_result(None)  # work with no value: recorded as done all the same
+    with relier.idempotency_lock("refund:order-2", ttl=10) as lock:
+        assert lock.already_done
+        assert lock.result is None
+
+
+def test_idempotency_lock_without_set_result_stores_nothing_and_says_so(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    with pytest.raises(IdempotencyResultNotSetError, match=r"lock\.set_result\("), \
+            relier.idempotency_lock("refund:order-4", ttl=10) as lock:
+        assert not lock.already_done
+    digest = hashlib.sha256(b"refund:order-4").hexdigest()
+    assert not redis_client.exists(KEYS.lock(digest))  # released, nothing committed
+    with relier.idempotency_lock("refund:order-4", ttl=10) as lock:
+        assert not lock.already_done  # a later caller runs the work
+        lock.set_result("re_4")
+    assert lock.result == "re_4"
 
 
 async def test_idempotency_lock_async(redis_server: RedisServer) -> None:
+    with pytest.raises(IdempotencyResultNotSetError):
+        async with relier.idempotency_lock("async:order-3", ttl=10) as lock:
+            assert not lock.already_done
     async with relier.idempotency_lock("async:order-3", ttl=10) as lock:
-        assert not lock.already_done
+        assert not lock.already_done  # the block without a result released the lock
         lock.set_result(3)
     async with relier.idempotency_lock("async:order-3", ttl=10) as again:
         assert again.already_done

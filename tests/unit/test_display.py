@@ -109,3 +109,15 @@ def test_redact_url_replaces_control_characters() -> None:
     shown = redact_url("redis://cache:6379/0?client_name=\x1b]0;pwned\x07")
     assert ESC not in shown
     assert BEL not in shown
+
+
+def test_mask_secrets_masks_by_key_and_by_text() -> None:
+    from relier.display import MASK, mask_secrets
+
+    words = ("password", "token")
+    value = {"user": "ann", "Password": "hunter2", "nested": [{"api_token": 1}, "x-TOKEN-y"],
+             "pair": ("ok", b"password=1")}
+    assert mask_secrets(value, words) == {
+        "user": "ann", "Password": MASK, "nested": [{"api_token": MASK}, MASK],
+        "pair": ("ok", MASK)}
+    assert mask_secrets(value, ()) == value

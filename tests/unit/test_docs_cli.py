@@ -40,3 +40,16 @@ def test_every_option_is_documented_under_its_command() -> None:
                 missing += [f"rl {' '.join(path)} {opt}" for opt in param.opts
                             if f"`{opt}`" not in section]
     assert not missing, f"docs/cli.md lacks options: {missing}"
+
+
+def test_the_page_is_what_the_generator_writes() -> None:
+    """docs/cli.md is `python tools/gen_cli_docs.py > docs/cli.md`: help and docs never drift."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "gen_cli_docs.py"
+    spec = importlib.util.spec_from_file_location("gen_cli_docs", path)
+    assert spec is not None
+    assert spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    assert generator.render() == DOC, "run: python tools/gen_cli_docs.py > docs/cli.md"

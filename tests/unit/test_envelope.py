@@ -8,7 +8,15 @@ import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relier.envelope import DecodeFailure, Envelope, canonical_arguments, open_sealed, seal
+from relier.envelope import (
+    DecodeFailure,
+    Envelope,
+    SignatureStatus,
+    canonical_arguments,
+    inspect_sealed,
+    open_sealed,
+    seal,
+)
 from relier.reasons import DeadLetterReason
 from relier.schema import Arguments, MigrationChain
 
@@ -114,3 +122,34 @@ def test_unencodable_argument_is_a_clear_type_error() -> None:
         encode_payload(Envelope(task="t", id="1", args=(2**70,)))
     with pytest.raises(TypeError, match="task t arguments cannot be encoded"):
         encode_payload(Envelope(task="t", id="1", args=(object(),)))
+
+
+@given(envelopes)
+def test_inspecting_a_good_seal_verifies_and_decodes(envelope: Envelope) -> None:
+    seen = inspect_sealed(seal(envelope, KEY_ID, SECRET), KEYS)
+    assert (seen.status, seen.key_id, seen.error) == (SignatureStatus.VERIFIED, KEY_ID, "")
+    assert seen.envelope is not None
+    assert seen.envelope.id == envelope.id
+
+
+def test_inspecting_a_bad_seal_still_shows_what_it_claims() -> None:
+    envelope = Envelope(task="t", id="i", args=(1, "two"), kwargs={"k": b"\x00"})
+    forged = seal(envelope, KEY_ID, b"f" * 32)
+    seen = inspect_sealed(forged, KEYS)
+    assert seen.status is SignatureStatus.BAD_SIGNATURE
+    assert seen.key_id == KEY_ID
+    assert "altered" in seen.error
+    assert seen.envelope is not None
+    assert seen.envelope.args == (1, "two")
+    assert isinstance(open_sealed(forged, KEYS), DecodeFailure)  # still never runs
+    stranger = inspect_sealed(seal(envelope, "k9", SECRET), KEYS)
+    assert (stranger.status, stranger.key_id) == (SignatureStatus.UNKNOWN_KEY, "k9")
+    assert stranger.envelope is not None
+    assert stranger.envelope.kwargs == {"k": b"\x00"}
+
+
+def test_inspecting_garbage_is_undecodable_without_raising() -> None:
+    seen = inspect_sealed(b"\xc1 not msgpack", KEYS)
+    assert seen.status is SignatureStatus.UNDECODABLE
+    assert seen.envelope is None
+    assert seen.error

@@ -25,13 +25,15 @@ def test_missing_step_is_an_error() -> None:
     chain = MigrationChain("t", current=3)
     chain.register(2, append("2->3"))
     assert chain.missing_steps() == [1]
-    with pytest.raises(MigrationError, match="no migration from version 1"):
+    with pytest.raises(MigrationError, match="no migration from version 1") as raised:
         chain.upgrade(1, Arguments((), {}))
+    assert "migration(from_version=1)" in str(raised.value)
 
 
 def test_newer_version_is_refused() -> None:
-    with pytest.raises(SchemaTooNewError, match="version 3"):
+    with pytest.raises(SchemaTooNewError, match="version 3") as raised:
         MigrationChain("t", current=2).upgrade(3, Arguments((), {}))
+    assert "declares @rl_task(version=3)" in str(raised.value)
 
 
 def test_raising_migration_is_wrapped() -> None:
@@ -56,3 +58,13 @@ def test_migration_must_return_arguments() -> None:
 def test_register_rejects_out_of_range(from_version: int) -> None:
     with pytest.raises(ValueError, match="must start at 1"):
         MigrationChain("t", current=2).register(from_version, append("x"))
+
+
+def test_a_migration_beyond_the_declared_version_names_the_version_to_declare() -> None:
+    with pytest.raises(ValueError, match=r"declare @rl_task\(version=3\)"):
+        MigrationChain("t", current=2).register(2, append("2->3"))
+
+
+def test_an_invalid_message_version_says_versions_start_at_1() -> None:
+    with pytest.raises(MigrationError, match="start at 1"):
+        MigrationChain("t", current=2).upgrade(0, Arguments((), {}))

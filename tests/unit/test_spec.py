@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from relier.errors import ConfigurationError
@@ -99,3 +101,25 @@ def test_default_hard_timeout_applies_to_tasks_without_one() -> None:
     assert own.spec.hard_timeout == 5
     assert Relier(Celery("nocap", broker="redis://127.0.0.1:1/0", set_as_current=False),
                   settings=Settings.from_env({})).task(name="t.nocap")(body).spec.hard_timeout is None
+
+
+def test_decorating_a_task_twice_names_the_task() -> None:
+    from celery import Celery
+
+    from relier import Relier
+    from relier.config import Settings
+
+    app = Celery("twice", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    bound = Relier(app, settings=Settings.from_env({}))
+    once = bound.task(name="t.once")(body)
+    with pytest.raises(ConfigurationError, match=re.escape("already a relier task named 't.once'")):
+        bound.task(once)
+    with pytest.raises(ConfigurationError, match=re.escape("already a relier task named 't.once'")):
+        bound.task(name="t.twice", retries=2)(once)
+
+    @app.task(name="t.plain")
+    def plain() -> None: ...
+
+    with pytest.raises(ConfigurationError, match=re.escape("already a Celery task named 't.plain'")):
+        bound.task(plain)
+    assert "t.twice" not in bound.tasks
