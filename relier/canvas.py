@@ -141,19 +141,20 @@ class Canvas:
             "errbacks": envelope.canvas.get("link_error") or [], "delivery_info": {},
         })
         created, inline = self._errbacks(envelope.id, request, exc)
-        chain_parts = self._fail_chain(envelope, exc, created)
+        chain_parts = self._fail_chain(envelope.canvas.get("chain") or (), exc, created, envelope)
         chord = self._chord_part(envelope) or next(iter(chain_parts), None)
         return Outcome(created, chord, after=inline)
 
-    def _fail_chain(self, envelope: Envelope, exc: BaseException,
-                    created: list[NewTask]) -> list[ChordPart]:
+    def _fail_chain(self, steps: Any, exc: BaseException, created: list[NewTask],
+                    envelope: Envelope) -> list[ChordPart]:
         """Celery's rule for the rest of a failed chain: each later relier step is created
         dead-lettered with this step's error (``chain_failed``), so whatever waits on the
         chain's last step gets the error; the chord parts among them, whose chord must count
-        the failure. Plain Celery steps are left to Celery's backend."""
+        the failure. Plain Celery steps are left to Celery's backend. `steps` are the chain's
+        signatures after the failed step; `envelope` the task whose end creates them."""
         exc_type = f"{type(exc).__module__}.{type(exc).__qualname__}"
         parts: list[ChordPart] = []
-        for element in envelope.canvas.get("chain") or ():
+        for element in steps:
             step = signature(element, app=self._app)
             if step.task == "celery.chord" and step.kwargs.get("body"):  # its body's result
                 step = signature(step.kwargs["body"], app=self._app)
@@ -237,6 +238,8 @@ class Canvas:
                            "delivery_info": {}})
         more, inline = self._errbacks(body_id, request, error)
         created.extend(more)
+        # the chain after the chord (its body's continuation) fails as the body did
+        self._fail_chain(body.options.get("chain") or (), error, created, envelope)
         inline()
 
 

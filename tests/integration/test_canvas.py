@@ -269,3 +269,16 @@ def test_a_chord_header_task_that_replaces_itself_counts_its_replacement(
     result = chord(header, basic_tasks.total.s()).apply_async()
     assert result.get(timeout=30) == 2 + 4
     assert executions(redis_client, result.id) == 1
+
+
+def test_a_failed_chord_fails_the_chord_after_it_in_a_chain(
+    basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
+) -> None:
+    add, total = basic_tasks.add, basic_tasks.total
+    first = chord([add.s(1, 1), basic_tasks.explode.si("first chord")], total.s())
+    second = chord([add.s(1), add.s(2)], total.s())
+    result = chain(first, second).apply_async()
+    with pytest.raises((ValueError, ChordError)):  # as Celery: the failure reaches the end
+        result.get(timeout=30)
+    assert redis_client.hget(KEYS.record(result.id), "reason") == b"chain_failed"
+    assert executions(redis_client, result.id) == 0
