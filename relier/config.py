@@ -235,6 +235,10 @@ class Settings:
     resurrector_interval: float = _setting(
         "0.5", _positive_float,
         "Seconds between resurrector passes (jittered by up to 20%).")
+    dead_worker_retention: float = _setting(
+        "3600", _positive_float,
+        "Seconds a worker whose lease expired stays listed as `dead` (with its last-seen "
+        "age) before the resurrector forgets it.")
     reconcile_after: float = _setting(
         "30", _positive_float,
         "Seconds a task may stay queued before the resurrector checks its message is in "

@@ -1,6 +1,6 @@
-"""Read-only views of relier's state for the CLI and the console: workers, inflight tasks,
-task details. Each view costs a constant number of round trips, however many workers there
-are; nothing here writes."""
+"""Read-only views of relier's state for the CLI and the console: workers (live, and dead
+ones for RELIER_DEAD_WORKER_RETENTION), inflight tasks, task details. Each view costs a
+constant number of round trips, however many workers there are; nothing here writes."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, cast
 
 from relier.envelope import Envelope, decode_value, open_sealed
@@ -31,8 +32,26 @@ class ProcessView:
     tasks_held: int
 
 
+class WorkerState(StrEnum):
+    """Whether a registered worker's main process still refreshes its lease."""
+
+    LIVE = "live"
+    DEAD = "dead"
+
+
+def worker_state(lease_age: float | None, lease_ttl: float) -> WorkerState:
+    """A worker is dead once its lease is older than the lease TTL, or gone (reaped)."""
+    return WorkerState.DEAD if lease_age is None or lease_age >= lease_ttl else WorkerState.LIVE
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerView:
+    """One registered worker. `state` is dead once its lease is older than the lease TTL or
+    reaped; `last_seen_age` is the seconds since its lease was last refreshed (the lease's
+    age, or after the resurrector reaped the lease, the refresh time it kept; None when
+    nothing recorded it). A dead worker stays registered, and listed, until the resurrector
+    forgets it RELIER_DEAD_WORKER_RETENTION after it was last seen."""
+
     node: str
     host: str
     pid: int
@@ -43,11 +62,18 @@ class WorkerView:
     tasks_held: int
     processes: list[ProcessView]
     draining: bool
+    state: WorkerState = WorkerState.LIVE
+    last_seen_age: float | None = None
+
+    @property
+    def is_dead(self) -> bool:
+        return self.state is WorkerState.DEAD
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "node": self.node, "host": self.host, "pid": self.pid, "queues": self.queues,
-            "pool": self.pool, "concurrency": self.concurrency, "lease_age": self.lease_age,
+            "pool": self.pool, "concurrency": self.concurrency, "state": self.state.value,
+            "last_seen_age": self.last_seen_age, "lease_age": self.lease_age,
             "tasks_held": self.tasks_held, "draining": self.draining,
             "processes": [{"id": p.id, "lease_age": p.lease_age, "tasks_held": p.tasks_held}
                           for p in self.processes],
@@ -81,23 +107,40 @@ def _text(raw: bytes | None) -> str:
     return raw.decode(errors="replace") if raw else ""
 
 
+def _scores(reply: object) -> dict[str, float]:
+    return {member.decode(): score for member, score in cast(list[tuple[bytes, float]], reply)}
+
+
 def _leases(store: Store) -> dict[str, float]:
-    return {member.decode(): score for member, score in cast(
-        list[tuple[bytes, float]], store.client.zrange(store.keys.leases, 0, -1, withscores=True))}
+    return _scores(store.client.zrange(store.keys.leases, 0, -1, withscores=True))
 
 
-def workers(store: Store) -> list[WorkerView]:
-    """Every registered worker with its lease age and the tasks its processes hold."""
-    now = _server_ms(store)
-    registered = {key.decode(): json.loads(value) for key, value in cast(
-        dict[bytes, bytes], store.client.hgetall(store.keys.workers)).items()}
-    leases = _leases(store)
+def workers(store: Store, *, include_dead: bool = True) -> list[WorkerView]:
+    """Every registered worker with its state, last-seen age, lease age and the tasks its
+    processes hold, by node name; without `include_dead`, only the live ones (two round
+    trips)."""
+    pipe = store.client.pipeline(transaction=False)
+    pipe.time()
+    pipe.hgetall(store.keys.workers)
+    pipe.zrange(store.keys.leases, 0, -1, withscores=True)
+    pipe.zrange(store.keys.dead_workers, 0, -1, withscores=True)
+    clock, registered_raw, lease_scores, dead_scores = pipe.execute()
+    now = int(clock[0]) * 1000 + int(clock[1]) // 1000
+    registered = {key.decode(): json.loads(value)
+                  for key, value in cast(dict[bytes, bytes], registered_raw).items()}
+    leases = _scores(lease_scores)
+    last_refresh = {**_scores(dead_scores), **leases}
     pipe = store.client.pipeline(transaction=False)
     for process in leases:
         pipe.scard(store.keys.held(process))
     held = dict(zip(leases, cast(list[int], pipe.execute()), strict=True))
+    lease_ttl = store.settings.lease_ttl
     views = []
     for node, info in sorted(registered.items()):
+        lease_age = (now - leases[node]) / 1000 if node in leases else None
+        state = worker_state(lease_age, lease_ttl)
+        if state is WorkerState.DEAD and not include_dead:
+            continue
         hostname = node.rsplit("/", 1)[0]
         processes = [
             ProcessView(process, (now - leases[process]) / 1000, held[process])
@@ -107,10 +150,10 @@ def workers(store: Store) -> list[WorkerView]:
         views.append(WorkerView(
             node=node, host=info.get("host", ""), pid=int(info.get("pid", 0)),
             queues=list(info.get("queues", [])), pool=info.get("pool", ""),
-            concurrency=int(info.get("concurrency", 0)),
-            lease_age=(now - leases[node]) / 1000 if node in leases else None,
+            concurrency=int(info.get("concurrency", 0)), lease_age=lease_age,
             tasks_held=held.get(node, 0) + sum(p.tasks_held for p in processes),
-            processes=processes, draining=bool(info.get("draining", False)),
+            processes=processes, draining=bool(info.get("draining", False)), state=state,
+            last_seen_age=(now - last_refresh[node]) / 1000 if node in last_refresh else None,
         ))
     return views
 

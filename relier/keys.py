@@ -109,6 +109,13 @@ class Keys:
         return f"{self.prefix}:workers"
 
     @property
+    def dead_workers(self) -> str:
+        """Sorted set: registered worker node whose lease expired -> its last lease refresh
+        (server ms), kept after the lease is reaped; pruned with the node's registration
+        after RELIER_DEAD_WORKER_RETENTION."""
+        return f"{self.prefix}:workers:dead"
+
+    @property
     def foreign_consumers(self) -> str:
         """Hash: Celery worker without relier -> JSON list of the relier queues it consumes
         (`relier.consumers`); its ``:lock`` string lets one worker check per interval."""

@@ -1,4 +1,5 @@
-"""The resurrector: finds expired leases and re-queues (or dead-letters) their tasks.
+"""The resurrector: finds expired leases and re-queues (or dead-letters) their tasks; once a
+minute it also enforces retention (dead letters, SLO counters, dead workers).
 
 Any number of resurrectors may run; there is no leader. Each pass reads candidates, then each
 reap script re-validates everything on server time, so racing or killed resurrectors lose and
@@ -11,6 +12,7 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 
@@ -23,10 +25,12 @@ from relier.store import Store
 
 logger = logging.getLogger("relier.resurrector")
 
-#: Seconds between dead-letter retention sweeps.
+#: Seconds between retention sweeps (dead letters, SLO counters, dead workers).
 RETENTION_INTERVAL = 60.0
 #: Most expired processes examined in one pass.
 PROCESSES_PER_PASS = 50
+#: Most dead workers forgotten in one retention sweep.
+WORKERS_PER_SWEEP = 200
 _MAX_BACKOFF = 5.0
 
 
@@ -39,6 +43,48 @@ class PassResult:
     reconciled: int = 0
     promoted: int = 0
     trimmed: int = 0
+    workers_pruned: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeadWorkerSweep:
+    """What one retention sweep changes: registrations to forget (with their last-seen
+    entries), last-seen entries of no dead registered worker to drop, and dead workers with
+    no last-seen entry, whose retention is timed from now."""
+
+    forget: list[str]
+    discard: list[str]
+    time_from_now: list[str]
+
+
+def plan_dead_worker_sweep(
+    leases: Mapping[str, float | None], kept: Mapping[str, float | None], old_entries: list[str],
+    *, expired_before: float, forget_before: float, limit: int,
+) -> DeadWorkerSweep:
+    """Decide a sweep from plain data (times in server ms).
+
+    `leases` and `kept` map each registered node to its lease's last refresh and to the one
+    the resurrector kept when it reaped that lease (None when absent); `old_entries` are kept
+    entries last seen before `forget_before`. A node whose lease was refreshed since
+    `expired_before` is live. A dead one is forgotten (at most `limit`) once its lease is
+    reaped and it was last seen before `forget_before`: a worker that was only cut off then
+    finds its lease missing at its next refresh and registers again. One with no record of
+    when it was last seen (its lease reaped by an older resurrector) is timed from now."""
+    forget: list[str] = []
+    live: set[str] = set()
+    time_from_now: list[str] = []
+    for node, lease in leases.items():
+        if lease is not None:  # expired leases wait for the reaper, which keeps their time
+            if lease >= expired_before:
+                live.add(node)
+            continue
+        last_seen = kept.get(node)
+        if last_seen is None:
+            time_from_now.append(node)
+        elif last_seen < forget_before and len(forget) < limit:
+            forget.append(node)
+    discard = [node for node in old_entries if node not in leases or node in live]
+    return DeadWorkerSweep(forget, discard, time_from_now)
 
 
 class Resurrector:
@@ -68,6 +114,8 @@ class Resurrector:
                 keys.leases, "-inf", cutoff, start=0, num=PROCESSES_PER_PASS, withscores=True))
         }
         expired = list(last_seen)
+        if expired:
+            self._remember_dead_workers(last_seen)
         random.shuffle(expired)
         result = PassResult(processes=len(expired))
         for process in expired:
@@ -101,12 +149,68 @@ class Resurrector:
             result.trimmed = self._dead_letters.enforce_retention(
                 max_entries=settings.dlq_max_entries, max_age=settings.dlq_max_age)
             slo.prune(store)
+            result.workers_pruned = self._prune_dead_workers(now)
         result.reconciled = reconciled
         result.dead_lettered += buried
         self.totals.requeued += result.requeued
         self.totals.dead_lettered += result.dead_lettered
         self.totals.reconciled += result.reconciled
         return result
+
+    def _remember_dead_workers(self, last_seen: dict[str, float]) -> None:
+        """Keep the last lease refresh of each registered worker among these expired processes:
+        reaping deletes the lease, and `rl workers --all` still shows how long ago it was seen
+        (pool processes are not registered and are not kept)."""
+        store = self._store
+        processes = list(last_seen)
+        registered = cast(list[bytes | None], store.client.hmget(store.keys.workers, processes))
+        dead = {process: last_seen[process]
+                for process, info in zip(processes, registered, strict=True) if info is not None}
+        if dead:
+            store.client.zadd(store.keys.dead_workers, dead)
+
+    def _prune_dead_workers(self, now: int) -> int:
+        """Forget up to `WORKERS_PER_SWEEP` workers last seen more than
+        RELIER_DEAD_WORKER_RETENTION ago (registration and last-seen entry); returns how many.
+
+        The whole sweep is one optimistic transaction on the registrations: a worker that
+        registers again meanwhile (its lease refresh found its lease reaped) aborts it, and the
+        next sweep decides again with what it wrote."""
+        store, keys, settings = self._store, self._store.keys, self._settings
+        expired_before = now - int((settings.lease_ttl + settings.lease_refresh_interval) * 1000)
+        forget_before = now - int(settings.dead_worker_retention * 1000)
+        with store.client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(keys.workers)  # type: ignore[no-untyped-call]  # untyped in redis-py
+                nodes = sorted(member.decode() for member in cast(
+                    list[bytes], pipe.hkeys(keys.workers)))
+                old_entries = [member.decode() for member in cast(
+                    list[bytes], pipe.zrangebyscore(keys.dead_workers, "-inf", f"({forget_before}",
+                                                    start=0, num=WORKERS_PER_SWEEP))]
+                if not nodes and not old_entries:
+                    return 0
+                leases = pipe.zmscore(keys.leases, nodes) if nodes else []
+                seen = pipe.zmscore(keys.dead_workers, nodes) if nodes else []
+                sweep = plan_dead_worker_sweep(
+                    dict(zip(nodes, leases, strict=True)), dict(zip(nodes, seen, strict=True)),
+                    old_entries, expired_before=expired_before, forget_before=forget_before,
+                    limit=WORKERS_PER_SWEEP)
+                if not (sweep.forget or sweep.discard or sweep.time_from_now):
+                    return 0
+                pipe.multi()
+                if sweep.forget:
+                    pipe.hdel(keys.workers, *sweep.forget)
+                if sweep.forget or sweep.discard:
+                    pipe.zrem(keys.dead_workers, *sweep.forget, *sweep.discard)
+                if sweep.time_from_now:
+                    pipe.zadd(keys.dead_workers, dict.fromkeys(sweep.time_from_now, now), nx=True)
+                pipe.execute()
+            except redis.WatchError:
+                return 0
+        for node in sweep.forget:
+            logger.info("forgot worker %s: not seen for over %.0f s", node,
+                        settings.dead_worker_retention)
+        return len(sweep.forget)
 
     def _promote(self, now: int) -> int:
         """Push deferred tasks that are due back to their lists."""

@@ -3,7 +3,8 @@ operations API; keyspace notifications say what changed, a slow timer reconciles
 All Redis I/O runs in Textual thread workers; the UI thread only renders.
 
 The app holds the layout, the live reads and the app-wide keys (panes 1-7, `/`, `space`,
-ctrl+r, ctrl+p, `?`, `q`); every pane owns its own keys and the actions behind them."""
+ctrl+r, ctrl+p, `?`, `q`, and Esc back to the pane shown); every pane owns its own keys and the
+actions behind them."""
 
 from __future__ import annotations
 
@@ -66,6 +67,9 @@ class RelierConsole(App[None]):
         Binding("question_mark", "help", "Help", show=False,
                 tooltip="Every key, and what needs attention now"),
         Binding("q", "quit", "Quit", tooltip="Leave the console"),
+        Binding("escape", "home", "Back",
+                tooltip="Leave the field, form or tab bar: back to the pane's table (or the pane); "
+                        "the digits, q, ? and / work again"),
     ]
 
     def __init__(self, relier: Relier, *, reconcile_interval: float = 5.0, poll_interval: float = 1.0,
@@ -108,7 +112,7 @@ class RelierConsole(App[None]):
             for number, (pane_id, pane) in enumerate(panes.items(), 1):
                 with TabPane(f"{number} {pane.TAB or pane.TITLE}", id=pane_id):
                     yield pane
-        yield ModeLine(id="mode")
+        yield ModeLine(panes=len(panes), id="mode")
         yield Footer(compact=True, show_command_palette=False)  # the mode line names ^p
 
     def on_mount(self) -> None:
@@ -239,6 +243,8 @@ class RelierConsole(App[None]):
         self.health = health
         self.notifications = health.notifications
         self.query_one(HealthBar).show(health, self.connected is not False)
+        mode = self.query_one(ModeLine)
+        mode.memory, mode.memory_warning = health.memory, health.memory_warning
         inflight = self.query_one(InflightPane)
         if snapshot.complete:
             inflight.replace(snapshot.inflight, read_started=read_started)
@@ -294,6 +300,22 @@ class RelierConsole(App[None]):
         """Show a pane; its home widget (a table, a menu or the pane) gets the focus."""
         self.query_one(TabbedContent).active = pane_id
         self.pane(pane_id).focus_home()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc means "back to the pane" on the console's own screen, away from the shown pane's
+        home widget; on its home (and in dialogs, which close on Esc) it is left to others."""
+        if action != "home":
+            return True
+        if len(self.screen_stack) > 1:
+            return False
+        try:
+            return self.screen.focused is not self.pane(self.active_pane).home
+        except NoMatches:  # still composing: no pane to go back to
+            return False
+
+    def action_home(self) -> None:
+        """Leave the field, form or tab bar: the focus returns to the shown pane's home widget."""
+        self.pane(self.active_pane).focus_home()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Another pane is shown (by key or by mouse): focus it, and update the mode line."""

@@ -29,30 +29,51 @@ def _age(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}s"
 
 
-@click.command(short_help="Every worker: queues, lease age, tasks held.")
+def _ago(seconds: float | None) -> str:
+    """A last-seen age short enough for a column: 4.2s, 12m05s, 3h20m."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return f"{minutes}m{int(seconds % 60):02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+@click.command(short_help="Live workers (--all: dead ones too), last seen, tasks held.")
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list dead workers (lease expired), kept for "
+                   "RELIER_DEAD_WORKER_RETENTION.")
 @json_option
 @app_option
-def workers(as_json: bool, app_spec: str) -> int:
-    """Every worker: host, pid, queues, lease age, tasks held (three round trips).
+def workers(show_all: bool, as_json: bool, app_spec: str) -> int:
+    """Live workers: state, pool, queues, last seen (lease age), tasks held, then each pool
+    process (two round trips). A worker whose lease expired is dead: listed with --all, with
+    how long ago it was last seen, until the resurrector forgets it after
+    RELIER_DEAD_WORKER_RETENTION.
 
     Examples:
 
     \b
       rl workers
-      rl workers --json
+      rl workers --all
+      rl workers --all --json
     """
-    views = inspection.workers(_relier(app_spec).store)
+    views = inspection.workers(_relier(app_spec).store, include_dead=show_all)
     if as_json:
         echo_json([view.as_dict() for view in views], indent=2)
         return 0
-    echo(f"{'worker':<36} {'pool':<8} {'queues':<32} {'lease':>7} {'held':>5}")
+    echo(f"{'worker':<36} {'state':<5} {'pool':<8} {'queues':<26} {'seen':>7} {'held':>5}")
     for view in views:
-        echo(f"{view.node:<36} {view.pool:<8} {','.join(view.queues)[:32]:<32} "
-             f"{_age(view.lease_age):>7} {view.tasks_held:>5}")
+        echo(f"{view.node:<36} {view.state.value:<5} {view.pool:<8} "
+             f"{','.join(view.queues)[:26]:<26} {_ago(view.last_seen_age):>7} "
+             f"{view.tasks_held:>5}")
         for process in view.processes:
-            echo(f"  {process.id:<34} {'':<8} {'':<32} {_age(process.lease_age):>7} "
+            echo(f"  {process.id:<34} {'':<5} {'':<8} {'':<26} {_ago(process.lease_age):>7} "
                  f"{process.tasks_held:>5}")
-    echo(f"{len(views)} worker(s)")
+    dead = sum(view.is_dead for view in views)
+    echo(f"{len(views) - dead} live worker(s)" + (f", {dead} dead" if show_all else ""))
     return 0
 
 

@@ -53,7 +53,8 @@ def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) ->
         else:
             echo(f"processes expired {result.processes}, re-queued {result.requeued}, "
                  f"dead-lettered {result.dead_lettered}, promoted {result.promoted}, "
-                 f"reconciled {result.reconciled}, quiet {result.quiet}")
+                 f"reconciled {result.reconciled}, dead workers forgotten "
+                 f"{result.workers_pruned}, quiet {result.quiet}")
         return 0
     stop = threading.Event()
 

@@ -4,7 +4,9 @@ One thread in the main process, one script per interval, whatever the number of 
 It never depends on a task's thread or event loop, so a body that blocks (C code, a sync call
 in an ``async def``) does not make its process look dead. Errors are logged and retried at
 the next interval; the thread never exits on a Redis blip. A process whose lease was reaped
-is fenced off: its task was re-queued elsewhere, so a pool process still running it is killed.
+is fenced off: its task was re-queued elsewhere, so a pool process still running it is killed;
+when the main process's own lease was reaped, the worker registers again (`on_reaped`), since
+the resurrector may have forgotten it as dead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +37,13 @@ class LeaseKeeper:
     """Renews leases from a daemon thread until `stop()`."""
 
     def __init__(self, store: Store, hostname: str, pool: Any, interval: float,
-                 health_file: str = "") -> None:
+                 health_file: str = "", *, on_reaped: Callable[[], None] | None = None) -> None:
         self._store = store
         self._health_file = Path(health_file) if health_file else None
         self._hostname = hostname
         self._pool = pool
         self._interval = interval
+        self._on_reaped = on_reaped
         self._stop = threading.Event()
         self._known: set[str] = set()
         self._thread = threading.Thread(target=self._run, name="relier-lease", daemon=True)
@@ -79,6 +83,8 @@ class LeaseKeeper:
     def _fence_off(self, process: str, pid: int | None) -> None:
         if pid is None:
             logger.error("lease of %s was reaped: its reserved tasks were re-queued", process)
+            if self._on_reaped is not None:
+                self._on_reaped()
             return
         logger.error("lease of %s was reaped: its task runs elsewhere now; killing pid %d",
                      process, pid)

@@ -184,12 +184,14 @@ class WorkerLifecycle:
         self._lease_keeper = LeaseKeeper(
             self._runtime.store, sender.hostname, sender.pool,
             self._runtime.settings.lease_refresh_interval, self._runtime.settings.health_file,
+            on_reaped=lambda: self._register_worker(sender),
         )
         self._lease_keeper.start()
         self._register_worker(sender)
 
     def _register_worker(self, consumer: Any) -> None:
-        """Describe this worker in `rl:workers` (for `rl workers` and the console)."""
+        """Describe this worker in `rl:workers` (for `rl workers` and the console), clearing
+        any last-seen time the resurrector kept when it took the worker for dead."""
         node = worker_node(consumer.hostname)
         queues = sorted(queue.name for queue in consumer.task_consumer.queues) if getattr(
             consumer, "task_consumer", None) else []
@@ -199,8 +201,12 @@ class WorkerLifecycle:
             "concurrency": int(getattr(consumer.pool, "limit", 0) or 0),
             "started": time.time(),
         }
+        keys = self._runtime.keys
         try:
-            self._runtime.store.client.hset(self._runtime.keys.workers, node, json.dumps(info))
+            pipe = self._runtime.store.client.pipeline(transaction=True)
+            pipe.hset(keys.workers, node, json.dumps(info))
+            pipe.zrem(keys.dead_workers, node)
+            pipe.execute()
         except redis.RedisError:
             logger.warning("could not register worker %s in %s", node, self._runtime.keys.workers)
 
@@ -220,12 +226,16 @@ class WorkerLifecycle:
             return
         install_gate(None)  # an embedded worker's process lives on: its pops are no worker's
         forget_worker_main_process()
-        try:
-            self._runtime.store.client.hdel(self._runtime.keys.workers, self._lease_keeper.node)
-        except redis.RedisError:
-            logger.warning("could not unregister worker %s", self._lease_keeper.node)
-        self._lease_keeper.stop()
+        keys, node = self._runtime.keys, self._lease_keeper.node
+        self._lease_keeper.stop()  # first: its thread registers the worker again if reaped
         self._lease_keeper = None
+        try:
+            pipe = self._runtime.store.client.pipeline(transaction=True)
+            pipe.hdel(keys.workers, node)
+            pipe.zrem(keys.dead_workers, node)
+            pipe.execute()
+        except redis.RedisError:
+            logger.warning("could not unregister worker %s", node)
 
     def _on_task_unknown(self, sender: Any = None, message: Any = None, name: str = "",
                          **_: Any) -> None:

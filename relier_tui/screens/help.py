@@ -20,8 +20,9 @@ KeySection = tuple[str, list[tuple[str, str]]]
 
 ABOUT = """\
 Digits, q, ? and / typed in a filter box or a form field are text there; Esc leaves the field
-and the keys above work again. The mode line above the footer says whether the event tail is
-LIVE or PAUSED, which filter is in force, whether Redis is reachable and where the keys go.
+(or a form, a menu, the tab bar) and the keys above work again. The mode line above the footer
+says whether the event tail is LIVE or PAUSED, which filter is in force, whether Redis is
+reachable, how full Redis memory is (as last read) and where the keys go.
 
 The header answers "is the system healthy?": Redis and preflight, keyspace notifications (off:
 the console polls), workers alive, inflight, queue depths, dead letters, admission rejections

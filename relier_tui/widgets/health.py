@@ -15,15 +15,22 @@ MIB = 2**20
 MEMORY_CRITICAL = 0.95
 
 
+def memory_style(memory: MemoryHeadroom, warning: float) -> str:
+    """Green, yellow from the `warning` fraction of maxmemory, red from 95% (none without a limit)."""
+    if not memory.limit:
+        return ""
+    fraction = memory.fraction
+    return "bold red" if fraction >= MEMORY_CRITICAL else "yellow" if fraction >= warning else "green"
+
+
 def memory_cell(memory: MemoryHeadroom | None, warning: float) -> Text:
     """``mem 412/512 MiB 80%``: yellow from `warning`, red from 95%; the number always shown."""
     if memory is None:
         return Text("mem ?")
     if not memory.limit:
         return Text(f"mem {memory.used / MIB:.0f} MiB, no limit")
-    fraction = memory.fraction
-    style = "bold red" if fraction >= MEMORY_CRITICAL else "yellow" if fraction >= warning else "green"
-    return Text(f"mem {memory.used / MIB:.0f}/{memory.limit / MIB:.0f} MiB {fraction:.0%}", style=style)
+    return Text(f"mem {memory.used / MIB:.0f}/{memory.limit / MIB:.0f} MiB {memory.fraction:.0%}",
+                style=memory_style(memory, warning))
 
 
 def health_notes(health: Health | None) -> list[str]:

@@ -1,46 +1,88 @@
 """The mode line above the footer: whether the event tail is LIVE or PAUSED, the filter in force
-on the pane shown, whether Redis is reachable, and where the keys go (the console, or a field)."""
+on the pane shown, whether Redis is reachable, Redis memory headroom (as the reconcile loop last
+read it), and where the keys go (the console, or a field)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Input
 
+from relier.preflight import MemoryHeadroom
+from relier_tui.widgets.health import MIB, memory_style
+
 SEPARATOR = " │ "
 FILTER = "filter: "
+#: a part of the line in its long and its short wording
+Wording = tuple[Text, Text]
 
 
-def mode_text(*, paused: bool, missed: int, filter_text: str, connected: bool | None,
-              typing: bool, width: int = 0) -> Text:
-    """The mode line. With `width`, the longer wording of each part is used while it fits
-    (the state words LIVE, PAUSED, the filter and the connection always stay)."""
-    tail = ((Text.assemble((" PAUSED ", "bold black on yellow"), f" events, {missed} new (space resumes)"),
-             Text.assemble((" PAUSED ", "bold black on yellow"), f" events, {missed} new"))
-            if paused else
-            (Text.assemble((" LIVE ", "bold black on green"), " events"),
-             Text.assemble((" LIVE ", "bold black on green"), " events")))
+def tail_part(*, paused: bool, missed: int) -> Wording:
+    """LIVE, or PAUSED with the count of events that arrived meanwhile."""
+    if paused:
+        badge = (" PAUSED ", "bold black on yellow")
+        return (Text.assemble(badge, f" events, {missed} new (space resumes)"),
+                Text.assemble(badge, f" {missed} new"))
+    badge = (" LIVE ", "bold black on green")
+    return Text.assemble(badge, " events"), Text.assemble(badge)
+
+
+def filter_part(filter_text: str) -> Wording:
+    """The filter in force, or ``no filter``."""
+    if not filter_text:
+        return Text("no filter", style="dim"), Text("no filter", style="dim")
+    active = Text.assemble((FILTER, "bold yellow"), (filter_text, "yellow"))
+    return active, active
+
+
+def connection_part(connected: bool | None) -> Wording:
+    """Whether Redis is reachable (None: not known yet)."""
     words, style = {True: (("redis connected", "redis ok"), "green"),
                     False: (("redis DOWN, retrying", "redis DOWN"), "bold red"),
                     None: (("redis connecting…", "connecting…"), "yellow")}[connected]
-    connection = (Text(words[0], style=style), Text(words[1], style=style))
-    keys = ((Text("typing: Esc gives the keys back", style="bold reverse"),
-             Text("typing: Esc", style="bold reverse"))
-            if typing else
-            (Text("1-7 panes, ? help, ^p commands"), Text("? help")))
-    if filter_text:
-        active = (Text.assemble((FILTER, "bold yellow"), (filter_text, "yellow")),
-                  Text.assemble((FILTER, "bold yellow"), (filter_text, "yellow")))
-    else:
-        active = (Text("no filter", style="dim"), Text("no filter", style="dim"))
-    parts = [tail, active, connection, keys]
+    return Text(words[0], style=style), Text(words[1], style=style)
+
+
+def memory_part(memory: MemoryHeadroom | None, warning: float, *, connected: bool | None) -> Wording:
+    """Redis memory against maxmemory, coloured as in the header (the number always shown);
+    ``mem ?`` before the first read, when INFO is refused, and while Redis is unreachable (the
+    last reading would be stale)."""
+    if memory is None or connected is False:
+        return Text("mem ?", style="dim"), Text("mem ?", style="dim")
+    if not memory.limit:
+        return Text(f"mem {memory.used / MIB:.0f} MiB, no limit"), Text(f"mem {memory.used / MIB:.0f} MiB")
+    style = memory_style(memory, warning)
+    free = max(0, memory.limit - memory.used) / MIB
+    return (Text(f"mem {memory.fraction:.0%} ({free:.0f} MiB free)", style=style),
+            Text(f"mem {memory.fraction:.0%}", style=style))
+
+
+def keys_part(*, typing: bool, panes: int) -> Wording:
+    """Where the keys go: the console (with a hint), or the field that has the focus."""
+    if typing:
+        return (Text("typing: Esc gives the keys back", style="bold reverse"),
+                Text("typing: Esc", style="bold reverse"))
+    return Text(f"1-{panes} panes, ? help, ^p commands"), Text("? help")
+
+
+def mode_text(*, paused: bool, missed: int, filter_text: str, connected: bool | None,
+              typing: bool, memory: MemoryHeadroom | None = None, memory_warning: float = 0.8,
+              panes: int = 7, width: int = 0) -> Text:
+    """The mode line. With `width`, the longer wording of each part is used while it fits
+    (the state words LIVE, PAUSED, the filter, the connection and the memory always stay)."""
+    parts = [tail_part(paused=paused, missed=missed), filter_part(filter_text),
+             connection_part(connected), memory_part(memory, memory_warning, connected=connected),
+             keys_part(typing=typing, panes=panes)]
     chosen = [long for long, _ in parts]
 
     def length() -> int:
         return sum(part.cell_len for part in chosen) + len(SEPARATOR) * (len(chosen) - 1)
 
-    for index in (3, 0, 2):  # shorten the key hint first, then the tail, then the connection
+    # shorten the key hint first, then the memory, the tail and the connection
+    for index in (4, 3, 0, 2):
         if width and length() > width:
             chosen[index] = parts[index][1]
     if width and length() > width and filter_text:
@@ -59,6 +101,14 @@ class ModeLine(Widget):
     filter_text: reactive[str] = reactive("")
     connected: reactive[bool | None] = reactive(None)
     typing: reactive[bool] = reactive(False)
+    #: Redis memory as the reconcile loop last read it (the header's reading, not a new one)
+    memory: reactive[MemoryHeadroom | None] = reactive(None)
+    memory_warning: reactive[float] = reactive(0.8)
+
+    def __init__(self, *, panes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: how many panes the digits show (for the key hint)
+        self.panes = panes
 
     def on_mount(self) -> None:
         """Follow the focus: typing while an Input has it."""
@@ -70,4 +120,6 @@ class ModeLine(Widget):
     def render(self) -> Text:
         """The line for the current state."""
         return mode_text(paused=self.paused, missed=self.missed, filter_text=self.filter_text,
-                         connected=self.connected, typing=self.typing, width=self.size.width)
+                         connected=self.connected, typing=self.typing, memory=self.memory,
+                         memory_warning=self.memory_warning, panes=self.panes,
+                         width=self.size.width)

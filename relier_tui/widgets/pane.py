@@ -1,5 +1,6 @@
-"""The base of every console pane: it owns its keys and actions, gives the keys back on Esc, and
-tells the app (by message) when Redis should be re-read or its filter changed."""
+"""The base of every console pane: it owns its keys and actions, names the widget the focus
+returns to (on Esc, an app-wide key, and when the pane is shown), and tells the app (by message)
+when Redis should be re-read or its filter changed."""
 
 from __future__ import annotations
 
@@ -27,11 +28,6 @@ class Pane(Vertical):
     #: the tab's label when shorter than the title (all seven tabs fit in 80 columns)
     TAB: ClassVar[str] = ""
     HOME: ClassVar[str] = ""
-
-    BINDINGS = [
-        Binding("escape", "back", "Back",
-                tooltip="Leave the field: 1-7, q, ? and the pane's keys work again"),
-    ]
 
     class ReloadRequested(Message):
         """The pane changed something in Redis, or what it reads: the app re-reads `what` now."""
@@ -61,16 +57,6 @@ class Pane(Vertical):
     def focus_home(self) -> None:
         """Give the focus to the pane's home widget (leaving any field)."""
         self.home.focus()
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Esc means "back" only away from the home widget; there it is left to others."""
-        if action == "back":
-            return self.screen.focused is not self.home
-        return True
-
-    def action_back(self) -> None:
-        """Leave the field or form: the focus returns to the pane's home widget."""
-        self.focus_home()
 
     def tell(self, message: str, *, severity: SeverityLevel = "information",
              timeout: float | None = None) -> None:

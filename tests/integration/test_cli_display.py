@@ -145,11 +145,11 @@ def test_tasks_inflight_and_show_replace_control_characters(hostile: Hostile,
 
 
 def test_workers_replace_control_characters(hostile: Hostile, hostile_server: RedisServer) -> None:
-    table = shown(hostile_server, "workers")
+    table = shown(hostile_server, "workers", "--all")  # its lease is not refreshed: dead soon
     assert f"evil{REPLACEMENT}]0;pwned{REPLACEMENT}@host/1" in table
     assert f"evil{REPLACEMENT}]0;pwned{REPLACEMENT}@host/2" in table
     assert f"pool{REPLACEMENT}" in table
-    assert json.loads(shown(hostile_server, "workers", "--json"))[0]["node"] == hostile.node
+    assert json.loads(shown(hostile_server, "workers", "--all", "--json"))[0]["node"] == hostile.node
 
 
 def test_tail_replaces_control_characters(hostile: Hostile, hostile_server: RedisServer) -> None:

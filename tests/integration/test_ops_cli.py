@@ -6,12 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import redis
 
-from relier.testing import CeleryWorker, RedisServer, wait_until
-from tests.support import running_pid
+from relier.keys import Keys
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, stop_process, wait_until
+from tests.conftest import start_worker
+from tests.support import running_pid, start_resurrector
 
 
 def rl_env(server: RedisServer) -> dict[str, str]:
@@ -19,9 +23,17 @@ def rl_env(server: RedisServer) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join(sys.path)}
 
 
-def rl(server: RedisServer, *args: str) -> subprocess.CompletedProcess[str]:
+def rl(server: RedisServer, *args: str,
+       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "relier.cli", *args], capture_output=True,
-                          text=True, timeout=60, check=False, env=rl_env(server))
+                          text=True, timeout=60, check=False, env={**rl_env(server), **(env or {})})
+
+
+def listed_workers(server: RedisServer, *flags: str) -> dict[str, dict[str, Any]]:
+    """`rl workers --json` (with `flags`) by node."""
+    result = rl(server, "workers", "--json", *flags)
+    assert result.returncode == 0, result.stderr
+    return {str(view["node"]): view for view in json.loads(result.stdout)}
 
 
 def test_workers_lists_the_worker_and_its_processes(
@@ -126,7 +138,8 @@ def test_read_commands_change_nothing(
     user, _, host = redis_server.url.partition("://")
     reader_url = f"{user}://reader:read-only-pass@{host}"
     try:
-        for args in (("workers", "--json"), ("tasks", "inflight", "--json"),
+        for args in (("workers", "--json"), ("workers", "--all", "--json"),
+                     ("tasks", "inflight", "--json"),
                      ("dlq", "list", "--json"), ("admission", "status", "--json"),
                      ("tail", "--since", "0", "--count", "1")):
             result = subprocess.run(
@@ -135,3 +148,70 @@ def test_read_commands_change_nothing(
             assert result.returncode == 0, (args, result.stderr)
     finally:
         redis_client.acl_deluser("reader")
+
+
+def test_a_killed_worker_is_listed_dead_then_forgotten(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    worker = start_worker(redis_server, tmp_path / "worker", env=FAST_LEASES).wait_ready()
+    node = f"{worker.hostname}/{worker.pid}"
+    live = wait_until(lambda: listed_workers(redis_server).get(node), timeout=30)
+    assert live["state"] == "live"
+    assert 0 <= live["last_seen_age"] < float(FAST_LEASES["RELIER_LEASE_TTL"])
+    resurrector = start_resurrector(redis_server.url, tmp_path / "resurrector.log")
+    try:
+        worker.kill()  # SIGKILL to the whole process group: no shutdown signal, no unregistering
+
+        def reaped_and_dead() -> dict[str, Any] | None:
+            view = listed_workers(redis_server, "--all").get(node)
+            return view if view is not None and view["lease_age"] is None else None
+
+        dead = wait_until(reaped_and_dead, timeout=30, message="the killed worker never showed dead")
+        # its lease is gone (reaped), and the last refresh the resurrector kept dates it
+        assert dead["state"] == "dead"
+        assert dead["last_seen_age"] >= float(FAST_LEASES["RELIER_LEASE_TTL"])
+        assert node not in listed_workers(redis_server)
+        table = rl(redis_server, "workers", "--all").stdout
+        row = next(line for line in table.splitlines() if line.startswith(node))
+        assert row.split()[1] == "dead"
+        assert row.split()[-2].endswith("s")  # the last-seen age, with its unit
+        assert node not in rl(redis_server, "workers").stdout
+
+        # a pass with a one-second retention forgets it (a pass may be quiet after a gap)
+        def forgotten() -> bool:
+            result = rl(redis_server, "run-resurrector", "--once", "--json",
+                        env={**FAST_LEASES, "RELIER_DEAD_WORKER_RETENTION": "1"})
+            assert result.returncode == 0, result.stderr
+            return node not in listed_workers(redis_server, "--all")
+
+        wait_until(forgotten, timeout=60, message="the dead worker was never forgotten")
+    finally:
+        stop_process(resurrector)
+    keys = Keys()
+    assert not redis_client.hexists(keys.workers, node)
+    assert redis_client.zscore(keys.dead_workers, node) is None
+    assert node not in rl(redis_server, "workers", "--all").stdout
+
+
+def test_a_worker_forgotten_while_cut_off_registers_again(
+    redis_server: RedisServer, redis_client: redis.Redis, tmp_path: Path
+) -> None:
+    """What a cut-off worker finds when it reaches Redis again after the retention: its lease
+    reaped and its registration forgotten. Its next refresh puts both back."""
+    worker = start_worker(redis_server, tmp_path, concurrency=1, env=FAST_LEASES).wait_ready()
+    node = f"{worker.hostname}/{worker.pid}"
+    keys = Keys()
+    try:
+        wait_until(lambda: node in listed_workers(redis_server), timeout=30)
+        with redis_client.pipeline(transaction=True) as pipe:
+            pipe.zrem(keys.leases, node)
+            pipe.hdel(keys.workers, node)
+            pipe.zadd(keys.dead_workers, {node: 1})
+            pipe.execute()
+        back = wait_until(lambda: listed_workers(redis_server).get(node), timeout=30,
+                          message="the worker never registered again")
+        assert back["state"] == "live"
+        assert redis_client.zscore(keys.dead_workers, node) is None
+    finally:
+        worker.stop()
+    assert not redis_client.hexists(keys.workers, node)  # a clean shutdown unregisters

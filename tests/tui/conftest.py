@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
@@ -18,6 +19,14 @@ def console_worker(redis_server: RedisServer,
     worker = start_worker(redis_server, tmp_path_factory.mktemp("console-worker")).wait_ready()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(scope="module")
+def empty_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A Redis of its own for the module, with nothing in it: the console's numbers are stable."""
+    server = RedisServer(Path(tmp_path_factory.mktemp("empty-redis"))).start()
+    yield server
+    server.stop()
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 20.0,

@@ -1,5 +1,6 @@
 """docs/console.md documents every key binding the console has (the app's, the screen's, and
-every widget's and dialog's), and its screenshots exist."""
+every widget's and dialog's) in a table generated from the bindings, the same list as the help's,
+and its screenshots exist."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from textual.screen import Screen
 
 import relier_tui.screens
 import relier_tui.widgets
-from relier_tui.app import RelierConsole
-from relier_tui.keys import key_label
+from relier_tui.app import PANES, RelierConsole
+from relier_tui.keys import help_sections, key_label, key_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CONSOLE = (DOCS / "console.md").read_text()
 KEYS_SECTION = CONSOLE.split("## Keys", 1)[1].split("\n## ", 1)[0]
+GENERATED = re.compile(r"<!-- keys: [^\n]*-->\n(.*?)<!-- /keys -->", re.DOTALL)
 
 
 def _classes() -> list[type]:
@@ -43,9 +45,18 @@ def test_every_console_key_is_documented() -> None:
             if not binding.description or binding.system:
                 continue
             label = key_label(binding.key)
-            if label not in documented and not (label.isdigit() and "`1` ... `7`" in KEYS_SECTION):
+            if label not in documented:
                 missing.add(f"{cls.__name__}: {label}")
     assert not missing, f"docs/console.md does not document the keys {sorted(missing)}"
+
+
+def test_the_key_table_is_the_one_the_bindings_generate() -> None:
+    """The table between the markers is `key_markdown` of the help's sections: the docs list the
+    keys the help lists, with the same words. After changing a binding, paste what this prints."""
+    found = GENERATED.search(KEYS_SECTION)
+    assert found, "docs/console.md has no generated key table between its markers"
+    generated = key_markdown(help_sections(RelierConsole, list(PANES.values())))
+    assert found.group(1) == generated, f"replace the key table in docs/console.md with:\n{generated}"
 
 
 def test_every_screenshot_exists() -> None:
