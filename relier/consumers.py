@@ -68,7 +68,12 @@ def foreign_consumers(app: Any, store: Store, also: Iterable[str] = (),
     without relier consuming a queue relier workers consume, or one of `also`."""
     registered = registered_workers(store)
     queues = {queue for consumed in registered.values() for queue in consumed} | set(also)
-    answers = app.control.inspect(timeout=timeout).active_queues() or {}
+    try:
+        answers = app.control.inspect(timeout=timeout).active_queues() or {}
+    except (OSError, redis.ConnectionError, redis.TimeoutError):
+        # a pooled broker connection the server closed (a restart, a client kill): kombu
+        # drops it on the error, so the second broadcast takes a fresh one
+        answers = app.control.inspect(timeout=timeout).active_queues() or {}
     return find_foreign(answers, registered, queues)
 
 
