@@ -22,8 +22,15 @@ COLUMNS = [("worker / process", "node"), ("lease", "lease"), ("held", "held"), (
 
 
 def _state(worker: WorkerView, ttl: float) -> str:
-    expired = worker.lease_age is None or worker.lease_age >= ttl
-    return "draining" if worker.draining else "lease expired" if expired else "serving"
+    """``dead`` once its lease is older than the TTL or reaped (`relier.inspection`'s rule):
+    listed with how long ago it was last seen until the resurrector forgets it."""
+    expired = worker.is_dead or worker.lease_age is None or worker.lease_age >= ttl
+    return "draining" if worker.draining else "dead" if expired else "serving"
+
+
+def _seen(worker: WorkerView) -> float | None:
+    """The lease's age, or once the lease was reaped, the time since it was last refreshed."""
+    return worker.lease_age if worker.lease_age is not None else worker.last_seen_age
 
 
 def matches(worker: WorkerView, where: Filter, ttl: float) -> bool:
@@ -41,10 +48,10 @@ def matches(worker: WorkerView, where: Filter, ttl: float) -> bool:
 def worker_rows(workers: list[WorkerView], ttl: float) -> dict[str, Cells]:
     """Each worker's row, then one row per pool process under it."""
     rows: dict[str, Cells] = {}
-    styles = {"draining": "yellow", "lease expired": "bold red", "serving": "green"}
+    styles = {"draining": "yellow", "dead": "bold red", "serving": "green"}
     for worker in workers:
         state = _state(worker, ttl)
-        rows[worker.node] = (worker.node, lease_cell(worker.lease_age, ttl), worker.tasks_held,
+        rows[worker.node] = (worker.node, lease_cell(_seen(worker), ttl), worker.tasks_held,
                              Text(state, style=styles[state]), f"{worker.pool} x{worker.concurrency}",
                              ",".join(worker.queues), worker.host, worker.pid)
         for process in worker.processes:
