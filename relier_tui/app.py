@@ -35,7 +35,7 @@ from relier_tui.widgets.dead_letters import DeadLettersPane
 from relier_tui.widgets.dispatch import DispatchPane
 from relier_tui.widgets.events import EventsPane
 from relier_tui.widgets.health import HealthBar, health_notes
-from relier_tui.widgets.inflight import InflightPane
+from relier_tui.widgets.inflight import InflightPane, LeaseLimits
 from relier_tui.widgets.mode_line import ModeLine
 from relier_tui.widgets.pane import FilteredPane, Pane
 from relier_tui.widgets.workers import WorkersPane
@@ -98,10 +98,11 @@ class RelierConsole(App[None]):
         """Header, banner, the seven panes in tabs, the mode line and the footer."""
         yield HealthBar(id="health")
         yield Static("", id="banner")
-        ttl = self.relier.settings.lease_ttl
+        settings = self.relier.settings
+        leases = LeaseLimits(settings.lease_ttl, settings.lease_refresh_interval)
         panes: dict[str, Pane] = {
-            "inflight": InflightPane(ttl, self.source, id="inflight-pane"),
-            "workers": WorkersPane(ttl, id="workers-pane"),
+            "inflight": InflightPane(leases, self.source, id="inflight-pane"),
+            "workers": WorkersPane(leases, id="workers-pane"),
             "events": EventsPane(id="events-pane"),
             "dead-letters": DeadLettersPane(self.source, id="dlq-pane"),
             "chaos": ChaosPane(self.relier, id="chaos-pane"),

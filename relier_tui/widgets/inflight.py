@@ -5,6 +5,7 @@ confirmation, through `Relier.cancel` in a thread worker)."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -33,12 +34,25 @@ COLUMNS = [("task", "task"), ("id", "id"), ("queue", "queue"), ("worker", "worke
            ("att", "attempt"), ("fence", "fence"), ("lease", "lease"), ("running", "running")]
 
 
-def lease_cell(age: float | None, ttl: float) -> Text:
-    """Lease age in seconds, green below half the TTL, yellow below it, red past it."""
+@dataclass(frozen=True, slots=True)
+class LeaseLimits:
+    """What a lease's age means: `refresh` is how often a live process renews it, `ttl` when
+    the resurrector takes its tasks."""
+
+    ttl: float
+    refresh: float
+
+    def style(self, age: float) -> str:
+        """Green while renewals arrive (under two refresh intervals), yellow late but within
+        the TTL, red past it (its tasks are taken, or about to be)."""
+        return "green" if age < 2 * self.refresh else "yellow" if age < self.ttl else "bold red"
+
+
+def lease_cell(age: float | None, limits: LeaseLimits) -> Text:
+    """Lease age in seconds, coloured by `LeaseLimits.style`; ``none`` in red without one."""
     if age is None:
         return Text("none", style="bold red")
-    style = "green" if age < ttl / 2 else "yellow" if age < ttl else "bold red"
-    return Text(f"{age:5.1f}s", style=style)
+    return Text(f"{age:5.1f}s", style=limits.style(age))
 
 
 def seconds_cell(value: float | None) -> str:
@@ -50,13 +64,13 @@ def seconds_cell(value: float | None) -> str:
     return f"{value / 60:.1f}m"
 
 
-def row_of(task: InflightTask, ttl: float, elapsed: float = 0.0) -> Cells:
+def row_of(task: InflightTask, limits: LeaseLimits, elapsed: float = 0.0) -> Cells:
     """The row; `elapsed` seconds since the task was read age its lease and running time."""
     worker = task.holder.split("@", 1)[-1] if "@" in task.holder else task.holder
     lease = None if task.lease_age is None else task.lease_age + elapsed
     running = None if task.running_for is None else task.running_for + elapsed
     return (task.task, task.id[:8], task.queue, worker, task.attempt, task.fence,
-            lease_cell(lease, ttl), seconds_cell(running))
+            lease_cell(lease, limits), seconds_cell(running))
 
 
 def _differs(old: InflightTask | None, new: InflightTask) -> bool:
@@ -80,9 +94,9 @@ class InflightPane(FilteredPane):
                 tooltip="Cancel the selected task and stop its running body too (asks first)"),
     ]
 
-    def __init__(self, lease_ttl: float, source: ConsoleSource, **kwargs: Any) -> None:
+    def __init__(self, limits: LeaseLimits, source: ConsoleSource, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.lease_ttl = lease_ttl
+        self.limits = limits
         self.source = source
         self.tasks: dict[str, InflightTask] = {}
         self.read_at: dict[str, float] = {}
@@ -108,7 +122,7 @@ class InflightPane(FilteredPane):
             task = self.tasks.get(task_id)
             if task is None:
                 return None
-            return row_of(task, self.lease_ttl, now - self.read_at.get(task_id, now))
+            return row_of(task, self.limits, now - self.read_at.get(task_id, now))
 
         self.table.refresh_volatile(cells_for)
 
@@ -139,7 +153,7 @@ class InflightPane(FilteredPane):
         self.read_at = {task_id: read_at.get(task_id, now) for task_id in self.tasks}
         tasks = list(self.tasks.values())
         shown = [task for task in tasks if self._visible(task)][:MAX_ROWS]
-        self.table.sync({task.id: row_of(task, self.lease_ttl) for task in shown})
+        self.table.sync({task.id: row_of(task, self.limits) for task in shown})
         self._count()
 
     def _count(self) -> None:
@@ -164,7 +178,7 @@ class InflightPane(FilteredPane):
                 self.read_at[task_id] = time.monotonic()
                 shown = task_id in self.table.keys_set
                 if self._visible(task) and (shown or len(self.table.keys_set) < MAX_ROWS):
-                    self.table.upsert(task_id, row_of(task, self.lease_ttl))
+                    self.table.upsert(task_id, row_of(task, self.limits))
                 else:
                     self.table.discard(task_id)
         self._count()

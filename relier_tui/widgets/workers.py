@@ -12,7 +12,7 @@ from textual.widgets import Input
 
 from relier.inspection import WorkerView
 from relier_tui.filters import Filter
-from relier_tui.widgets.inflight import lease_cell
+from relier_tui.widgets.inflight import LeaseLimits, lease_cell
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
 
@@ -45,17 +45,17 @@ def matches(worker: WorkerView, where: Filter, ttl: float) -> bool:
          "queues": ",".join(worker.queues), "state": _state(worker, ttl)})
 
 
-def worker_rows(workers: list[WorkerView], ttl: float) -> dict[str, Cells]:
+def worker_rows(workers: list[WorkerView], limits: LeaseLimits) -> dict[str, Cells]:
     """Each worker's row, then one row per pool process under it."""
     rows: dict[str, Cells] = {}
     styles = {"draining": "yellow", "dead": "bold red", "serving": "green"}
     for worker in workers:
-        state = _state(worker, ttl)
-        rows[worker.node] = (worker.node, lease_cell(_seen(worker), ttl), worker.tasks_held,
+        state = _state(worker, limits.ttl)
+        rows[worker.node] = (worker.node, lease_cell(_seen(worker), limits), worker.tasks_held,
                              Text(state, style=styles[state]), f"{worker.pool} x{worker.concurrency}",
                              ",".join(worker.queues), worker.host, worker.pid)
         for process in worker.processes:
-            rows[process.id] = (f"  └ {process.id.rsplit('/', 1)[-1]}", lease_cell(process.lease_age, ttl),
+            rows[process.id] = (f"  └ {process.id.rsplit('/', 1)[-1]}", lease_cell(process.lease_age, limits),
                                 process.tasks_held, "", "", "", "", "")
     return rows
 
@@ -67,9 +67,9 @@ class WorkersPane(FilteredPane):
     HOME = "#workers-table"
     BINDINGS = [Binding("s", "sort", "Sort", tooltip="Sort the table by the next column")]
 
-    def __init__(self, lease_ttl: float, **kwargs: Any) -> None:
+    def __init__(self, limits: LeaseLimits, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.lease_ttl = lease_ttl
+        self.limits = limits
         self.worker_views: list[WorkerView] = []
 
     def compose(self) -> ComposeResult:
@@ -86,8 +86,8 @@ class WorkersPane(FilteredPane):
     def show(self, workers: list[WorkerView]) -> None:
         """The workers as read; the filter selects which are shown."""
         self.worker_views = workers
-        self.table.sync(worker_rows([w for w in workers if matches(w, self.where, self.lease_ttl)],
-                                    self.lease_ttl))
+        self.table.sync(worker_rows([w for w in workers if matches(w, self.where, self.limits.ttl)],
+                                    self.limits))
 
     def apply_filter(self) -> None:
         """Re-select the workers the new filter matches."""

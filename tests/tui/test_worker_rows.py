@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from relier.inspection import WorkerState, WorkerView
+from relier_tui.widgets.inflight import LeaseLimits
 from relier_tui.widgets.workers import worker_rows
 
-TTL = 30.0
+LIMITS = LeaseLimits(ttl=30.0, refresh=10.0)
 
 
 def _worker(node: str, lease_age: float | None, *, state: WorkerState = WorkerState.LIVE,
@@ -21,9 +22,14 @@ def test_live_draining_and_dead_workers_read_as_such() -> None:
         _worker("leaving@vm", 1.0, draining=True),
         _worker("expired@vm", 45.0, state=WorkerState.DEAD, last_seen_age=45.0),
         _worker("reaped@vm", None, state=WorkerState.DEAD, last_seen_age=754.0),
-    ], TTL)
+    ], LIMITS)
     states = {node: str(row[3]) for node, row in rows.items()}
     assert states == {"live@vm": "serving", "leaving@vm": "draining", "expired@vm": "dead",
                       "reaped@vm": "dead"}
     assert str(rows["reaped@vm"][1]).strip() == "754.0s"  # last seen, though its lease is gone
     assert str(rows["live@vm"][1]).strip() == "1.5s"
+
+
+def test_a_lease_is_green_while_renewals_arrive_yellow_late_red_past_the_ttl() -> None:
+    assert [LIMITS.style(age) for age in (0.0, 19.9, 20.0, 29.9, 30.0)] == [
+        "green", "green", "yellow", "yellow", "bold red"]
