@@ -279,6 +279,8 @@ def test_a_failed_chord_fails_the_chord_after_it_in_a_chain(
     second = chord([add.s(1), add.s(2)], total.s())
     result = chain(first, second).apply_async()
     with pytest.raises((ValueError, ChordError)):  # as Celery: the failure reaches the end
-        result.get(timeout=30)
-    assert redis_client.hget(KEYS.record(result.id), "reason") == b"chain_failed"
+        result.get(timeout=30)  # (a parent's error can be raised before the end is recorded)
+    reason = wait_until(lambda: redis_client.hget(KEYS.record(result.id), "reason"), timeout=30,
+                        message="the second chord's body never recorded its failure")
+    assert reason == b"chain_failed"
     assert executions(redis_client, result.id) == 0
