@@ -36,6 +36,21 @@ local function ticket_tag(task_id, ticket)
   return task_id .. '.' .. ticket
 end
 
+-- The queue element for a record's stored message with delivery tag `tag`: the packed form
+-- (relier.packing: prefix, tag, NUL, compressed message), or the plain kombu JSON a record
+-- written before packing holds as `head` and `tail`. False when the record holds neither.
+local PACKED = '\0rl1'
+local function stored_element(rec, tag)
+  local m = redis.call('HMGET', rec, 'packed', 'head', 'tail')
+  if m[1] then
+    return PACKED .. tag .. '\0' .. m[1]
+  end
+  if m[2] then
+    return m[2] .. tag .. m[3]
+  end
+  return false
+end
+
 local TERMINAL = {completed = true, dead_lettered = true, cancelled = true}
 
 -- Append one entry to a task's attempt history. The list keeps what the record does not: an
@@ -65,8 +80,7 @@ local function requeue_front(task, now)
   redis.call('HDEL', UNACKED, old)
   redis.call('ZREM', UNACKED_INDEX, old)
   local ticket = redis.call('HINCRBY', task.rec, 'ticket', 1)
-  local message = redis.call('HMGET', task.rec, 'head', 'tail')
-  redis.call('RPUSH', task.list, message[1] .. ticket_tag(task.id, ticket) .. message[2])
+  redis.call('RPUSH', task.list, stored_element(task.rec, ticket_tag(task.id, ticket)))
   redis.call('HINCRBY', task.rec, 'deliveries', 1)
   redis.call('HDEL', task.rec, 'holder')
   redis.call('HSET', task.rec, 'state', 'queued', 'list', task.list, 'updated', now,
@@ -219,7 +233,7 @@ local function admission_commit(verdict)
 end
 
 -- Create a task: its record and its first copy, or its place in the delayed set when it is
--- due later. `t` = {id, rec, list, idem, name, queue, head, tail, version, digest, max_res,
+-- due later. `t` = {id, rec, list, idem, name, queue, message, version, digest, max_res,
 -- front, nonce, due, delay, expires, expires_in} (ARGV strings, '' for none). The caller has
 -- checked that the id has no record and the idempotency key no live owner.
 local function create_task(t, now)
@@ -228,7 +242,7 @@ local function create_task(t, now)
   end
   redis.call('HSET', t.rec,
     'state', 'queued', 'name', t.name, 'queue', t.queue, 'list', t.list,
-    'head', t.head, 'tail', t.tail, 'ticket', 1, 'fence', 0, 'attempt', 0,
+    'packed', t.message, 'ticket', 1, 'fence', 0, 'attempt', 0,
     'resurrections', 0, 'max_resurrections', t.max_res, 'deliveries', 1, 'version', t.version,
     'idem', t.digest, 'front', t.front, 'nonce', t.nonce,
     'created', now, 'updated', now)
@@ -244,26 +258,26 @@ local function create_task(t, now)
     emit('dispatched', t.id, {'task', t.name, 'queue', t.queue, 'due', due, 'ts', now})
     return
   end
-  redis.call('LPUSH', t.list, t.head .. ticket_tag(t.id, 1) .. t.tail)
+  redis.call('LPUSH', t.list, PACKED .. ticket_tag(t.id, 1) .. '\0' .. t.message)
   redis.call('ZADD', QUEUED, now, t.id)
   emit('dispatched', t.id, {'task', t.name, 'queue', t.queue, 'ts', now})
 end
 
 -- The arguments of one created task, in this order after its key group (record, list, idem).
-local CREATE_ARGS = 17
+local CREATE_ARGS = 16
 
 -- Created task `i` (from 1) of a script whose key groups start at KEYS[key_base] and whose
--- created tasks' arguments start at ARGV[arg_base]: task_id, task_name, queue, head, tail,
+-- created tasks' arguments start at ARGV[arg_base]: task_id, task_name, queue, message,
 -- version, idem_digest, max_resurrections, front, nonce, due_ms, delay_ms, expires_ms,
 -- expires_in_ms, then fail_reason, fail_error and fail_exc_type ('' for a task that runs).
 local function created_at(key_base, arg_base, i)
   local k, a = key_base + (i - 1) * 3, arg_base + (i - 1) * CREATE_ARGS
   return {rec = KEYS[k], list = KEYS[k + 1], idem = KEYS[k + 2],
-    id = ARGV[a], name = ARGV[a + 1], queue = ARGV[a + 2], head = ARGV[a + 3],
-    tail = ARGV[a + 4], version = ARGV[a + 5], digest = ARGV[a + 6], max_res = ARGV[a + 7],
-    front = ARGV[a + 8], nonce = ARGV[a + 9], due = ARGV[a + 10], delay = ARGV[a + 11],
-    expires = ARGV[a + 12], expires_in = ARGV[a + 13], fail_reason = ARGV[a + 14],
-    fail_error = ARGV[a + 15], fail_exc_type = ARGV[a + 16]}
+    id = ARGV[a], name = ARGV[a + 1], queue = ARGV[a + 2], message = ARGV[a + 3],
+    version = ARGV[a + 4], digest = ARGV[a + 5], max_res = ARGV[a + 6], front = ARGV[a + 7],
+    nonce = ARGV[a + 8], due = ARGV[a + 9], delay = ARGV[a + 10], expires = ARGV[a + 11],
+    expires_in = ARGV[a + 12], fail_reason = ARGV[a + 13], fail_error = ARGV[a + 14],
+    fail_exc_type = ARGV[a + 15]}
 end
 
 -- A continuation (a chain's next step, a callback, an errback, a chord's join or its body)

@@ -10,19 +10,19 @@
 -- KEYS[17] step6
 -- KEYS[18] step9
 -- ARGV[2] task_id           ARGV[3] task_name          ARGV[4] queue
--- ARGV[5] head              ARGV[6] tail               (the kombu message split around its tag)
--- ARGV[7] version           ARGV[8] idem_digest        ('' for none)
--- ARGV[9] max_resurrections before the task is dead-lettered
--- ARGV[10] front            the queue's priority-0 list, where recovered copies go
--- ARGV[11] queue_rate       ARGV[12] queue_burst       ARGV[13] queue_max_depth
--- ARGV[14] task_rate        ARGV[15] task_burst        ARGV[16] task_max_depth
--- ARGV[17] nonce            unique per push call, repeated when the call retries after no answer
--- ARGV[18] due_ms           when the task may run (eta), epoch ms; '' for now
--- ARGV[19] delay_ms         or how long from now (countdown, on this server's clock); ''
--- ARGV[20] expires_ms       when the task expires if it has not started, epoch ms; ''
--- ARGV[21] expires_in_ms    or how long from now; '' for never
--- ARGV[22] queue_scope      'q:<queue>:', the queue's fields in `limits` (then rate, burst,
--- ARGV[23] task_scope       max_depth); 't:<name>:', the task's
+-- ARGV[5] message           the kombu message packed around its tag (relier.packing)
+-- ARGV[6] version           ARGV[7] idem_digest        ('' for none)
+-- ARGV[8] max_resurrections before the task is dead-lettered
+-- ARGV[9] front             the queue's priority-0 list, where recovered copies go
+-- ARGV[10] queue_rate       ARGV[11] queue_burst       ARGV[12] queue_max_depth
+-- ARGV[13] task_rate        ARGV[14] task_burst        ARGV[15] task_max_depth
+-- ARGV[16] nonce            unique per push call, repeated when the call retries after no answer
+-- ARGV[17] due_ms           when the task may run (eta), epoch ms; '' for now
+-- ARGV[18] delay_ms         or how long from now (countdown, on this server's clock); ''
+-- ARGV[19] expires_ms       when the task expires if it has not started, epoch ms; ''
+-- ARGV[20] expires_in_ms    or how long from now; '' for never
+-- ARGV[21] queue_scope      'q:<queue>:', the queue's fields in `limits` (then rate, burst,
+-- ARGV[22] task_scope       max_depth); 't:<name>:', the task's
 -- Declared limits: rate per second, burst, max depth; 0 means no limit; live limits win.
 -- A task due later is scheduled (the delayed set; the resurrector pushes it when due).
 -- Returns {'ok', task id} for a new task, or {'exists', task id, nonce} when the id already has
@@ -39,20 +39,20 @@ local existing = redis.call('HGET', rec, 'state')
 if existing then
   return {'exists', id, redis.call('HGET', rec, 'nonce') or ''}
 end
-if ARGV[8] ~= '' then
+if ARGV[7] ~= '' then
   local owner = redis.call('HGET', idem, 'task')
   if owner then
     return {'exists', owner, ''}
   end
 end
 local now = now_ms()
-local qs, ts = ARGV[22], ARGV[23]
+local qs, ts = ARGV[21], ARGV[22]
 local live = redis.call('HMGET', KEYS[12], qs .. 'rate', qs .. 'burst', qs .. 'max_depth',
   ts .. 'rate', ts .. 'burst', ts .. 'max_depth')
-local queue_bucket = admission_check({live[1], live[2], live[3]}, KEYS[13], ARGV[11], ARGV[12],
-  ARGV[13], {KEYS[15], KEYS[16], KEYS[17], KEYS[18]}, now)
-local task_bucket = admission_check({live[4], live[5], live[6]}, KEYS[14], ARGV[14], ARGV[15],
-  ARGV[16], {}, now)
+local queue_bucket = admission_check({live[1], live[2], live[3]}, KEYS[13], ARGV[10], ARGV[11],
+  ARGV[12], {KEYS[15], KEYS[16], KEYS[17], KEYS[18]}, now)
+local task_bucket = admission_check({live[4], live[5], live[6]}, KEYS[14], ARGV[13], ARGV[14],
+  ARGV[15], {}, now)
 for _, verdict in ipairs({{'queue', queue_bucket}, {'task', task_bucket}}) do
   if verdict[2].rejected then
     emit('admission_rejected', id, {'task', ARGV[3], 'queue', ARGV[4], 'scope', verdict[1],
@@ -63,7 +63,7 @@ end
 admission_commit(queue_bucket)
 admission_commit(task_bucket)
 create_task({id = id, rec = rec, list = list, idem = idem, name = ARGV[3], queue = ARGV[4],
-  head = ARGV[5], tail = ARGV[6], version = ARGV[7], digest = ARGV[8], max_res = ARGV[9],
-  front = ARGV[10], nonce = ARGV[17], due = ARGV[18], delay = ARGV[19], expires = ARGV[20],
-  expires_in = ARGV[21]}, now)
+  message = ARGV[5], version = ARGV[6], digest = ARGV[7], max_res = ARGV[8],
+  front = ARGV[9], nonce = ARGV[16], due = ARGV[17], delay = ARGV[18], expires = ARGV[19],
+  expires_in = ARGV[20]}, now)
 return {'ok', id}

@@ -14,8 +14,7 @@ end
 if not due or tonumber(due) > now then
   return 'not_due'
 end
-local fields = redis.call('HMGET', rec, 'head', 'tail', 'ticket')
-redis.call('LPUSH', KEYS[10], fields[1] .. ticket_tag(id, fields[3]) .. fields[2])
+redis.call('LPUSH', KEYS[10], stored_element(rec, ticket_tag(id, redis.call('HGET', rec, 'ticket'))))
 redis.call('ZREM', DELAYED, id)
 redis.call('ZADD', QUEUED, now, id)
 redis.call('HINCRBY', rec, 'deliveries', 1)

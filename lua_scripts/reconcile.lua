@@ -24,9 +24,9 @@ end
 if now - tonumber(queued_at) < tonumber(ARGV[3]) then
   return 'skip'
 end
-local fields = redis.call('HMGET', rec, 'head', 'tail', 'ticket')
-local copy = fields[1] .. ticket_tag(id, fields[3]) .. fields[2]
-if redis.call('LPOS', KEYS[11], copy, 'RANK', -1, 'MAXLEN', ARGV[4]) then
+local ticket = redis.call('HGET', rec, 'ticket')
+local copy = stored_element(rec, ticket_tag(id, ticket))
+if copy and redis.call('LPOS', KEYS[11], copy, 'RANK', -1, 'MAXLEN', ARGV[4]) then
   redis.call('ZADD', QUEUED, now, id)
   return 'present'
 end
@@ -37,7 +37,7 @@ end
 local task = {id = id, rec = rec, hist = hist, list = KEYS[12], idem = KEYS[13]}
 local lost = redis.call('HINCRBY', rec, 'lost_in_broker', 1)
 local cap = tonumber(redis.call('HGET', rec, 'max_resurrections') or '5')
-remember(task, {event = 'lost_in_broker', ts = now, ticket = tonumber(fields[3])})
+remember(task, {event = 'lost_in_broker', ts = now, ticket = tonumber(ticket)})
 if lost > cap then
   return bury(task, now, {reason = 'lost_in_broker',
     error = 'its message left the broker without reaching a worker ' .. lost .. ' times'},

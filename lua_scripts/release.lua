@@ -14,7 +14,7 @@ end
 if redis.call('HGET', rec, 'state') ~= 'dead_lettered' then
   return 'not_dead_lettered'
 end
-if not redis.call('HGET', rec, 'head') then
+if redis.call('HEXISTS', rec, 'packed') == 0 and redis.call('HEXISTS', rec, 'head') == 0 then
   return 'unreleasable'
 end
 local now = now_ms()

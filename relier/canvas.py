@@ -311,7 +311,7 @@ def failed_task(runtime: Runtime, queue: str, task_id: str, *, reason: str, erro
     return NewTask(
         {"record": keys.record(task_id), "list": broker.queue_list(queue, 0),
          "idem": keys.idempotency("")},
-        {"task_id": task_id, "task_name": name or "", "queue": queue, "head": "", "tail": "",
+        {"task_id": task_id, "task_name": name or "", "queue": queue, "message": "",
          "version": 1, "idem_digest": "", "max_resurrections": 0,
          "front": broker.queue_list(queue, 0), "nonce": "", "due_ms": "", "delay_ms": "",
          "expires_ms": "", "expires_in_ms": "", "fail_reason": reason, "fail_error": error,

@@ -154,7 +154,7 @@ def prepare_dispatch(
     }
     task_args = {
         "task_id": task_id, "task_name": spec.name, "queue": target_queue,
-        "head": message.head, "tail": message.tail, "version": spec.version,
+        "message": message.packed, "version": spec.version,
         "idem_digest": digest, "max_resurrections": spec.max_resurrections,
         "front": broker.queue_list(target_queue, 0), "nonce": nonce,
         "due_ms": _ms(call.eta), "delay_ms": _relative_ms(call.countdown),

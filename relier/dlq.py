@@ -22,12 +22,12 @@ from relier.reasons import DeadLetterReason
 from relier.store import Store
 from relier.stored_message import StoredMessage, decode_stored, plain
 
-_FIELDS = ("name", "queue", "reason", "exc_type", "error", "attempt", "ended", "head",
-           "claimed_id", "partial", "releases")
+_FIELDS = ("name", "queue", "reason", "exc_type", "error", "attempt", "ended", "packed",
+           "head", "claimed_id", "partial", "releases")
 _PAGE = 200
-#: Record fields that hold bytes: the message (split around its tag, or kept raw), the
-#: checkpoint and the result (msgpack).
-_BINARY = frozenset({"head", "tail", "raw", "partial", "result"})
+#: Record fields that hold bytes: the message (packed; split around its tag in a record written
+#: before packing; or kept raw), the checkpoint and the result (msgpack).
+_BINARY = frozenset({"packed", "head", "tail", "raw", "partial", "result"})
 _VALUES = frozenset({"partial", "result"})
 
 
@@ -96,10 +96,11 @@ def _text(raw: bytes | None) -> str:
 def _entry(task_id: str, score: float, values: list[bytes | None]) -> DeadLetter:
     fields = dict(zip(_FIELDS, values, strict=True))
     reason = _text(fields["reason"])
+    has_message = fields["packed"] is not None or fields["head"] is not None
     try:
-        releasable = DeadLetterReason(reason).is_releasable and fields["head"] is not None
+        releasable = DeadLetterReason(reason).is_releasable and has_message
     except ValueError:
-        releasable = fields["head"] is not None
+        releasable = has_message
     return DeadLetter(
         id=task_id,
         task=_text(fields["name"]),

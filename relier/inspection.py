@@ -4,7 +4,6 @@ constant number of round trips, however many workers there are; nothing here wri
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Mapping
@@ -15,6 +14,7 @@ from typing import Any, cast
 from relier.envelope import Envelope, decode_value, open_sealed
 from relier.keys import PRIORITY_STEPS, BrokerKeys
 from relier.store import Store
+from relier.stored_message import sealed_body
 
 #: records read per pipeline: a huge inflight set is read in slices, so the server and the
 #: reader's other threads are never held up by one giant reply
@@ -216,7 +216,9 @@ def _inflight_rows(store: Store, ids: list[str], leases: dict[str, float]) -> di
     return rows
 
 
-_BINARY = {"head", "tail", "raw", "partial", "result"}
+_BINARY = {"packed", "head", "tail", "raw", "partial", "result"}
+#: The record fields a stored message is read from (`relier.stored_message.sealed_body`).
+_MESSAGE_FIELDS = ("packed", "head", "tail")
 
 
 def task_detail(store: Store, task_id: str) -> dict[str, Any] | None:
@@ -279,13 +281,11 @@ def admission_rejections(store: Store, seconds: float = 60.0, *,
 def stored_envelope(store: Store, keys: Mapping[str, bytes], task_id: str) -> Envelope | None:
     """The task's envelope as its producer sealed it, verified with `keys`; None when the
     record holds no message or it does not verify."""
-    head, tail = cast(list[bytes | None], store.client.hmget(store.keys.record(task_id), "head", "tail"))
-    if head is None or tail is None:
-        return None
-    try:
-        document = json.loads(head + b"0" + tail)
-        body = base64.b64decode(document["body"])
-    except (ValueError, KeyError, TypeError):
+    fields = cast(list[bytes | None], store.client.hmget(store.keys.record(task_id),
+                                                         *_MESSAGE_FIELDS))
+    body = sealed_body({name: value for name, value in zip(_MESSAGE_FIELDS, fields, strict=True)
+                        if value is not None})
+    if body is None:
         return None
     opened = open_sealed(body, keys)
     return opened if isinstance(opened, Envelope) else None

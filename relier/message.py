@@ -16,6 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from relier.packing import element as packed_element
+from relier.packing import pack
+
 CONTENT_TYPE = "application/x-relier"
 CONTENT_ENCODING = "binary"
 SERIALIZER_NAME = "relier"
@@ -26,15 +29,21 @@ _ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
 
 @dataclass(frozen=True, slots=True)
 class SplitMessage:
-    """A kombu message as ``head + delivery_tag + tail``."""
+    """A kombu message as ``head + delivery_tag + tail``, and packed (`relier.packing`)."""
 
     head: str
     tail: str
+    #: What relier stores (record and queue): `relier.packing.pack` of head and tail.
+    packed: bytes = b""
     #: The headers it carries, for Celery's publish signals (a copy: the message is built).
     headers: Mapping[str, Any] = field(default_factory=dict)
 
     def with_tag(self, tag: str) -> str:
         return f"{self.head}{tag}{self.tail}"
+
+    def element(self, tag: str) -> bytes:
+        """The packed queue element carrying `tag`, as the Lua scripts push it."""
+        return packed_element(self.packed, tag)
 
 
 #: The longest rendering of the arguments a message carries.
@@ -149,4 +158,4 @@ def build_message(
     encoded = json.dumps(document)
     marker = json.dumps(_TAG_MARKER)[1:-1]
     head, _, tail = encoded.partition(marker)
-    return SplitMessage(head=head, tail=tail, headers=headers)
+    return SplitMessage(head=head, tail=tail, packed=pack(head, tail), headers=headers)

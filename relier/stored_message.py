@@ -24,6 +24,8 @@ import msgspec
 
 from relier.display import safe_text
 from relier.envelope import Envelope, SignatureStatus, inspect_sealed
+from relier.packing import element as packed_element
+from relier.packing import element_text
 
 #: Longest text `shown` gives one value before it is cut with an ellipsis.
 SHOWN_LIMIT = 2000
@@ -69,14 +71,18 @@ class StoredMessage:
 
 
 def sealed_body(record: Mapping[str, bytes]) -> bytes | None:
-    """The sealed body a record holds: from its kombu message (``head`` + tag + ``tail``), else
-    from the refused element it kept (``raw``: a kombu message, or the body itself)."""
-    head, tail, raw = record.get("head"), record.get("tail"), record.get("raw")
+    """The sealed body a record holds: from its kombu message (``packed``; or ``head``
+    + tag + ``tail`` in a record written before packing), else from the refused element it
+    kept (``raw``: a kombu message, packed or not, or the body itself)."""
+    packed, head, tail = record.get("packed"), record.get("head"), record.get("tail")
+    raw = record.get("raw")
+    if packed is not None:
+        return _body_of_document(element_text(packed_element(packed, "0")))
     if head is not None and tail is not None:
         return _body_of_document(head + b"0" + tail)
     if raw is None:
         return None
-    body = _body_of_document(raw)
+    body = _body_of_document(element_text(raw))
     return raw if body is None else body
 
 

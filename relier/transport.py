@@ -35,6 +35,7 @@ from kombu.utils.encoding import bytes_to_str
 from kombu.utils.json import loads
 
 from relier.message import CONTENT_TYPE
+from relier.packing import element_text
 
 logger = logging.getLogger("relier.transport")
 
@@ -154,7 +155,7 @@ class _GatedChannel:
         channel: Any = self
         gate = _gate
         if gate is None or queue.endswith(_PIDBOX):  # remote control replies are not tasks
-            channel.connection._deliver(loads(bytes_to_str(item)), queue)  # type: ignore[no-untyped-call]
+            channel.connection._deliver(loads(bytes_to_str(element_text(item))), queue)  # type: ignore[no-untyped-call]
             return
         payload = gate.admit(item, queue)
         if payload is None:

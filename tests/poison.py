@@ -13,11 +13,13 @@ import json
 import pickle
 import random
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from relier.dispatch import prepare_dispatch
+from relier.packing import MAX_UNPACKED_BYTES, PACKED_PREFIX, element, element_text, pack
 from relier.spec import TaskSpec
 from relier.store import SHAPES
 
@@ -57,6 +59,31 @@ def _not_kombu(rng: random.Random) -> Poison:
         "[" * 100_000 + marker,
     ]
     return Poison("not-kombu", rng.choice(choices).encode("utf-8", "surrogatepass"))
+
+
+def _bad_packed(rng: random.Random) -> Poison:
+    """An element that starts as a packed one (`relier.packing`) and is not."""
+    marker = uuid.uuid4().hex
+    bomb = zlib.compressobj(9, zlib.DEFLATED, -11)
+    choices = [
+        PACKED_PREFIX + marker.encode(),  # no separator
+        PACKED_PREFIX + marker.encode() + b"\x00" + rng.randbytes(rng.choice([0, 5, 300])),
+        PACKED_PREFIX + b"\xff" + marker.encode() + b"\x00" + pack("{}", "")[:2],
+        PACKED_PREFIX + marker.encode() + b".1\x00" + pack(marker, "")[:-1],  # cut short
+        PACKED_PREFIX + marker.encode() + b".1\x00" + pack("{" + marker, "}"),  # not JSON
+        PACKED_PREFIX + marker.encode() + b".1\x00" + bomb.compress(
+            b"\x00" * (MAX_UNPACKED_BYTES + 1)) + bomb.flush(),
+    ]
+    return Poison("bad-packed", rng.choice(choices))
+
+
+def _packed_when_possible(document: dict[str, Any], tag: str) -> bytes:
+    """`document` as a packed element when its tag is where a producer puts it, else JSON."""
+    text = json.dumps(document)
+    head, found, tail = text.partition(tag)
+    if not found or tag in tail:
+        return text.encode()
+    return element(pack(head, tail), tag)
 
 
 def _mutations() -> dict[str, Callable[[dict[str, Any], random.Random], Any]]:
@@ -142,14 +169,15 @@ def poison_elements(count: int, seed: int, spec: TaskSpec, relier: Any) -> list[
     elements: list[Poison] = []
     for index in range(count):
         if index % 3 == 0:
-            elements.append(_random_bytes(rng) if index % 2 else _not_kombu(rng))
+            elements.append((_random_bytes, _not_kombu, _bad_packed)[(index // 3) % 3](rng))
             continue
         task_id = f"poison-{uuid.uuid4()}"
         prepared = prepare_dispatch(relier.runtime, spec, (index, index), {}, task_id=task_id)
-        head, tail = (prepared.call.args[1 + SHAPES["dispatch"].args.index(part)]
-                      for part in ("head", "tail"))
-        document = json.loads(f"{head}{task_id}.1{tail}")
+        packed = prepared.call.args[1 + SHAPES["dispatch"].args.index("message")]
+        document = json.loads(element_text(element(packed, f"{task_id}.1")))
         kind = names[index % len(names)]
         mutations[kind](document, rng)
-        elements.append(Poison(kind, json.dumps(document).encode(), task_id))
+        raw = (_packed_when_possible(document, f"{task_id}.1") if index % 2
+               else json.dumps(document).encode())
+        elements.append(Poison(kind, raw, task_id))
     return elements

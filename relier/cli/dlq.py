@@ -170,7 +170,7 @@ def _show(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
     for attempt in entry["history"]:
         echo("  " + dumps(attempt, sort_keys=True))
     if raw:
-        for name in ("head", "tail", "raw", "partial", "result"):
+        for name in ("packed", "head", "tail", "raw", "partial", "result"):
             if name in entry:
                 echo(f"{name} ({entry[name]['bytes']} bytes, base64): {entry[name]['base64']}")
     return 0

@@ -68,7 +68,7 @@ _TASK = ("record", "history")
 #: A task created inside another script (a continuation, see `NewTask`): its key group and its
 #: arguments, in the order lua_scripts/_prelude.lua's ``created_at`` reads them.
 CREATE_KEYS = ("record", "list", "idem")
-CREATE_ARGS = ("task_id", "task_name", "queue", "head", "tail", "version", "idem_digest",
+CREATE_ARGS = ("task_id", "task_name", "queue", "message", "version", "idem_digest",
                "max_resurrections", "front", "nonce", "due_ms", "delay_ms", "expires_ms",
                "expires_in_ms", "fail_reason", "fail_error", "fail_exc_type")
 
@@ -76,7 +76,7 @@ SHAPES: dict[str, ScriptShape] = {
     "dispatch": ScriptShape(
         keys=("record", "list", "idem", "limits", "queue_tat", "task_tat",
               "step0", "step3", "step6", "step9"),
-        args=("task_id", "task_name", "queue", "head", "tail", "version", "idem_digest",
+        args=("task_id", "task_name", "queue", "message", "version", "idem_digest",
               "max_resurrections", "front", "queue_rate", "queue_burst", "queue_max_depth",
               "task_rate", "task_burst", "task_max_depth", "nonce", "due_ms", "delay_ms", "expires_ms",
               "expires_in_ms", "queue_scope", "task_scope")),

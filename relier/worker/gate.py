@@ -24,6 +24,7 @@ from kombu.utils.json import loads as kombu_loads
 from relier.display import safe_text
 from relier.envelope import DecodeFailure, Envelope, open_sealed
 from relier.message import CONTENT_TYPE
+from relier.packing import PackedElementError, is_packed, unpack_element
 from relier.raw_dead_letters import DeadLetterKeeper, RawDeadLetter, Refusal
 from relier.reasons import DeadLetterReason
 from relier.store import Store
@@ -124,6 +125,11 @@ def _sealed_body(payload: dict[str, Any]) -> bytes:
 
 def _parse(item: bytes) -> dict[str, Any] | Refusal:
     """The element as a kombu message that kombu and Celery can handle, or a refusal."""
+    if is_packed(item):
+        try:
+            item = unpack_element(item)
+        except PackedElementError as exc:
+            return _undecodable(f"a packed relier element that does not unpack: {exc}")
     try:
         payload = kombu_loads(item.decode("utf-8"))  # type: ignore[no-untyped-call]
     except UnicodeDecodeError:

@@ -20,6 +20,7 @@ from celery.result import AsyncResult
 
 from relier import Relier, TaskFailedError, current_context
 from relier.errors import UnsupportedCanvasError
+from relier.packing import element, element_text
 from relier.testing import CeleryWorker, RedisServer, stop_process, wait_until
 from tests.conftest import APPS_DIR
 from tests.support import KEYS, executions, settings_for, start_resurrector
@@ -298,8 +299,8 @@ def test_argsrepr_keeps_the_arguments_out_of_the_logs(
 ) -> None:
     result = basic_tasks.add.apply_async((40, 2), argsrepr="(<card>, <cvc>)", kwargsrepr="{}")
     assert result.get(timeout=30) == 42
-    head = (redis_client.hget(KEYS.record(result.id), "head") or b"").decode()
-    assert '"argsrepr": "(<card>, <cvc>)"' in head
+    packed = redis_client.hget(KEYS.record(result.id), "packed") or b""
+    assert '"argsrepr": "(<card>, <cvc>)"' in element_text(element(packed, "0")).decode()
     line = next(line for line in default_worker.log().splitlines() if result.id in line)
     assert "(40, 2)" not in default_worker.log()
     assert result.id in line

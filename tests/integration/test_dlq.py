@@ -19,6 +19,7 @@ from relier.connection import Connections
 from relier.display import MASK
 from relier.dlq import DeadLetters
 from relier.envelope import Envelope, seal
+from relier.packing import element, element_text
 from relier.store import Store
 from relier.testing import CeleryWorker, RedisServer, wait_until
 from tests.support import KEYS, executions, raw_dead_letter, settings_for
@@ -141,14 +142,14 @@ def test_show_decodes_the_arguments_safely_and_names_the_signature(
     assert shown["message"]["args"] == [attack]
     assert (shown["message"]["signature"], shown["message"]["verified"]) == ("verified", True)
     assert shown["message"]["task"] == "tests.explode"
-    assert set(shown["head"]) == {"bytes"}
+    assert set(shown["packed"]) == {"bytes"}
     raw = json.loads(rl(redis_server, "dlq", "inspect", handle.id, "--raw", "--json").stdout)
     assert raw["message"] == shown["message"]
-    head = base64.b64decode(raw["head"]["base64"])
-    assert len(head) == raw["head"]["bytes"] == shown["head"]["bytes"]
-    assert b'"body"' in head
+    packed = base64.b64decode(raw["packed"]["base64"])
+    assert len(packed) == raw["packed"]["bytes"] == shown["packed"]["bytes"]
+    assert b'"body"' in element_text(element(packed, handle.id))
     raw_text = rl(redis_server, "dlq", "show", handle.id, "--raw").stdout
-    assert f"head ({len(head)} bytes, base64): {raw['head']['base64']}" in raw_text
+    assert f"packed ({len(packed)} bytes, base64): {raw['packed']['base64']}" in raw_text
     masked = rl(redis_server, "dlq", "show", secret.id)
     assert f"[0] {MASK}\n" in masked.stdout
     assert "hunter2" not in json.dumps(json.loads(

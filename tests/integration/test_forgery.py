@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from relier import DeadLetterReason, TaskHandle
+from relier.packing import element_text
 from relier.testing import RedisServer, wait_until
 from tests.conftest import start_worker
 from tests.support import KEYS, executions, raw_dead_letter, reconciling_resurrector
@@ -69,7 +70,7 @@ def _flip(body: bytes) -> bytes:
 
 def _rewrite(client: redis.Redis, task_id: str, edit: Edit, other_id: str) -> None:
     for index, element in enumerate(client.lrange(QUEUE, 0, -1)):
-        document = json.loads(element)
+        document = json.loads(element_text(element))
         if document["headers"]["id"] == task_id:
             edit(document, other_id)
             client.lset(QUEUE, index, json.dumps(document))

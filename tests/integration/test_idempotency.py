@@ -23,6 +23,7 @@ from relier import (
     TaskHandle,
 )
 from relier.dispatch import prepare_dispatch, push
+from relier.packing import element
 from relier.store import SHAPES
 from relier.testing import CeleryWorker, RedisServer, stop_process, wait_until
 from tests.support import KEYS, executions, running_pid, start_resurrector
@@ -52,8 +53,8 @@ def test_fifty_redelivered_copies_run_the_body_once(
     basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis
 ) -> None:
     handle = basic_tasks.charge.push("cus_redelivered", 1)
-    head, tail, ticket = redis_client.hmget(KEYS.record(handle.id), "head", "tail", "ticket")
-    copy = head + f"{handle.id}.{ticket.decode()}".encode() + tail
+    packed, ticket = redis_client.hmget(KEYS.record(handle.id), "packed", "ticket")
+    copy = element(packed, f"{handle.id}.{ticket.decode()}")  # the live copy, as a script pushes it
     redis_client.lpush("default", *([copy] * 49))
     assert handle.result(timeout=30) == {"customer": "cus_redelivered", "charged": 1}
     wait_until(lambda: redis_client.llen("default") == 0, timeout=30)

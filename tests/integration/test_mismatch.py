@@ -16,6 +16,7 @@ from relier import DeadLetterReason, Relier, TaskFailedError
 from relier.config import DEVELOPMENT_KEY_ID, DEVELOPMENT_SECRET_KEY
 from relier.envelope import DecodeFailure, open_sealed, seal
 from relier.keys import Keys
+from relier.packing import element_text
 from relier.testing import CeleryWorker, RedisServer, wait_until
 from tests.support import KEYS, executions, raw_dead_letter, settings_for
 
@@ -60,7 +61,7 @@ def test_an_unverifiable_copy_that_is_not_the_live_one_changes_nothing(
     basic_tasks: ModuleType, default_worker: CeleryWorker, redis_client: redis.Redis,
 ) -> None:
     waiting = basic_tasks.add.push_with((5, 5), queue="mismatch-nobody")  # its live copy waits
-    element = json.loads(redis_client.lindex("mismatch-nobody", 0) or b"{}")
+    element = json.loads(element_text(redis_client.lindex("mismatch-nobody", 0) or b"{}"))
     envelope = open_sealed(base64.b64decode(element["body"]),
                            {DEVELOPMENT_KEY_ID: DEVELOPMENT_SECRET_KEY.encode()})
     assert not isinstance(envelope, DecodeFailure)
