@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from relier.cell_settings import home_cell_url, parse_cell, parse_cells
 from relier.errors import ConfigurationError
 
 DEVELOPMENT_SECRET_KEY = "relier-development-key-do-not-use-in-production"  # noqa: S105 - public on purpose
@@ -141,6 +142,14 @@ class Settings:
         "redis://127.0.0.1:6379/0", str,
         "Redis for relier's state and the broker lists (one server, one db); default: "
         "the app's broker.")
+    cells: tuple[tuple[str, str], ...] = _setting(
+        "", parse_cells,
+        "Comma-separated `name=url` cells, one Redis each (`east=redis://a:6379/0,"
+        "west=redis://b:6379/0`); empty: one Redis (RELIER_REDIS_URL).")
+    cell: str = _setting(
+        "", parse_cell,
+        "The cell a worker or resurrector serves (one of RELIER_CELLS); producers may leave "
+        "it empty.")
     secret_keys: tuple[tuple[str, bytes], ...] = _setting(
         "", _secret_keys,
         "Comma-separated `id:secret` signing keys; the first signs, all verify.")
@@ -322,6 +331,16 @@ class Settings:
             except ValueError as exc:
                 raise ConfigurationError(f"{setting.env}: {exc}") from None
         settings = cls(**values)
+        if settings.cells:
+            try:
+                settings = replace(settings, redis_url=home_cell_url(
+                    settings.cells, settings.cell, source.get("RELIER_REDIS_URL")))
+            except ValueError as exc:
+                raise ConfigurationError(str(exc)) from None
+        elif settings.cell:
+            raise ConfigurationError(
+                f"RELIER_CELL={settings.cell} but RELIER_CELLS is empty: set RELIER_CELLS="
+                f"{settings.cell}=redis://...,other=redis://... (the same on every process)")
         if settings.lease_refresh_interval * 2 > settings.lease_ttl:
             raise ConfigurationError(
                 f"RELIER_LEASE_REFRESH_INTERVAL ({settings.lease_refresh_interval}) must be at most "
