@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 
 from relier.binding import Relier
 from relier_tui.keys import help_sections, key_label
+from relier_tui.leases import LeaseLimits
 from relier_tui.literal import literal
 from relier_tui.live import ChangeFeed
 from relier_tui.screens import HelpScreen
@@ -35,7 +36,7 @@ from relier_tui.widgets.dead_letters import DeadLettersPane
 from relier_tui.widgets.dispatch import DispatchPane
 from relier_tui.widgets.events import EventsPane
 from relier_tui.widgets.health import HealthBar, health_notes
-from relier_tui.widgets.inflight import InflightPane, LeaseLimits
+from relier_tui.widgets.inflight import InflightPane
 from relier_tui.widgets.mode_line import ModeLine
 from relier_tui.widgets.pane import FilteredPane, Pane
 from relier_tui.widgets.workers import WorkersPane

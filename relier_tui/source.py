@@ -17,7 +17,8 @@ from relier.display import redact_url
 from relier.dlq import DeadLetter, DeadLetterFilter, ReleaseReport
 from relier.eventstream import START, EventStream
 from relier.preflight import MemoryHeadroom, Severity, check_server, memory_headroom
-from relier_tui.masking import SecretMask
+from relier_tui.leases import LeaseLimits
+from relier_tui.task_view import TaskRead, TaskView, task_view
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +66,6 @@ class Snapshot:
     slo: list[dict[str, Any]]
 
 
-@dataclass(frozen=True, slots=True)
-class TaskDetail:
-    """One task as the detail screen shows it: fields, arguments (masked), checkpoint, history."""
-
-    id: str
-    fields: dict[str, Any]
-    args: list[Any] | None
-    kwargs: dict[str, Any] | None
-    checkpoint: Any
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
 def notifications_enabled(client: redis.Redis) -> bool | None:
     """Whether keyspace notifications cover what the console watches (hashes, sorted sets,
     generic commands); None when CONFIG is restricted and nobody can tell."""
@@ -92,10 +81,11 @@ def notifications_enabled(client: redis.Redis) -> bool | None:
 class ConsoleSource:
     """The console's window on one relier deployment."""
 
-    def __init__(self, relier: Relier, mask: SecretMask | None = None) -> None:
+    def __init__(self, relier: Relier, mask: tuple[str, ...] | None = None) -> None:
         self.relier = relier
         self.store = relier.store
-        self.mask = mask or SecretMask.from_settings()
+        #: the words that make a value secret (RELIER_CONSOLE_MASK): `relier.display.mask_secrets`
+        self.mask = relier.settings.console_mask if mask is None else mask
         self.dead_letters_api = relier.dead_letters
 
     @property
@@ -169,18 +159,38 @@ class ConsoleSource:
     def workers(self) -> list[inspection.WorkerView]:
         return inspection.workers(self.store)
 
-    def task_detail(self, task_id: str) -> TaskDetail | None:
-        fields = inspection.task_detail(self.store, task_id)
-        if fields is None:
+    def task_read(self, task_id: str) -> TaskRead | None:
+        """The task's record, history and holder's lease as Redis holds them, bytes untouched
+        (`relier_tui.task_view` decodes them); None when it has no record (two round trips)."""
+        client, keys = self.store.client, self.store.keys
+        pipe = client.pipeline(transaction=False)
+        pipe.hgetall(keys.record(task_id))
+        pipe.lrange(keys.history(task_id), 0, -1)
+        pipe.time()
+        raw, history, (seconds, micros) = pipe.execute()
+        if not raw:
             return None
-        history = fields.pop("history", [])
-        keys = dict(self.relier.settings.verification_keys)
-        envelope = inspection.stored_envelope(self.store, keys, task_id)
-        return TaskDetail(
-            id=task_id, fields=self.mask.apply(fields),
-            args=None if envelope is None else self.mask.apply(list(envelope.args)),
-            kwargs=None if envelope is None else self.mask.apply(dict(envelope.kwargs)),
-            checkpoint=self.mask.apply(fields.get("partial")), history=history)
+        record = {name.decode("utf-8", errors="replace"): value
+                  for name, value in cast(dict[bytes, bytes], raw).items()}
+        holder = record.get("holder")
+        renewed = client.zscore(keys.leases, holder) if holder else None
+        return TaskRead(id=task_id, record=record, history=cast(list[bytes], history),
+                        now_ms=int(seconds) * 1000 + int(micros) // 1000,
+                        holder_renewed_ms=renewed)
+
+    def task_view(self, task_id: str) -> TaskView | None:
+        """The task decoded for the detail view: its message checked against
+        RELIER_SECRET_KEYS, values masked with RELIER_CONSOLE_MASK; None without a record."""
+        read = self.task_read(task_id)
+        if read is None:
+            return None
+        return task_view(read, dict(self.relier.settings.verification_keys), self.mask)
+
+    @property
+    def lease_limits(self) -> LeaseLimits:
+        """What a lease's age means here (RELIER_LEASE_TTL, RELIER_LEASE_REFRESH_INTERVAL)."""
+        settings = self.relier.settings
+        return LeaseLimits(settings.lease_ttl, settings.lease_refresh_interval)
 
     def events_after(self, last_id: str, *, count: int = 500,
                      block_ms: int = 1000) -> tuple[str, list[dict[str, str]]]:
@@ -194,10 +204,6 @@ class ConsoleSource:
     def dead_letter_list(self, where: DeadLetterFilter | None = None,
                          limit: int = 500) -> list[DeadLetter]:
         return self.dead_letters_api.list_entries(where, limit=limit)
-
-    def dead_letter(self, task_id: str) -> dict[str, Any] | None:
-        shown = self.dead_letters_api.show(task_id)
-        return None if shown is None else cast(dict[str, Any], self.mask.apply(shown))
 
     def release(self, task_id: str) -> str:
         return self.dead_letters_api.release(task_id, by="console")

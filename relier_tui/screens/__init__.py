@@ -3,7 +3,7 @@ often comes from Redis, so each is shown literally: control characters replaced,
 markup."""
 
 from relier_tui.screens.confirm import ConfirmScreen
-from relier_tui.screens.detail import DetailScreen, pretty
+from relier_tui.screens.detail import DetailScreen, Section
 from relier_tui.screens.help import HelpScreen, KeySection
 
-__all__ = ["ConfirmScreen", "DetailScreen", "HelpScreen", "KeySection", "pretty"]
+__all__ = ["ConfirmScreen", "DetailScreen", "HelpScreen", "KeySection", "Section"]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Sequence
 
+from rich.console import RenderableType
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -13,10 +13,9 @@ from textual.widgets import Static
 
 from relier_tui.literal import literal
 
-
-def pretty(value: Any) -> str:
-    """`value` as indented JSON (anything JSON cannot hold as its str)."""
-    return json.dumps(value, indent=2, default=str, ensure_ascii=False)
+#: a titled part of a detail view: text (shown literally, newlines kept), or a renderable whose
+#: every piece of text from Redis was made literal where it was built (`relier_tui.literal`)
+Section = tuple[str, RenderableType]
 
 
 class DetailScreen(ModalScreen[None]):
@@ -24,10 +23,10 @@ class DetailScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q", "close", "Close", tooltip="Close the detail view")]
 
-    def __init__(self, title: str, sections: list[tuple[str, str]]) -> None:
+    def __init__(self, title: str, sections: Sequence[Section]) -> None:
         super().__init__()
         self.heading = title
-        self.sections = sections
+        self.sections = list(sections)
 
     def compose(self) -> ComposeResult:
         """The title, then each section's name and body."""
@@ -35,7 +34,8 @@ class DetailScreen(ModalScreen[None]):
             yield Static(literal(self.heading), classes="detail-title")
             for name, body in self.sections:
                 yield Static(literal(name), classes="section-title")
-                yield Static(literal(body, keep_newlines=True), classes="section-body")
+                shown = literal(body, keep_newlines=True) if isinstance(body, str) else body
+                yield Static(shown, classes="section-body")
 
     def action_close(self) -> None:
         """Back to the console."""

@@ -28,7 +28,10 @@ The header answers "is the system healthy?": Redis and preflight, keyspace notif
 the console polls), workers alive, inflight, queue depths, dead letters, admission rejections
 in the last minute, the worst SLO burn rate with any firing alert, Redis memory against
 maxmemory (yellow from RELIER_MEMORY_WARNING, red from 95%) and misspelt RELIER_* settings.
-Lease ages are green below half the lease TTL, yellow below the TTL, red past it."""
+Lease ages say whether a worker is alive: green while renewals arrive (under two
+RELIER_LEASE_REFRESH_INTERVALs), yellow late but within RELIER_LEASE_TTL, red past it (its
+tasks are taken); the number is always shown. Narrow terminals drop a table's last columns
+first; Enter opens the selected row whole."""
 
 
 def key_table(sections: Sequence[KeySection]) -> Group:

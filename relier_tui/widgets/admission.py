@@ -19,14 +19,21 @@ from relier.admission import LiveLimits
 from relier_tui.literal import literal
 from relier_tui.screens import ConfirmScreen
 from relier_tui.source import ConsoleSource
+from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
 
-LIMIT_COLUMNS = [("scope", "scope"), ("name", "name"), ("rate/s", "rate"), ("burst", "burst"),
-                 ("max depth", "max_depth"), ("rejected/min", "rejected")]
+LIMIT_COLUMNS = [Column("scope", "scope", priority=1), Column("name", "name", priority=0, min_width=16),
+                 Column("rate/s", "rate", priority=2), Column("burst", "burst", priority=4),
+                 Column("max depth", "max_depth", priority=5),
+                 Column("rejected/min", "rejected", priority=3)]
 SLO_WINDOWS = ("5m", "30m", "1h", "6h", "3d")
-SLO_COLUMNS = [("task", "task"), ("objective", "objective"),
-               *((f"burn {w}", f"burn_{w}") for w in SLO_WINDOWS), ("alerts", "alerts")]
+#: the task and its alerts first, then the short windows that page before the long ones
+SLO_COLUMNS = [Column("task", "task", priority=0, min_width=16),
+               Column("objective", "objective", priority=len(SLO_WINDOWS) + 2),
+               *(Column(f"burn {w}", f"burn_{w}", priority=index + 2)
+                 for index, w in enumerate(SLO_WINDOWS)),
+               Column("alerts", "alerts", priority=1, min_width=12)]
 
 
 @dataclass(frozen=True, slots=True)

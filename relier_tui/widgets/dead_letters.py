@@ -14,14 +14,23 @@ from textual.widgets import Input, Static
 
 from relier.dlq import DeadLetter, DeadLetterFilter
 from relier_tui.filters import Filter
-from relier_tui.screens import ConfirmScreen, DetailScreen, pretty
+from relier_tui.screens import ConfirmScreen, DetailScreen
 from relier_tui.source import ConsoleSource
-from relier_tui.widgets.inflight import seconds_cell
+from relier_tui.task_sections import task_sections
+from relier_tui.units import duration
+from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
 
-COLUMNS = [("task", "task"), ("id", "id"), ("reason", "reason"), ("queue", "queue"),
-           ("age", "age"), ("att", "attempts"), ("releasable", "releasable"), ("error", "error")]
+#: what a dead letter is and whether it can go back first; at 80 columns the error follows, cut
+COLUMNS = [Column("task", "task", priority=0, min_width=16),
+           Column("id", "id", priority=7, min_width=8),
+           Column("reason", "reason", priority=1, min_width=12),
+           Column("queue", "queue", priority=6, min_width=8),
+           Column("age", "age", priority=2, min_width=6),
+           Column("att", "attempts", priority=4),
+           Column("releasable", "releasable", priority=3),
+           Column("error", "error", priority=5, min_width=12)]
 FILTER_KEYS = {"reason", "task", "queue", "older_than", "newer_than"}
 
 
@@ -44,7 +53,8 @@ def row_of(entry: DeadLetter) -> Cells:
     """The table row of one dead letter."""
     releasable = Text("yes", style="green") if entry.releasable else Text("no", style="red")
     return (entry.task, entry.id[:8], Text(entry.reason, style="bold"), entry.queue,
-            seconds_cell(entry.age_seconds()), entry.attempts, releasable, entry.error[:60])
+            Text(duration(entry.age_seconds()), justify="right"), entry.attempts, releasable,
+            entry.error[:200])
 
 
 class DeadLettersPane(FilteredPane):
@@ -56,7 +66,8 @@ class DeadLettersPane(FilteredPane):
     HOME = "#dlq-table"
     BINDINGS = [
         Binding("enter", "open", "Open", key_display="enter",
-                tooltip="Open the selected dead letter: traceback and history"),
+                tooltip="Open the selected dead letter: reason, error and traceback, arguments "
+                        "decoded, checkpoint, attempts"),
         Binding("s", "sort", "Sort", tooltip="Sort the table by the next column"),
         Binding("r", "release", "Release",
                 tooltip="Release the selected dead letter to its queue (asks first)"),
@@ -135,22 +146,17 @@ class DeadLettersPane(FilteredPane):
 
     @work(thread=True, group="detail", exit_on_error=False)
     def open_dead_letter(self, task_id: str) -> None:
-        """Read the dead letter (in a thread) and show it."""
+        """Read the dead letter (in a thread) and show it as the task it is, decoded."""
         try:
-            shown = self.source.dead_letter(task_id)
+            view = self.source.task_view(task_id)
         except redis.RedisError as exc:
             self.tell_from_thread(f"cannot read {task_id}: {exc}", severity="error")
             return
-        if shown is None:
+        if view is None or view.state != "dead_lettered":
             self.tell_from_thread(f"{task_id} is no longer a dead letter", severity="warning")
             return
-        history = shown.pop("history", [])
-        traceback = str(shown.pop("traceback", "") or "(none)")
-        sections = [("reason", f"{shown.get('reason', '')}: {shown.get('error', '')}"),
-                    ("traceback", traceback), ("attempt history", pretty(history)),
-                    ("record", pretty(shown))]
-        self.app.call_from_thread(self.app.push_screen,
-                                  DetailScreen(f"dead letter {task_id}", sections))
+        screen = DetailScreen(f"dead letter {task_id}", task_sections(view, self.source.lease_limits))
+        self.app.call_from_thread(self.app.push_screen, screen)
 
     def action_release(self) -> None:
         """Release the selected dead letter to its queue, after a confirmation."""

@@ -5,7 +5,7 @@ confirmation, through `Relier.cancel` in a thread worker)."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -17,8 +17,13 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from relier.inspection import InflightTask
-from relier_tui.screens import ConfirmScreen, DetailScreen, pretty
+from relier_tui.leases import LeaseLimits, lease_cell
+from relier_tui.screens import ConfirmScreen, DetailScreen
 from relier_tui.source import ConsoleSource
+from relier_tui.task_sections import task_sections
+from relier_tui.task_state import state_cell
+from relier_tui.units import duration
+from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
 
@@ -30,47 +35,27 @@ MAX_ROWS = 1000
 CANCEL_OUTCOMES = {"cancelled": "cancelled", "done": "already ended, nothing changed",
                    "missing": "missing, no such task"}
 
-COLUMNS = [("task", "task"), ("id", "id"), ("queue", "queue"), ("worker", "worker"),
-           ("att", "attempt"), ("fence", "fence"), ("lease", "lease"), ("running", "running")]
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseLimits:
-    """What a lease's age means: `refresh` is how often a live process renews it, `ttl` when
-    the resurrector takes its tasks."""
-
-    ttl: float
-    refresh: float
-
-    def style(self, age: float) -> str:
-        """Green while renewals arrive (under two refresh intervals), yellow late but within
-        the TTL, red past it (its tasks are taken, or about to be)."""
-        return "green" if age < 2 * self.refresh else "yellow" if age < self.ttl else "bold red"
-
-
-def lease_cell(age: float | None, limits: LeaseLimits) -> Text:
-    """Lease age in seconds, coloured by `LeaseLimits.style`; ``none`` in red without one."""
-    if age is None:
-        return Text("none", style="bold red")
-    return Text(f"{age:5.1f}s", style=limits.style(age))
-
-
-def seconds_cell(value: float | None) -> str:
-    """Seconds as ``12.5s``, or minutes from two minutes on; ``-`` when unknown."""
-    if value is None:
-        return "-"
-    if value < 120:
-        return f"{value:.1f}s"
-    return f"{value / 60:.1f}m"
+#: a task's name, state, lease age and run time first and kept longest: at 80 columns the
+#: worker, attempt and fence follow, and queue and id show when there is room (Enter shows all)
+COLUMNS = [Column("task", "task", priority=0, min_width=16),
+           Column("state", "state", priority=1, min_width=8),
+           Column("lease", "lease", priority=2, min_width=6),
+           Column("running", "running", priority=3, min_width=6),
+           Column("worker", "worker", priority=4, min_width=12),
+           Column("att", "attempt", priority=5), Column("fence", "fence", priority=6),
+           Column("queue", "queue", priority=7, min_width=8),
+           Column("id", "id", priority=8, min_width=8)]
 
 
 def row_of(task: InflightTask, limits: LeaseLimits, elapsed: float = 0.0) -> Cells:
-    """The row; `elapsed` seconds since the task was read age its lease and running time."""
-    worker = task.holder.split("@", 1)[-1] if "@" in task.holder else task.holder
+    """The row; `elapsed` seconds since the task was read age its lease and running time. The
+    worker column names the holding process whole (``demo1@vm/1234``): two workers on one host
+    differ only by their node name."""
     lease = None if task.lease_age is None else task.lease_age + elapsed
     running = None if task.running_for is None else task.running_for + elapsed
-    return (task.task, task.id[:8], task.queue, worker, task.attempt, task.fence,
-            lease_cell(lease, limits), seconds_cell(running))
+    return (task.task, state_cell(task.state), lease_cell(lease, limits),
+            Text(duration(running), justify="right"), task.holder, task.attempt, task.fence,
+            task.queue, task.id[:8])
 
 
 def _differs(old: InflightTask | None, new: InflightTask) -> bool:
@@ -86,7 +71,8 @@ class InflightPane(FilteredPane):
     HOME = "#inflight-table"
     BINDINGS = [
         Binding("enter", "open", "Open", key_display="enter",
-                tooltip="Open the selected task: arguments, checkpoint, record, history"),
+                tooltip="Open the selected task: state, lease and its age, arguments decoded, "
+                        "checkpoint, attempts"),
         Binding("s", "sort", "Sort", tooltip="Sort the table by the next column"),
         Binding("c", "cancel_task", "Cancel",
                 tooltip="Cancel (revoke) the selected task: it never runs again (asks first)"),
@@ -102,6 +88,8 @@ class InflightPane(FilteredPane):
         self.read_at: dict[str, float] = {}
         #: ids whose state the last update changed (for `python -m bench tui`)
         self.changed: list[str] = []
+        #: seconds on a monotonic clock: what ages the rows between reads
+        self.clock: Callable[[], float] = time.monotonic
 
     def compose(self) -> ComposeResult:
         """The filter box, the count line and the table."""
@@ -116,7 +104,7 @@ class InflightPane(FilteredPane):
 
     def refresh_ages(self) -> None:
         """Lease and running ages of the rows on screen, aged by the time since their read."""
-        now = time.monotonic()
+        now = self.clock()
 
         def cells_for(task_id: str) -> Cells | None:
             task = self.tasks.get(task_id)
@@ -140,7 +128,7 @@ class InflightPane(FilteredPane):
         """Every inflight task (longest running first); the table shows the first MAX_ROWS
         that match the filter. Rows updated by key since `read_started` (monotonic) are newer
         than this snapshot and kept as they are."""
-        now = time.monotonic()
+        now = self.clock()
         newer = {} if read_started is None else {
             task_id: task for task_id, task in self.tasks.items()
             if self.read_at.get(task_id, 0.0) > read_started}
@@ -175,7 +163,7 @@ class InflightPane(FilteredPane):
                 self.table.discard(task_id)
             else:
                 self.tasks[task_id] = task
-                self.read_at[task_id] = time.monotonic()
+                self.read_at[task_id] = self.clock()
                 shown = task_id in self.table.keys_set
                 if self._visible(task) and (shown or len(self.table.keys_set) < MAX_ROWS):
                     self.table.upsert(task_id, row_of(task, self.limits))
@@ -206,20 +194,17 @@ class InflightPane(FilteredPane):
 
     @work(thread=True, group="detail", exit_on_error=False)
     def open_task(self, task_id: str) -> None:
-        """Read the task (in a thread) and show it."""
+        """Read the task (in a thread) and show it, decoded."""
         try:
-            detail = self.source.task_detail(task_id)
+            view = self.source.task_view(task_id)
         except redis.RedisError as exc:
             self.tell_from_thread(f"cannot read {task_id}: {exc}", severity="error")
             return
-        if detail is None:
+        if view is None:
             self.tell_from_thread(f"{task_id} has no record any more", severity="warning")
             return
-        fields = {k: v for k, v in detail.fields.items() if k not in {"partial"}}
-        sections = [("arguments", pretty({"args": detail.args, "kwargs": detail.kwargs})),
-                    ("checkpoint", pretty(detail.checkpoint)), ("record", pretty(fields)),
-                    ("attempt history", pretty(detail.history))]
-        self.app.call_from_thread(self.app.push_screen, DetailScreen(f"task {task_id}", sections))
+        screen = DetailScreen(f"task {task_id}", task_sections(view, self.limits))
+        self.app.call_from_thread(self.app.push_screen, screen)
 
     def selected(self) -> InflightTask | None:
         """The inflight task under the cursor."""

@@ -1,19 +1,24 @@
 """A DataTable updated by key in batches: only changed cells are touched, so a refresh of a
 10,000-row table costs what changed, not what exists. Every cell is shown literally: control
-characters replaced, never read as markup (cells hold task names and errors from Redis)."""
+characters replaced, never read as markup (cells hold task names and errors from Redis).
+
+The columns fit the terminal (`relier_tui.widgets.columns`): the most important first, the
+others dropped when there is no room, and values wider than their column cut with an ellipsis.
+The table keeps every row's full cells, so a resize (or a wider value) re-lays it out."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
 from relier.display import safe_text
+from relier_tui.units import seconds_of
+from relier_tui.widgets.columns import Column, Layout, cell_width, fit, fit_cell
 
 Cells = tuple[Any, ...]
 #: what a DataTable reads as Rich markup in a plain string cell: ``[tags]`` and ``:emoji:``
@@ -42,6 +47,17 @@ def literal_cell(cell: Any) -> Any:
     return cell
 
 
+def sort_value(cell: Any) -> tuple[int, Any]:
+    """What a cell sorts by: numbers and durations (``950ms``, ``4.2s``, ``4m05s``) by their
+    value, first; any other cell by its text."""
+    plain = _plain(cell)
+    if isinstance(plain, int | float) and not isinstance(plain, bool):
+        return (0, plain)
+    text = str(plain).strip()
+    seconds = seconds_of(text)
+    return (0, seconds) if seconds is not None else (1, text)
+
+
 def literal_cells(cells: Cells) -> Cells:
     """Every cell of a row made safe to show (see `literal_cell`)."""
     return tuple(literal_cell(cell) for cell in cells)
@@ -52,7 +68,8 @@ class KeyedTable(DataTable[Any], inherit_bindings=False):
 
     The table moves its cursor and nothing else: Enter belongs to the pane (which opens the
     selected row, if it opens anything), and digits, letters, `/` and `?` pass through to the
-    pane and the app."""
+    pane and the app. Its columns always fit its width, so it never scrolls sideways: what a
+    narrow terminal drops, the row's detail view (Enter) shows."""
 
     BINDINGS = [
         Binding("up", "cursor_up", "Row up", show=False),
@@ -61,29 +78,87 @@ class KeyedTable(DataTable[Any], inherit_bindings=False):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("ctrl+home", "scroll_top", "First row", show=False),
         Binding("ctrl+end", "scroll_bottom", "Last row", show=False),
-        Binding("left", "cursor_left", "Scroll left", show=False),
-        Binding("right", "cursor_right", "Scroll right", show=False),
-        Binding("home", "scroll_home", "First column", show=False),
-        Binding("end", "scroll_end", "Last column", show=False),
     ]
 
-    def __init__(self, columns: Sequence[tuple[str, str]], *, volatile: Sequence[str] = (),
+    def __init__(self, columns: Sequence[Column], *, volatile: Sequence[str] = (),
                  **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._column_spec = list(columns)
+        self._position = {column.key: index for index, column in enumerate(columns)}
         #: columns that change on every read (ages): a full `sync` leaves them to
         #: `refresh_visible`, so reconciling 10,000 rows does not rewrite 10,000 cells
-        self._volatile = {index for index, (_, key) in enumerate(columns) if key in volatile}
+        self._volatile = {index for index, column in enumerate(columns) if column.key in volatile}
+        #: every row's full cells (made literal), whichever columns are shown
         self._shown: dict[str, Cells] = {}
         #: rows changed while off screen: written when they scroll into view (any cell write
         #: makes the table re-render every visible row, so off-screen writes are deferred)
         self._pending: set[str] = set()
-        self._sort_index = -1
+        #: each column's widest value so far (never narrows: that would re-measure it all)
+        self._widest = {column.key: cell_width(column.label) for column in columns}
+        #: the columns shown and their caps, as last applied; () before the first layout
+        self._layout: Layout = ()
+        self._sort_key: str | None = None
 
     def on_mount(self) -> None:
-        """Add the columns."""
-        for label, key in self._column_spec:
-            self.add_column(label, key=key)
+        """Lay the columns out for the width there is."""
+        self.relayout()
+
+    @property
+    def column_spec(self) -> list[Column]:
+        """Every column the table has, shown or not, in its order."""
+        return list(self._column_spec)
+
+    @property
+    def layout_shown(self) -> Layout:
+        """The columns shown, by key, with the most cells each value may take (None: all)."""
+        return self._layout
+
+    def _available(self) -> int:
+        """Cells for the columns: the table's width (the app's while it is hidden in a tab not
+        shown), less the vertical scrollbar's, which may come with more rows."""
+        width = self.size.width or self.app.size.width
+        return max(1, width - self.styles.scrollbar_size_vertical)
+
+    def relayout(self) -> bool:
+        """Fit the columns to the width there is, rebuilding the table if what fits changed;
+        whether it did."""
+        layout = fit(self._column_spec, self._widest, self._available(), padding=2 * self.cell_padding)
+        if layout == self._layout:
+            return False
+        self._rebuild(layout)
+        return True
+
+    def _rebuild(self, layout: Layout) -> None:
+        """Show `layout`'s columns: every row re-added from its full cells (the cursor stays on
+        its row, the sort is kept if its column still shows)."""
+        selected = self.selected_key()
+        self._layout = layout
+        self._pending.clear()
+        self.clear(columns=True)
+        labels = {column.key: column.label for column in self._column_spec}
+        for key, _ in layout:
+            self.add_column(labels[key], key=key)
+        for key, cells in self._shown.items():
+            self.add_row(*self._visible(cells), key=key)
+        if self._sort_key is not None and any(key == self._sort_key for key, _ in layout):
+            self._sort_by(self._sort_key)
+        if selected is not None and selected in self._shown:
+            self.move_cursor(row=self.get_row_index(selected), animate=False)
+
+    def _visible(self, cells: Cells) -> Cells:
+        """The cells of the shown columns, each cut to its column's cap."""
+        return tuple(fit_cell(cells[self._position[key]], cap) for key, cap in self._layout)
+
+    def _measure(self, cells: Cells) -> bool:
+        """Note values wider than their column has seen, and re-lay out if that changes what
+        fits; whether the table was rebuilt."""
+        wider = False
+        for column, cell in zip(self._column_spec, cells, strict=True):
+            width = cell_width(cell)
+            if width > self._widest[column.key]:
+                self._widest[column.key] = width
+                wider = True
+        return wider and bool(self._layout) and self.relayout()
 
     @property
     def keys(self) -> list[str]:
@@ -118,14 +193,18 @@ class KeyedTable(DataTable[Any], inherit_bindings=False):
         cells = literal_cells(cells)
         shown = self._shown.get(key)
         if shown is None:
-            self.add_row(*cells, key=key)
             self._shown[key] = cells
+            if self._layout:
+                self.add_row(*self._visible(cells), key=key)
+            self._measure(cells)
             return
         merged = tuple(old if skip_volatile and index in self._volatile else new
                        for index, (old, new) in enumerate(zip(shown, cells, strict=True)))
         if merged == shown:
             return
         self._shown[key] = merged
+        if not self._layout or self._measure(merged):
+            return  # not laid out yet, or just rebuilt from `_shown`
         if self._in_view(key):
             self._write(key)
         else:
@@ -139,7 +218,8 @@ class KeyedTable(DataTable[Any], inherit_bindings=False):
         """Make the table's cells of `key` what `_shown` says."""
         self._pending.discard(key)
         current = self.get_row(key)
-        for (_, column), old, new in zip(self._column_spec, current, self._shown[key], strict=True):
+        for (column, _), old, new in zip(self._layout, current, self._visible(self._shown[key]),
+                                         strict=True):
             if _plain(old) != _plain(new) or (isinstance(new, Text) and old != new):
                 self._set(key, column, new)
 
@@ -147,8 +227,7 @@ class KeyedTable(DataTable[Any], inherit_bindings=False):
         """Write one cell; the column widens when the value is wider than it (an age going from
         ``9.9s`` to ``10.0s`` is never cut), and never narrows (that would re-measure it all)."""
         spec = self.columns.get(ColumnKey(column))
-        text = value.plain if isinstance(value, Text) else str(value)
-        wider = spec is not None and cell_len(text) > spec.content_width
+        wider = spec is not None and cell_width(value) > spec.content_width
         self.update_cell(key, column, value, update_width=wider)
 
     def flush(self, *, everything: bool = False) -> None:
@@ -164,7 +243,10 @@ class KeyedTable(DataTable[Any], inherit_bindings=False):
             self.call_after_refresh(self.flush)
 
     def on_resize(self) -> None:
-        """Rows that came into view get their deferred writes."""
+        """Re-fit the columns to the new width; rows that came into view get their deferred
+        writes."""
+        if self._layout:
+            self.relayout()
         if self._pending:
             self.call_after_refresh(self.flush)
 
@@ -177,28 +259,41 @@ class KeyedTable(DataTable[Any], inherit_bindings=False):
     def refresh_volatile(self, cells_for: Callable[[str], Cells | None]) -> None:
         """Rewrite the volatile cells of the rows on screen from `cells_for(key)`."""
         self.flush()
+        caps = dict(self._layout)
         for key in self.visible_keys():
             cells = cells_for(key)
             if cells is None or key not in self._shown:
                 continue
             cells = literal_cells(cells)
             shown = list(self._shown[key])
-            for index in self._volatile:
-                if _plain(shown[index]) != _plain(cells[index]) or shown[index] != cells[index]:
-                    self._set(key, self._column_spec[index][1], cells[index])
-                    shown[index] = cells[index]
+            changed = [index for index in self._volatile
+                       if _plain(shown[index]) != _plain(cells[index]) or shown[index] != cells[index]]
+            for index in changed:
+                shown[index] = cells[index]
             self._shown[key] = tuple(shown)
+            if self._measure(self._shown[key]):
+                return  # rebuilt from `_shown`: every row is current
+            for index in changed:
+                column = self._column_spec[index].key
+                if column in caps:
+                    self._set(key, column, fit_cell(cells[index], caps[column]))
 
     def discard(self, key: str) -> None:
         """Remove the row if it is shown."""
         self._pending.discard(key)
-        if self._shown.pop(key, None) is not None:
+        if self._shown.pop(key, None) is not None and self._layout:
             self.remove_row(key)
 
     def cycle_sort(self) -> str:
-        """Sort by the next column; returns its label."""
+        """Sort by the next column shown; returns its label."""
         self.flush(everything=True)
-        self._sort_index = (self._sort_index + 1) % len(self._column_spec)
-        label, column = self._column_spec[self._sort_index]
-        self.sort(column, key=lambda value: (str(type(_plain(value))), _plain(value)))
-        return label
+        shown = [key for key, _ in self._layout]
+        if not shown:
+            return ""
+        following = shown.index(self._sort_key) + 1 if self._sort_key in shown else 0
+        self._sort_key = shown[following % len(shown)]
+        self._sort_by(self._sort_key)
+        return next(column.label for column in self._column_spec if column.key == self._sort_key)
+
+    def _sort_by(self, column: str) -> None:
+        self.sort(column, key=sort_value)

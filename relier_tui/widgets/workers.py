@@ -12,13 +12,19 @@ from textual.widgets import Input
 
 from relier.inspection import WorkerView
 from relier_tui.filters import Filter
-from relier_tui.widgets.inflight import LeaseLimits, lease_cell
+from relier_tui.leases import LeaseLimits, lease_cell
+from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
 
-#: health first (lease, tasks held, state): an 80-column terminal shows them without scrolling
-COLUMNS = [("worker / process", "node"), ("lease", "lease"), ("held", "held"), ("state", "state"),
-           ("pool", "pool"), ("queues", "queues"), ("host", "host"), ("pid", "pid")]
+#: health first (lease, tasks held, state), kept longest: at 80 columns pool and queues follow
+COLUMNS = [Column("worker / process", "node", priority=0, min_width=20),
+           Column("lease", "lease", priority=2, min_width=6),
+           Column("held", "held", priority=3),
+           Column("state", "state", priority=1, min_width=8),
+           Column("pool", "pool", priority=4, min_width=8),
+           Column("queues", "queues", priority=5, min_width=12),
+           Column("host", "host", priority=6, min_width=8), Column("pid", "pid", priority=7)]
 
 
 def _state(worker: WorkerView, ttl: float) -> str:

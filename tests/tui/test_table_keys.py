@@ -1,7 +1,8 @@
 """The tables' own keys (issue 19): every key a console table declares, in every table of every
-pane, moves its cursor or scrolls its columns. The rows are put in the table itself after the
-console's first read (a pure UI check: an empty Redis has no rows to show); the keys come from
-the table's bindings, so a new one without a check here fails."""
+pane, moves its cursor. The rows are put in the table itself after the console's first read (a
+pure UI check: an empty Redis has no rows to show); the keys come from the table's bindings,
+so a new one without a check here fails. (The columns always fit the table's width, so there
+is nothing to scroll sideways: tests/tui/test_layout.py.)"""
 
 from __future__ import annotations
 
@@ -30,13 +31,6 @@ def _row(row: int) -> Setup:
     return lambda table: table.move_cursor(row=row)
 
 
-def _columns(at_end: bool) -> Setup:
-    def setup(table: KeyedTable) -> None:
-        table.scroll_x = table.max_scroll_x if at_end else 0
-
-    return setup
-
-
 CHECKS: dict[str, tuple[Setup, Done]] = {
     "down": (_row(0), lambda table: table.cursor_row == 1),
     "up": (_row(5), lambda table: table.cursor_row == 4),
@@ -44,18 +38,13 @@ CHECKS: dict[str, tuple[Setup, Done]] = {
     "pageup": (_row(ROWS - 1), lambda table: table.cursor_row < ROWS - 2),
     "ctrl+home": (_row(10), lambda table: table.cursor_row == 0),
     "ctrl+end": (_row(0), lambda table: table.cursor_row == ROWS - 1),
-    "right": (_columns(at_end=False), lambda table: table.scroll_x > 0),
-    "left": (_columns(at_end=True), lambda table: table.scroll_x < table.max_scroll_x),
-    "home": (_columns(at_end=True), lambda table: table.scroll_x == 0),
-    "end": (_columns(at_end=False), lambda table: table.scroll_x == table.max_scroll_x > 0),
 }
 
 
 def _fill(table: KeyedTable) -> None:
-    """ROWS rows, the last column wider than any terminal (so the columns scroll)."""
-    width = len(table.columns)
-    table.sync({f"row-{n:02d}": (*(f"r{n}c{c}" for c in range(width - 1)), "x" * 300)
-                for n in range(ROWS)})
+    """ROWS rows, one cell per column the table has (shown or not)."""
+    width = len(table.column_spec)
+    table.sync({f"row-{n:02d}": tuple(f"r{n}c{c}" for c in range(width)) for n in range(ROWS)})
 
 
 def test_every_table_key_has_a_check() -> None:
