@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -11,10 +12,13 @@ import redis
 
 from relier import inspection
 from relier.binding import Relier
+from relier.cli.dlq import _echo_message as echo_message  # the same rendering as `rl dlq show`
 from relier.cli.doctor import load_app
 from relier.cli.output import dumps, echo, echo_json, echo_lines
+from relier.display import mask_secrets
 from relier.errors import ConfigurationError, RelierError
 from relier.eventstream import EventStream
+from relier.stored_message import decode_stored
 
 app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
                           help="Celery app whose Relier binding to use, as module:attribute.")
@@ -139,22 +143,49 @@ def inflight_command(queue: str | None, worker: str | None, follow: bool, interv
         return 0
 
 
-@tasks.command("show", short_help="One task's whole record and attempt history.")
+_SHOW_HELP = """One task's whole record, the call's arguments decoded, and its attempt history.
+
+The arguments are decoded from the message the record keeps, with whether its signature
+verifies against RELIER_SECRET_KEYS (verified, bad signature or unknown key), as `rl dlq show`
+decodes a dead letter's. Values are shown as Python literals, cut at 2,000 characters, with
+control characters replaced; values RELIER_CONSOLE_MASK names are masked. --raw adds the
+stored bytes (message, checkpoint, result) as base64.
+
+Examples:
+
+\b
+  rl tasks show 3f2c9a1e-...
+  rl tasks show 3f2c9a1e-... --raw --json > task.json
+"""
+
+#: record fields that hold bytes, which --raw prints as base64
+_STORED_BYTES = ("packed", "head", "tail", "raw", "partial", "result")
+
+
+@tasks.command("show", help=_SHOW_HELP,
+               short_help="One task's record, its arguments decoded, and attempt history.")
 @click.argument("task_id")
+@click.option("--raw", is_flag=True,
+              help="Also print the stored bytes (message, checkpoint, result) as base64.")
 @json_option
 @app_option
-def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
-    """One task's whole record and attempt history.
-
-    Example:
-
-    \b
-      rl tasks show 3f2c9a1e-... --json
-    """
-    detail = inspection.task_detail(_relier(app_spec).store, task_id)
+def show_command(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
+    relier = _relier(app_spec)
+    detail = inspection.task_detail(relier.store, task_id)
     if detail is None:
         raise click.ClickException(f"no task {task_id} (never pushed, or expired)")
+    record = relier.store.record(task_id)
+    message = decode_stored(record, dict(relier.settings.verification_keys))
+    words = relier.settings.console_mask
+    for name in ("partial", "result"):
+        if name in detail and not raw:
+            detail[name] = mask_secrets(detail[name], words)
+    stored = {name: record[name] for name in _STORED_BYTES if name in record} if raw else {}
     if as_json:
+        detail["message"] = mask_secrets(message.as_dict(), words)
+        if stored:
+            detail["stored"] = {name: {"base64": base64.b64encode(value).decode(), "bytes": len(value)}
+                                for name, value in stored.items()}
         echo_json(detail, indent=2, sort_keys=True, default=repr)
         return 0
     for name, value in detail.items():
@@ -162,9 +193,13 @@ def show_command(task_id: str, as_json: bool, app_spec: str) -> int:
             echo(f"{name:>18}:\n{value}", keep_newlines=True)
         elif name != "history":
             echo(f"{name:>18}: {value}")
+    echo("message:")
+    echo_message(message, words)
     echo("history:")
     for entry in detail["history"]:
         echo("  " + dumps(entry, sort_keys=True, default=repr))
+    for name, value in stored.items():
+        echo(f"{name} ({len(value)} bytes, base64): {base64.b64encode(value).decode()}")
     return 0
 
 

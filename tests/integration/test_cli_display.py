@@ -4,6 +4,7 @@ as U+FFFD, and a bad `rl push` argument is one line on stderr, never a traceback
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -14,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
+from relier.binding import Relier
 from relier.config import Settings
 from relier.connection import Connections
-from relier.display import REPLACEMENT
+from relier.display import MASK, REPLACEMENT
 from relier.store import Store
 from relier.testing import RedisServer
 
@@ -192,3 +195,41 @@ def test_push_with_a_hostile_task_name_is_refused_in_one_safe_line(
     stderr = inert(result.stderr)
     assert stderr.startswith("rl: error: ")
     assert len(stderr.strip().splitlines()) == 1
+
+
+def test_tasks_show_decodes_the_arguments_masks_secrets_and_keeps_raw_bytes_on_request(
+    hostile_server: RedisServer,
+) -> None:
+    """`rl tasks show` decodes a task's arguments from its stored message, as `rl dlq show`
+    and the console's detail view do, with the signature status; --raw adds the bytes."""
+    settings = Settings.from_env({"RELIER_ENV": "test", "RELIER_REDIS_URL": hostile_server.url})
+    relier = Relier(Celery("cli-tasks-show", set_as_current=False), settings=settings)
+    handle = relier.push_by_name("billing.charge", ["o-1", 4200],
+                                 {"currency": "EUR", "password": "hunter2", "note": f"x{ATTACK}"})
+    detail = shown(hostile_server, "tasks", "show", handle.id)
+    assert " signature: verified (key dev)" in detail
+    assert "[0] 'o-1'" in detail
+    assert "[1] 4200" in detail
+    assert "currency = 'EUR'" in detail
+    assert f"password = {MASK}" in detail
+    assert "note = 'x\\x1b]0;pwned\\x07'" in detail  # the value as a literal: escapes visible
+    assert "hunter2" not in detail
+    assert "base64" not in detail
+    document = json.loads(shown(hostile_server, "tasks", "show", handle.id, "--json"))
+    assert document["message"]["verified"] is True
+    assert document["message"]["args"] == ["o-1", 4200]
+    assert document["message"]["kwargs"]["password"] == MASK
+    assert "stored" not in document
+
+    raw = shown(hostile_server, "tasks", "show", handle.id, "--raw")
+    assert "[0] 'o-1'" in raw  # still decoded
+    stored = line_of(raw, "packed (")
+    size = int(stored.split("(", 1)[1].split(" ", 1)[0])
+    assert len(base64.b64decode(stored.rsplit(": ", 1)[1])) == size
+    document = json.loads(shown(hostile_server, "tasks", "show", handle.id, "--raw", "--json"))
+    assert document["stored"]["packed"]["bytes"] == size
+
+
+def line_of(text: str, start: str) -> str:
+    """The first line of `text` that starts with `start`."""
+    return next(line for line in text.splitlines() if line.startswith(start))
