@@ -32,6 +32,7 @@ from relier.canvas import (
     join_results,
     run_starmap,
 )
+from relier.cells import Cells, consume_own_cell, own_cell, register_cells, with_cells
 from relier.config import Settings, get_settings
 from relier.connection import Connections
 from relier.dispatch import push_by_name
@@ -53,7 +54,7 @@ from relier.serializer import add_verification_keys, register_serializer
 from relier.spec import TaskOptions, TaskSpec, build_spec, task_name_for
 from relier.store import Store
 from relier.task import RelierTask
-from relier.transport import SENTINEL_TRANSPORT, TRANSPORT
+from relier.transport import SENTINEL_TRANSPORT, TRANSPORT, keep_relier_transport
 from relier.worker.consumer import ReturnReserved, WatchPoolProcesses
 from relier.worker.gate import TaskKind
 from relier.worker.lifecycle import (
@@ -72,10 +73,11 @@ logger = logging.getLogger("relier")
 
 
 def _settings_for(app: Celery) -> Settings:
-    """Process settings; without RELIER_REDIS_URL, relier follows the app's Redis broker."""
+    """Process settings; without RELIER_REDIS_URL or RELIER_CELLS, relier follows the app's
+    Redis broker."""
     settings = get_settings()
     broker = str(app.conf.broker_url or "")
-    if "RELIER_REDIS_URL" in os.environ:
+    if "RELIER_REDIS_URL" in os.environ or settings.cells:
         return settings
     if broker.startswith(("redis://", "rediss://")):
         return dataclasses.replace(settings, redis_url=broker)
@@ -114,8 +116,12 @@ def _refuse_a_task(target: object) -> None:
             "make the app's tasks relier tasks")
 
 
-def _use_relier_transport(conf: Any) -> None:
-    """relier's kombu transport for a Redis or Sentinel broker, unless the app chose one."""
+def _use_relier_transport(app: Any) -> None:
+    """relier's kombu transport for a Redis or Sentinel broker, unless the app chose one, kept
+    through broker failovers."""
+    conf = app.conf
+    if conf.broker_transport in (TRANSPORT, SENTINEL_TRANSPORT):
+        keep_relier_transport(app)
     if conf.broker_transport:
         return
     broker = str(conf.broker_url or "")
@@ -125,6 +131,8 @@ def _use_relier_transport(conf: Any) -> None:
         if broker.startswith("rediss://") and not conf.broker_use_ssl:
             conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}  # what kombu assumes
         conf.broker_transport = TRANSPORT
+    if conf.broker_transport:
+        keep_relier_transport(app)
 
 
 class Relier:
@@ -141,10 +149,17 @@ class Relier:
         settings: Settings | None = None,
         admission: Mapping[str, Admission] | None = None,
         all_tasks: bool = False,
+        cells: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
-        self.runtime = Runtime(settings or _settings_for(app),
-                               broker_keys_for(app.conf.broker_transport_options), admission)
+        chosen = settings or _settings_for(app)
+        if cells is not None:
+            chosen = with_cells(chosen, cells)
+        consume_own_cell(app.conf, chosen)
+        self.runtime = Runtime(chosen, broker_keys_for(app.conf.broker_transport_options),
+                               admission, cell=own_cell(chosen.cells, chosen.cell))
+        #: Every cell's runtime (just `runtime` without RELIER_CELLS); pushes are placed here.
+        self.cells = Cells(self.runtime)
         self.tasks: dict[str, RelierTask] = {}
         #: With ``all_tasks=True``: the app's tasks that stayed plain Celery tasks, and why.
         self.plain_tasks: dict[str, str] = {}
@@ -161,6 +176,7 @@ class Relier:
         results.install(app)
         WorkerLifecycle(app, self.runtime, self.preflight_checks, self._task_kind).connect()
         register_runtime(app, self.runtime)
+        register_cells(app, self.cells)
         _bound[app] = self
         self._send_relier_tasks_by_name()
         if all_tasks:  # before anything finalizes the app (declaring relier's own tasks does)
@@ -295,7 +311,7 @@ class Relier:
         if "worker_disable_prefetch" not in conf.changes:
             conf.worker_disable_prefetch = True  # per pool at worker start (WorkerLifecycle)
             conf[PREFETCH_CHOSEN_BY_RELIER] = True
-        _use_relier_transport(conf)
+        _use_relier_transport(self.app)
         if self.app.control_cls in (None, "celery.app.control:Control"):
             self.app.control_cls = "relier.control:RelierControl"
             self.app.__dict__.pop("control", None)  # read before relier was bound
@@ -332,6 +348,7 @@ class Relier:
                     "name": spec.name,
                     "relier": self,
                     "runtime": self.runtime,
+                    "cells": self.cells,
                     "pipeline": self.pipeline,
                     "migrations": chain,
                     "spec": spec,
@@ -386,6 +403,7 @@ class Relier:
             admission=options.get("admission"),
             slo=options.get("slo"),
             durable=options.get("durable", False),
+            cell_key=options.get("cell_key"),
         )
         problem = task_name_problem(spec.name) or self.queue_problem(spec.queue)
         if problem:
@@ -412,7 +430,7 @@ class Relier:
         """Revoke a task, as Celery's ``revoke``: it never runs (again), persistently (state
         ``cancelled``, Celery's REVOKED); with `terminate`, a running body is stopped too.
         Returns ``cancelled``, ``done`` (it had already ended) or ``missing``."""
-        reply = self.store.cancel(task_id, "revoked", by="cancel")
+        reply = self.cells.locate(task_id).store.cancel(task_id, "revoked", by="cancel")
         self.app.control.revoke(task_id, terminate=terminate)
         return str(reply)
 
@@ -428,8 +446,8 @@ class Relier:
         return DeadLetters(self.store, self.runtime.front())
 
     def handle(self, task_id: str) -> TaskHandle:
-        """A handle on a task pushed earlier (by any process), from its id."""
-        return TaskHandle(task_id, self.runtime)
+        """A handle on a task pushed earlier (by any process), from its id (in its cell)."""
+        return TaskHandle(task_id, self.cells.locate(task_id))
 
     def idempotency_lock(self, key: str, ttl: float = 60.0) -> IdempotencyLock:
         """A manual once-only section keyed by `key`; see `relier.idempotency`."""
@@ -441,6 +459,7 @@ class Relier:
             checks.append(preflight.check_memory(self.store.client, self.settings.memory_warning))
         checks += preflight.check_app(self.app, pool, self.settings.redis_url)
         checks += preflight.check_settings(self.settings)
+        checks += preflight.check_cell(self.settings)
         return checks
 
     def _task_kind(self, name: str) -> TaskKind:

@@ -29,6 +29,7 @@ from queue import Empty
 from typing import Any, Protocol
 
 import redis
+from kombu.connection import Connection as KombuConnection
 from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 from kombu.utils.encoding import bytes_to_str
@@ -189,3 +190,31 @@ class SentinelTransport(kombu_redis.SentinelTransport):
     """``broker_transport='relier.transport:SentinelTransport'`` for ``sentinel://`` brokers."""
 
     Channel = SentinelChannel
+
+
+#: The URL schemes kombu maps to the Redis transports each of relier's transports replaces.
+_SCHEMES = {TRANSPORT: frozenset({"redis", "rediss", "unix"}),
+            SENTINEL_TRANSPORT: frozenset({"sentinel"})}
+
+
+class Connection(KombuConnection):
+    """kombu's connection, keeping relier's transport through a broker failover.
+
+    kombu's ``switch()`` to the next URL of a failover list (``sentinel://a;sentinel://b``, or
+    Celery's ``broker_failover_strategy``) takes the transport from that URL's scheme, and so
+    kombu's own Redis transport: after the first failover the worker would pop elements
+    without the gate (a packed element or any garbage then ends the main process) and keep
+    kombu's unacked copy again. Here the transport chosen at construction stays when the new
+    URL's scheme is one it serves.
+    """
+
+    def switch(self, conn_str: str) -> None:
+        chosen = self._initial_params.get("transport")
+        super().switch(conn_str)  # type: ignore[no-untyped-call]
+        if chosen in _SCHEMES and self.transport_cls in _SCHEMES[chosen]:
+            self.transport_cls = chosen
+
+
+def keep_relier_transport(app: Any) -> None:
+    """Make `app`'s broker connections `Connection`s (relier's transport through failovers)."""
+    app.amqp.Connection = Connection

@@ -24,7 +24,7 @@ from relier.chaos.probes import marks_key
 from relier.devserver import RedisServer
 from relier.eventstream import EventStream
 from relier.stats import summarize
-from relier.testing import FAST_LEASES, CeleryWorker, start_resurrector, stop_process
+from relier.testing import FAST_LEASES, CeleryWorker, start_resurrector, stop_process, wait_ticking
 
 ProgressCallback = Callable[[str, dict[str, Any]], None]
 CHAOS_QUEUES = ("chaos",)
@@ -78,9 +78,13 @@ class LocalCluster:
         return worker
 
     def start_resurrector(self, env: dict[str, str] | None = None) -> None:
-        self._resurrector = start_resurrector(self.relier.settings.redis_url,
-                                              self.log_dir / "resurrector.log",
+        """Start a resurrector and wait for its first pass: a scenario that then cuts Redis off
+        must find it running, not still starting (it refuses to start without Redis)."""
+        log = self.log_dir / "resurrector.log"
+        self._resurrector = start_resurrector(self.relier.settings.redis_url, log,
                                               {**self.env, **(env or {})})
+        wait_ticking(self._resurrector, self.relier.store.client, self.relier.store.keys.resurrector,
+                     log)
 
     @property
     def resurrector_pid(self) -> int | None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from relier.devserver import LOOPBACK, RedisServer, SentinelServer, free_port, server_binary, wait_until
 from relier.testing.events import LifecycleEvents
 from relier.testing.processes import stop_process
-from relier.testing.resurrector import FAST_LEASES, start_resurrector
+from relier.testing.resurrector import FAST_LEASES, start_resurrector, wait_ticking
 from relier.testing.workers import CeleryWorker
 
 __all__ = ["FAST_LEASES", "LOOPBACK", "CeleryWorker", "LifecycleEvents", "RedisServer", "SentinelServer",
-           "free_port", "server_binary", "start_resurrector", "stop_process", "wait_until"]
+           "free_port", "server_binary", "start_resurrector", "stop_process", "wait_ticking",
+           "wait_until"]

@@ -21,9 +21,9 @@ from relier.devserver import SentinelServer, valkey_binary
 from relier.dispatch import prepare_dispatch, push
 from relier.errors import NotDurableError, RelierError
 from relier.spec import build_spec
-from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, stop_process, wait_until
+from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, stop_process, wait_ticking, wait_until
 from tests.conftest import APPS_DIR
-from tests.support import settings_for, start_resurrector
+from tests.support import KEYS, settings_for, start_resurrector
 
 MASTER = "relier-test"
 
@@ -147,6 +147,7 @@ def test_failover_under_load(cluster: Cluster, tmp_path: Path) -> None:  # noqa:
     producer = threading.Thread(target=produce, daemon=True)
     try:
         worker.start().wait_ready()
+        wait_ticking(resurrector, cluster.master.client(), KEYS.resurrector, tmp_path / "resurrector.log")
         producer.start()
         wait_until(lambda: len(acked) >= 40, timeout=30)
         old_port = cluster.master.port
@@ -178,6 +179,10 @@ def test_failover_under_load(cluster: Cluster, tmp_path: Path) -> None:  # noqa:
         assert worker.process is not None
         assert worker.process.poll() is None
         assert resurrector.poll() is None
+        # every reconnection, the failover's included, kept relier's transport (and its gate)
+        connected = [line for line in worker.log().splitlines() if "Connected to" in line]
+        assert len(connected) >= 2, connected
+        assert all("relier.transport:SentinelTransport" in line for line in connected), connected
         print(f"acked={len(acked)} refused={refused} lost={len(lost)} twice={len(twice)}")
     finally:
         stop.set()
