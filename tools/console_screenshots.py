@@ -11,12 +11,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from relier.binding import Relier
 from relier.devserver import RedisServer
 from relier.testing import CeleryWorker
 from relier_tui.app import RelierConsole
+from relier_tui.screens import DetailScreen
+from relier_tui.widgets.inflight import InflightPane
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 PANES = {"1": "inflight", "2": "workers", "3": "events", "4": "dead-letters", "5": "chaos",
@@ -37,12 +42,34 @@ async def shoot(relier: Relier) -> None:
             app.save_screenshot(str(OUT / f"console-{name}.svg"))
         await pilot.press("4")
         await pilot.press("enter")
-        await pilot.pause(1.0)
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), "the dead letter's view")
+        await pilot.pause(0.5)
         app.save_screenshot(str(OUT / "console-dead-letter-detail.svg"))
+        await pilot.press("escape")
+        await pilot.press("1")
+        inflight = app.query_one(InflightPane)
+        await wait_for(pilot, lambda: bool(inflight.table.keys), "a task inflight")
+        inflight.open_task(inflight.table.keys[0])  # the demo's tasks are short: open it now
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen), "the task's view")
+        await pilot.pause(0.5)
+        app.save_screenshot(str(OUT / "console-task-detail.svg"))
         await pilot.press("escape")
         await pilot.press("question_mark")
         await pilot.pause(0.5)
         app.save_screenshot(str(OUT / "console-help.svg"))
+        await pilot.press("escape")
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: len(inflight.table.keys) >= 2, "two tasks inflight at 80x24")
+        app.save_screenshot(str(OUT / "console-inflight-80x24.svg"))
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], what: str) -> None:
+    """Let the console run until `condition` holds (60 s at most)."""
+    deadline = time.monotonic() + 60
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
 
 
 def main() -> int:
