@@ -15,7 +15,7 @@ from typing import Any
 
 from celery.app.control import Control
 
-from relier.runtime import runtime_of
+from relier.cells import cells_of
 
 
 class RelierControl(Control):  # type: ignore[misc]  # celery ships no type information
@@ -29,8 +29,8 @@ class RelierControl(Control):  # type: ignore[misc]  # celery ships no type info
         return super().broadcast(command, arguments, *args, **kwargs)
 
     def _cancel(self, task_ids: str | Iterable[str] | None) -> None:
-        runtime = runtime_of(self.app)
-        if runtime is None or task_ids is None:
+        cells = cells_of(self.app)
+        if cells is None or task_ids is None:
             return
         for task_id in [task_ids] if isinstance(task_ids, str) else list(task_ids):
-            runtime.store.cancel(str(task_id), "revoked", by="revoke")
+            cells.locate(str(task_id)).store.cancel(str(task_id), "revoked", by="revoke")

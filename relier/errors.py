@@ -104,3 +104,30 @@ class NotDurableError(RelierError):
         super().__init__(
             f"task {task_id} is queued but not confirmed durable: fsynced locally {bool(fsynced)}, "
             f"{replicas} of {wanted_replicas} replica(s) within RELIER_DURABLE_TIMEOUT")
+
+
+class CellUnavailableError(RelierError):
+    """A task that must go to one cell (a `cell_key`, a canvas, an idempotency key or its own
+    task id place it) could not be pushed there: the cell's Redis is down or refused the write.
+    Nothing was queued; the error names the cell and the cause."""
+
+    def __init__(self, task: str, cell: str, placed_by: str, cause: BaseException) -> None:
+        self.task = task
+        self.cell = cell
+        self.placed_by = placed_by
+        self.cause = cause
+        super().__init__(
+            f"push of {task} failed: its {placed_by} places it in cell {cell!r}, which is "
+            f"unavailable ({type(cause).__name__}: {cause}); nothing was queued")
+
+
+class NoCellAcceptedError(RelierError):
+    """No cell accepted a push that could go to any: each one tried was down or refused it.
+    `refusals` lists (cell, why) in the order they were tried; nothing was queued."""
+
+    def __init__(self, task: str, refusals: list[tuple[str, str]]) -> None:
+        self.task = task
+        self.refusals = refusals
+        tried = "; ".join(f"{cell}: {why}" for cell, why in refusals)
+        super().__init__(f"push of {task} failed: no cell accepted it (tried {tried}); "
+                         "nothing was queued")

@@ -58,6 +58,11 @@ class TaskHandle:
         return f"TaskHandle(id={self.id!r})"
 
     @property
+    def cell(self) -> str:
+        """The cell the task lives in (RELIER_CELLS); "" with one Redis."""
+        return self._runtime.cell
+
+    @property
     def state(self) -> TaskState:
         raw = cast(bytes | None, self._runtime.store.client.hget(self._runtime.keys.record(self.id), "state"))
         if raw is None:

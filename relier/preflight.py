@@ -190,6 +190,19 @@ def check_settings(settings: Settings, environ: Mapping[str, str] | None = None)
     return checks
 
 
+def check_cell(settings: Settings) -> list[Check]:
+    """A worker or resurrector serves one cell: with RELIER_CELLS, RELIER_CELL must name it."""
+    if not settings.cells:
+        return []
+    names = ", ".join(name for name, _ in settings.cells)
+    if settings.cell:
+        return [Check("cell", Severity.OK, f"serving cell {settings.cell!r} of {names}")]
+    return [Check("cell", Severity.ERROR,
+                  f"RELIER_CELLS names the cells {names} but RELIER_CELL is unset: a worker or "
+                  "resurrector serves one cell",
+                  f"set RELIER_CELL to one of {names} (the same RELIER_CELLS everywhere)")]
+
+
 def check_memory(client: redis.Redis, warning: float) -> Check:
     """Redis memory in use against ``maxmemory``: at the limit Redis refuses every write."""
     try:

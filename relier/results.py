@@ -26,6 +26,7 @@ from celery.exceptions import ChordError, TaskRevokedError, TimeLimitExceeded
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 
+from relier.cells import cells_of
 from relier.envelope import decode_value
 from relier.errors import TaskFailedError, UnsupportedCanvasError
 from relier.reasons import DeadLetterReason
@@ -133,6 +134,11 @@ class RelierResultsMixin:
         self._relier_runtime = runtime
         return runtime
 
+    def _runtime_of_task(self, task_id: str) -> Runtime | None:
+        """The runtime of the cell holding `task_id` (`relier.cells`)."""
+        cells = cells_of(self.app)
+        return cells.locate(task_id) if cells is not None else self._runtime()
+
     def _is_relier(self, result: Any) -> bool:
         """Whether `result` is a relier task's: its task said so (a chain's later step or a
         chord's body has no record yet), or its id has a record."""
@@ -141,7 +147,7 @@ class RelierResultsMixin:
         return isinstance(result, RelierAsyncResult) or self._relier_record(result.id) is not None
 
     def _relier_record(self, task_id: str) -> dict[str, bytes | None] | None:
-        runtime = self._runtime()
+        runtime = self._runtime_of_task(task_id)
         if runtime is None:
             return None
         values = cast(list[bytes | None], runtime.store.client.hmget(
@@ -256,7 +262,9 @@ class RelierResultsMixin:
         return super().apply_chord(*args, **kwargs)  # type: ignore[misc]
 
     def set_chord_size(self, group_id: str, chord_size: int) -> None:
-        runtime = self._runtime()
+        cells = cells_of(self.app)
+        # the chord's members were placed by their group id: its counter goes with them
+        runtime = cells.first_for(group_id) if cells is not None else self._runtime()
         if runtime is not None and group_id in self._relier_chords():
             self._relier_chords().discard(group_id)
             runtime.store.set_chord_size(group_id, chord_size)

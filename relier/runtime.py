@@ -27,8 +27,11 @@ class Runtime:
     """Settings, connections, key names and the store, for one Celery app's broker."""
 
     def __init__(self, settings: Settings, broker_keys: BrokerKeys,
-                 queue_admission: Mapping[str, Admission] | None = None) -> None:
+                 queue_admission: Mapping[str, Admission] | None = None, *,
+                 cell: str = "") -> None:
         self.settings = settings
+        #: The name of the cell this runtime's Redis is (`relier.cells`); "" without cells.
+        self.cell = cell
         self.broker_keys = broker_keys
         #: Declared admission limits per queue name (live limits in Redis override them).
         self.queue_admission: dict[str, Admission] = dict(queue_admission or {})

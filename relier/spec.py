@@ -36,6 +36,8 @@ class TaskSpec:
     admission: Admission | None = None
     slo: float | None = None
     durable: bool = False
+    #: ``cell_key(*args, **kwargs)``: the key that places each call in a cell (`relier.placement`).
+    cell_key: Callable[..., Any] | None = None
     #: For a task declared without `queue=`: the app's routing (``task_routes``, else
     #: ``task_default_queue``) for one call's arguments, as Celery routes it.
     router: Callable[[Sequence[Any], Mapping[str, Any]], str] | None = None
@@ -63,7 +65,9 @@ class TaskOptions(TypedDict, total=False):
     retry_on: the retry policy. admission: `Admission` limits for this task. durable: a push
     returns only once Redis has fsynced the task to its AOF (and RELIER_DURABLE_REPLICAS
     replicas have it), via WAITAOF; raises `NotDurableError` when that is not confirmed in
-    RELIER_DURABLE_TIMEOUT. bind: the function gets the task as its first argument (Celery's
+    RELIER_DURABLE_TIMEOUT. cell_key(*args, **kwargs): with RELIER_CELLS, the text or whole
+    number that places each call in a cell (calls with the same key share a cell; see
+    docs/scaling.md). bind: the function gets the task as its first argument (Celery's
     ``bind=True``: ``self.request``, ``self.retry()``).
     """
 
@@ -85,6 +89,7 @@ class TaskOptions(TypedDict, total=False):
     admission: Admission
     slo: float
     durable: bool
+    cell_key: Callable[..., Any]
     bind: bool
 
 
@@ -126,6 +131,7 @@ def build_spec(
     slo: float | None = None,
     durable: bool = False,
     router: Callable[[Sequence[Any], Mapping[str, Any]], str] | None = None,
+    cell_key: Callable[..., Any] | None = None,
 ) -> TaskSpec:
     """Validate the options and return the spec; raises `ConfigurationError` with the fix."""
     if not callable(func):
@@ -149,12 +155,15 @@ def build_spec(
         slo=slo,
         durable=durable,
         router=router,
+        cell_key=cell_key,
     )
     where = f"@rl_task on {spec.name}"
     _check_identity(spec, where, has_explicit_name=name is not None)
     _check_timeouts(spec, where)
     _check_idempotency(spec, where)
     _check_retry(spec.retry, where)
+    if spec.cell_key is not None and not callable(spec.cell_key):
+        raise ConfigurationError(f"{where}: cell_key must be a function of the task's arguments")
     if spec.slo is not None and not 0 < spec.slo < 1:
         raise ConfigurationError(f"{where}: slo must be an availability between 0 and 1, e.g. 0.999")
     return spec

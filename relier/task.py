@@ -10,7 +10,8 @@ from celery import Task
 from celery.result import AsyncResult as CeleryResult
 
 from relier import canvas
-from relier.dispatch import adispatch, dispatch, prepare_dispatch
+from relier.cell_dispatch import adispatch_placed, dispatch_placed
+from relier.dispatch import prepare_dispatch
 from relier.eager import EagerHandle, run_eagerly
 from relier.envelope import DecodeFailure, Envelope
 from relier.handle import TaskHandle
@@ -22,6 +23,8 @@ from relier.schema import Migration, MigrationChain
 from relier.spec import TaskSpec
 
 if TYPE_CHECKING:
+    from relier.cells import Cells
+    from relier.placement import CellKey
     from relier.runtime import Runtime
     from relier.worker.pipeline import Pipeline
 
@@ -39,7 +42,10 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
 
     #: The `Relier` facade that declared this task (for your code; relier's own uses `runtime`).
     relier: Any
+    #: This process's own cell's runtime (the only one without RELIER_CELLS).
     runtime: Runtime
+    #: Every cell's runtime: pushes are placed among them (`relier.cell_dispatch`).
+    cells: Cells
     spec: TaskSpec
     pipeline: Pipeline
     migrations: MigrationChain
@@ -83,14 +89,14 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         if self.app.conf.task_always_eager:
             return EagerHandle.run(self, args, kwargs)
         self.check_arguments(args, kwargs)
-        return dispatch(self.runtime, self.spec, args, kwargs)
+        return dispatch_placed(self.cells, self.spec, args, kwargs)
 
     async def apush(self, *args: Any, **kwargs: Any) -> TaskHandle:
         """Dispatch from asyncio code without blocking the event loop."""
         if self.app.conf.task_always_eager:
             return EagerHandle.run(self, args, kwargs)
         self.check_arguments(args, kwargs)
-        return await adispatch(self.runtime, self.spec, args, kwargs)
+        return await adispatch_placed(self.cells, self.spec, args, kwargs)
 
     def push_with(
         self,
@@ -100,11 +106,13 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         task_id: str | None = None,
         queue: str | None = None,
         priority: int | None = None,
+        cell_key: CellKey | None = None,
     ) -> TaskHandle:
-        """`push` with per-call options; an existing `task_id` returns that task's handle."""
+        """`push` with per-call options; an existing `task_id` returns that task's handle.
+        With RELIER_CELLS, `cell_key` places the task (calls with the same key share a cell)."""
         self.check_arguments(args, kwargs or {})
-        return dispatch(self.runtime, self.spec, args, kwargs or {},
-                        task_id=task_id, queue=queue, priority=priority)
+        return dispatch_placed(self.cells, self.spec, args, kwargs or {}, cell_key=cell_key,
+                               task_id=task_id, queue=queue, priority=priority)
 
     async def apush_with(
         self,
@@ -114,10 +122,13 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
         task_id: str | None = None,
         queue: str | None = None,
         priority: int | None = None,
+        cell_key: CellKey | None = None,
     ) -> TaskHandle:
+        """`push_with` from asyncio code."""
         self.check_arguments(args, kwargs or {})
-        return await adispatch(self.runtime, self.spec, args, kwargs or {},
-                               task_id=task_id, queue=queue, priority=priority)
+        return await adispatch_placed(self.cells, self.spec, args, kwargs or {},
+                                      cell_key=cell_key, task_id=task_id, queue=queue,
+                                      priority=priority)
 
     def delay(self, *args: Any, **kwargs: Any) -> CeleryResult:
         """Celery's ``delay``: `apply_async` with these arguments."""
@@ -132,7 +143,9 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
     ) -> CeleryResult:
         """Celery's ``apply_async`` with relier's guarantees: every option keeps its Celery
         meaning (`relier.options`) or is refused here naming the alternative. Returns Celery's
-        `AsyncResult`, read from relier's record; ``task_always_eager`` runs the body inline."""
+        `AsyncResult`, read from relier's record; ``task_always_eager`` runs the body inline.
+        With RELIER_CELLS, ``cell_key=`` places the task as `push_with`'s does."""
+        cell_key = options.pop("cell_key", None)
         call = from_celery(self.name, options)
         self.check_arguments(args or (), kwargs or {})
         if self.app.conf.task_always_eager:
@@ -142,8 +155,8 @@ class RelierTask(Task):  # type: ignore[misc]  # celery ships no type informatio
                                         task_id=task_id or str(uuid.uuid4()), call=call)
             canvas.capture(prepared)
             return self.AsyncResult(prepared.task_id)
-        handle = dispatch(self.runtime, self.spec, args or (), kwargs or {}, task_id=task_id,
-                          call=call)
+        handle = dispatch_placed(self.cells, self.spec, args or (), kwargs or {},
+                                 cell_key=cell_key, task_id=task_id, call=call)
         return self.AsyncResult(handle.id)
 
     def retry(self, args: Any = None, kwargs: Any = None,  # noqa: PLR0917 - Celery's signature

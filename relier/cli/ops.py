@@ -171,10 +171,11 @@ _STORED_BYTES = ("packed", "head", "tail", "raw", "partial", "result")
 @app_option
 def show_command(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
     relier = _relier(app_spec)
-    detail = inspection.task_detail(relier.store, task_id)
+    store = relier.cells.locate(task_id).store  # with RELIER_CELLS: the cell the id names
+    detail = inspection.task_detail(store, task_id)
     if detail is None:
         raise click.ClickException(f"no task {task_id} (never pushed, or expired)")
-    record = relier.store.record(task_id)
+    record = store.record(task_id)
     message = decode_stored(record, dict(relier.settings.verification_keys))
     words = relier.settings.console_mask
     for name in ("partial", "result"):

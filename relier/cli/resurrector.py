@@ -39,7 +39,8 @@ def run_resurrector(app_spec: str, once: bool, as_json: bool, log_level: str) ->
     logging.basicConfig(level=log_level.upper(),
                         format="[%(asctime)s %(levelname)s %(name)s] %(message)s")
     relier = Relier.of(load_app(app_spec))
-    failures = [check for check in preflight.check_server(relier.store.client) if check.is_blocking]
+    checks = [*preflight.check_cell(relier.settings), *preflight.check_server(relier.store.client)]
+    failures = [check for check in checks if check.is_blocking]
     if failures and not relier.settings.unsafe_skip_preflight:
         echo(preflight.refusal_message(relier.settings.redis_url, failures), err=True)
         return 78
