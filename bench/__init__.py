@@ -31,3 +31,6 @@ class Benchmark:
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
     scale: Mapping[str, Any] = field(default_factory=dict)
+    #: Result files its options write besides its own (``ceiling --cells``: ``ceiling-cells``),
+    #: placed after it on the page when present.
+    results: tuple[str, ...] = ()

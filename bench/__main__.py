@@ -106,7 +106,7 @@ def run_all(selected: Sequence[tuple[Benchmark, argparse.Namespace]]) -> tuple[i
 
 
 def write_page(since: float | None, *, note: str | None, scaled: bool | None) -> None:
-    names = [benchmark.name for benchmark in REGISTRY]
+    names = [name for benchmark in REGISTRY for name in (benchmark.name, *benchmark.results)]
     payloads = page.load_latest(names, since=since)
     for path in page.regenerate(payloads, order=names, planned=PLANNED, note=note,
                                 scaled=scaled):

@@ -19,28 +19,24 @@ successes, a window of S seconds:
 What saturated first follows (`bottleneck`). On a small machine producers, workers and Redis
 share the cores: the machine, not Redis, is then the ceiling, and the report says so.
 
-One server, its producers and its workers are a cell (`Cell`); a later ``--cells 1,2,3``
-would run several cells side by side and add their rates up (not built).
+One server, its producers and its workers measure one arm (`Cell`). ``--cells 1,2,3`` runs
+relier across 1, 2 and 3 Redis servers instead (`bench.cell_ceiling`): the scaling factor.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing
+import functools
 import os
-import queue
 import tempfile
 import time
-from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from multiprocessing.context import SpawnProcess
-from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
-from bench import Benchmark
+from bench import Benchmark, cell_ceiling
 from bench.figures import Cell as FigureCell
 from bench.figures import Figure, Table, format_text, table, versus
 from bench.machine_cpu import busy_fraction, machine_times, process_cpu_s, processes_cpu_s
@@ -48,35 +44,23 @@ from bench.noop_arms import COST_ARMS, COST_BASELINES, cost_arm, started
 from bench.options import add_number, add_output_options
 from bench.result_files import machine_summary, now_utc, publish, server_label
 from bench.result_path import ratio_text
+from bench.saturation import (
+    WARM_PER_PROCESS,
+    Topology,
+    bottleneck,
+    log_caught_up,
+    percent,
+    producing,
+    pushes_within,
+    successes,
+    worker_pids,
+)
 from bench.server_stats import MAIN_THREAD, snapshot
 from bench.servers import connected_server, describe_machine
 from bench.worker_log import WorkerLog
-from relier.procinfo import children
-from relier.testing import CeleryWorker, server_binary, wait_until
+from relier.testing import server_binary, wait_until
 
 NAME = "ceiling"
-#: Utilisation from which a resource counts as saturated.
-SATURATED = 0.9
-#: Successes logged (per pool process) before the window opens: the workers are busy.
-_WARM_PER_PROCESS = 10
-_SPAWN = multiprocessing.get_context("spawn")
-
-
-@dataclass(frozen=True, slots=True)
-class Topology:
-    """One cell's clients: producer processes, worker processes, each worker's concurrency."""
-
-    producers: int
-    workers: int
-    concurrency: int
-
-    @property
-    def pool_processes(self) -> int:
-        return self.workers * self.concurrency
-
-    def text(self) -> str:
-        return (f"{self.producers} producer processes, {self.workers} prefork workers x "
-                f"-c {self.concurrency}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,113 +87,10 @@ class Cell:
         return self.pushed / self.seconds
 
 
-def bottleneck(redis_main: float, machine_busy: float | None, cores: int | None) -> str:
-    """What saturated first, in words: the Redis main thread, else the machine's cores, else
-    neither (the clients' own round trips set the pace)."""
-    main = f"Redis main thread at {redis_main:.0%} of a core"
-    if redis_main >= SATURATED:
-        return f"the Redis main thread: {main}"
-    if machine_busy is not None and machine_busy >= SATURATED:
-        return (f"the machine's cores: {machine_busy:.0%} of {cores or '?'} busy, shared by "
-                f"producers, workers and Redis; {main}, not saturated")
-    busy = "?" if machine_busy is None else f"{machine_busy:.0%}"
-    return (f"neither: {main}, cores {busy} busy; the clients' waits on round trips set the "
-            f"pace (more producers or workers would push further)")
-
-
-def pushes_within(stamps: Sequence[float], began: float, ended: float) -> int:
-    return sum(1 for at in stamps if began <= at < ended)
-
-
-def produce(arm: str, url: str, stop: Event, reports: Any) -> None:
-    """A producer process: push until `stop`, then report when each push returned."""
-    try:
-        subject = cost_arm(arm, url)
-        subject.push()
-        reports.put(("ready", os.getpid(), b""))
-        stamps = array("d")
-        while not stop.is_set():
-            subject.push()
-            stamps.append(time.time())
-        reports.put(("done", os.getpid(), stamps.tobytes()))
-    except BaseException as error:  # noqa: BLE001 - reported to the parent, which raises
-        reports.put(("error", os.getpid(), repr(error).encode()))
-
-
-@dataclass(slots=True)
-class Producers:
-    """The producer processes of a cell and what they report."""
-
-    processes: list[SpawnProcess]
-    stop: Event
-    reports: Any
-
-    def next_report(self, timeout: float) -> tuple[str, int, bytes]:
-        try:
-            kind, pid, data = self.reports.get(timeout=timeout)
-        except queue.Empty:
-            raise TimeoutError(f"no producer report after {timeout:g} s") from None
-        if kind == "error":
-            raise RuntimeError(f"producer {pid} failed: {data.decode()}")
-        return kind, pid, data
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        for _ in self.processes:
-            self.next_report(max(0.0, deadline - time.monotonic()))
-
-    def finish(self, timeout: float) -> list[float]:
-        """Stop them; every push's return time, all producers together."""
-        self.stop.set()
-        deadline = time.monotonic() + timeout
-        stamps = array("d")
-        for _ in self.processes:
-            _, _, data = self.next_report(max(0.0, deadline - time.monotonic()))
-            stamps.frombytes(data)
-        return list(stamps)
-
-    @property
-    def pids(self) -> list[int]:
-        return [p.pid for p in self.processes if p.pid is not None]
-
-
-@contextlib.contextmanager
-def producing(arm: str, url: str, count: int) -> Iterator[Producers]:
-    """`count` producer processes pushing `arm`'s no-op task to `url`, stopped on exit."""
-    stop = _SPAWN.Event()
-    reports = _SPAWN.Queue()
-    processes = [_SPAWN.Process(target=produce, args=(arm, url, stop, reports), daemon=True)
-                 for _ in range(count)]
-    for process in processes:
-        process.start()
-    try:
-        yield Producers(processes, stop, reports)
-    finally:
-        stop.set()
-        for process in processes:
-            process.join(10)
-            if process.is_alive():
-                process.kill()
-                process.join(10)
-
-
-def worker_pids(workers: Sequence[CeleryWorker]) -> list[int]:
-    return [pid for worker in workers for pid in (worker.pid, *children(worker.pid))]
-
-
-def successes(logs: Sequence[WorkerLog]) -> int:
-    """Successes logged so far, all logs together."""
-    for log in logs:
-        log.poll()
-    return sum(len(log.successes) for log in logs)
-
-
-def log_caught_up(logs: Sequence[WorkerLog], ended: float) -> bool:
-    """Whether every log holds a success stamped at or after `ended` (so none before is
-    still to be written)."""
-    for log in logs:
-        log.poll()
-    return all(log.successes and log.successes[-1] >= ended for log in logs)
+def arm_pusher(arm: str, url: str) -> Callable[[], str]:
+    """`arm`'s no-op push to the one server at `url` (a `PusherFactory` with its arguments)."""
+    push = cost_arm(arm, url).push
+    return lambda: (push(), "")[1]
 
 
 def measure(arm: str, directory: Path, binary: Path, topology: Topology, *, seconds: float,
@@ -221,9 +102,10 @@ def measure(arm: str, directory: Path, binary: Path, topology: Topology, *, seco
         subject = cost_arm(arm, server.url, concurrency=topology.concurrency)
         logs = [WorkerLog(directory / f"worker-{index}.log") for index in range(topology.workers)]
         workers = [stack.enter_context(started(subject.worker(log.path))) for log in logs]
-        producers = stack.enter_context(producing(arm, server.url, topology.producers))
+        producers = stack.enter_context(
+            producing(functools.partial(arm_pusher, arm, server.url), topology.producers))
         producers.wait_ready(timeout)
-        warm = _WARM_PER_PROCESS * topology.pool_processes
+        warm = WARM_PER_PROCESS * topology.pool_processes
         wait_until(lambda: successes(logs) >= warm, timeout=timeout,
                    message=f"{arm}: {warm} successes not logged")
         server_pid = server.process.pid if server.process is not None else None
@@ -250,7 +132,7 @@ def measure(arm: str, directory: Path, binary: Path, topology: Topology, *, seco
     cell = Cell(
         arm=arm, seconds=ended - began,
         completed=sum(1 for log in logs for at in log.successes if began <= at < ended),
-        pushed=pushes_within(stamps, began, ended),
+        pushed=sum(pushes_within(at, began, ended) for at in stamps.values()),
         redis_main=(last.cpu_s - first.cpu_s) / wall, cpu_source=last.cpu_source,
         redis_process=share(0), workers_cpu=share(1), producers_cpu=share(2),
         machine_busy=(None if cores_first is None or cores_last is None
@@ -259,17 +141,15 @@ def measure(arm: str, directory: Path, binary: Path, topology: Topology, *, seco
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_number(parser, "--seconds", 10.0, "the measured window, per arm")
+    add_number(parser, "--seconds", 10.0, "the measured window, per arm (per cell count)")
     add_number(parser, "--producers", 2, "producer processes pushing as fast as they can")
     add_number(parser, "--workers", 2, "celery worker processes (prefork)")
     add_number(parser, "--concurrency", 2, "pool processes per worker (-c)")
     parser.add_argument("--arm", choices=COST_ARMS, action="append", default=None,
                         help="run only this arm (repeatable; default: all)")
+    cell_ceiling.add_arguments(parser)
     add_output_options(parser, NAME)
 
-
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
 
 
 def cell_rows(cells: Sequence[Cell], cores: int | None) -> list[tuple[str, ...]]:
@@ -304,6 +184,8 @@ def figures_of(cells: Sequence[Cell], method: str) -> list[Figure]:
 def run(args: argparse.Namespace) -> int:
     if args.seconds <= 0 or min(args.producers, args.workers, args.concurrency) < 1:
         raise SystemExit("--seconds must be > 0; --producers, --workers, --concurrency >= 1")
+    if args.cells:
+        return cell_ceiling.run(args)
     topology = Topology(args.producers, args.workers, args.concurrency)
     arms: list[str] = args.arm or list(COST_ARMS)
     began = now_utc()
@@ -325,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
               f"everysec), {cores} cores shared by all of them; producers push no-op tasks as "
               f"fast as they can (relier push(), vanilla+backend delay(), vanilla send_task()); "
               f"a {args.seconds:g} s window once every producer pushed and "
-              f"{_WARM_PER_PROCESS} successes per pool process were logged: completed = "
+              f"{WARM_PER_PROCESS} successes per pool process were logged: completed = "
               f"workers' log `succeeded` lines stamped in the window / its length; Redis "
               f"main-thread CPU = INFO cpu {cpu} delta / wall time")
     figures = figures_of(cells, method)
@@ -371,4 +253,5 @@ BENCHMARK = Benchmark(
     add_arguments=add_arguments,
     run=run,
     scale={"seconds": 30.0},
+    results=(cell_ceiling.NAME,),
 )

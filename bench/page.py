@@ -121,10 +121,11 @@ def summary_table(payloads: Mapping[str, Mapping[str, Any]], order: Sequence[str
 
 
 def section(name: str, payload: Mapping[str, Any], images: Sequence[tuple[str, str]]) -> str:
-    """A benchmark's detail section: what it measures, its tables and plots."""
+    """A benchmark's detail section: what it measures (and the ``command`` that runs it alone,
+    if the payload names one), its tables and plots."""
+    command = payload.get("command") or f"python -m bench {name}"
     out = [f"### {name}", "",
-           f"{payload.get('description', '')}. Run alone: "
-           f"`python -m bench {name}`.", ""]
+           f"{payload.get('description', '')}. Run alone: `{command}`.", ""]
     out += [line for note in payload.get("notes", []) for line in (str(note), "")]
     for raw in payload.get("tables", []):
         item = Table.from_json(raw)

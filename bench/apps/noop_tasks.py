@@ -9,6 +9,7 @@ backend its Celery app configures, for ``python -m bench results``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from celery import Celery
@@ -32,10 +33,12 @@ class NoopApp:
     noop: RelierTask
 
 
-def make_app(url: str, *, set_as_current: bool = False,
-             result_backend: str | None = None) -> NoopApp:
+def make_app(url: str, *, set_as_current: bool = False, result_backend: str | None = None,
+             cells: Mapping[str, str] | None = None) -> NoopApp:
     """A Celery app on `url` with relier bound (its defaults) and the no-op task; the app
-    configures `result_backend` when given (relier wraps it), else no result backend."""
+    configures `result_backend` when given (relier wraps it), else no result backend; with
+    `cells` (name -> URL, `url` one of them) relier places its pushes across them."""
     conf = {} if result_backend is None else {"result_backend": result_backend}
-    app, relier = relier_app("bench-noop", url, set_as_current=set_as_current, **conf)
+    app, relier = relier_app("bench-noop", url, set_as_current=set_as_current, cells=cells,
+                             **conf)
     return NoopApp(app=app, relier=relier, noop=relier.task(name=TASK_NAME)(_noop))

@@ -8,10 +8,11 @@ import os
 import pytest
 
 from bench.__main__ import build_parser
-from bench.ceiling import SATURATED, Cell, Topology, bottleneck, cell_rows, figures_of, pushes_within
+from bench.ceiling import Cell, cell_rows, figures_of
 from bench.ceiling import ratio_rows as ceiling_ratios
 from bench.machine_cpu import CoreTimes, busy_fraction, parse_proc_stat, parse_process_stat
 from bench.noop_arms import FAIR_BASELINE
+from bench.saturation import SATURATED, Topology, bottleneck, pushes_within
 from bench.throughput import DEFAULT_POOL, RATES, Rates, figure_name
 from bench.throughput import figures_of as throughput_figures
 from bench.throughput import ratio_rows as throughput_ratios
