@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from relier.errors import ConfigurationError
+from relier.field_values import as_float, as_int, text
 from relier.store import Store
 
 Scope = Literal["queue", "task"]
@@ -46,6 +47,8 @@ class LiveLimits:
     rate: float | None
     burst: int | None
     max_depth: int | None
+    #: the limits set to anything but a number (read as not set)
+    unreadable: tuple[str, ...] = ()
 
 
 LIMITS = ("rate", "burst", "max_depth")
@@ -77,17 +80,18 @@ def live_limits(store: Store) -> list[LiveLimits]:
     """Every live override (one HGETALL)."""
     move_legacy_limits(store)
     raw = cast(dict[bytes, bytes], store.client.hgetall(store.keys.admission_live))
-    scopes: dict[tuple[str, str], dict[str, str]] = {}
+    scopes: dict[tuple[str, str], dict[str, bytes]] = {}
     for field, value in raw.items():
-        kind, _, rest = field.decode().partition(":")
+        kind, _, rest = text(field).partition(":")
         name, _, limit = rest.rpartition(":")
         if kind in ("q", "t") and limit in LIMITS:
-            scopes.setdefault((kind, name), {})[limit] = value.decode()
+            scopes.setdefault((kind, name), {})[limit] = value
     found = [LiveLimits(
         scope="queue" if kind == "q" else "task", name=name,
-        rate=float(values["rate"]) if values.get("rate") else None,
-        burst=int(values["burst"]) if values.get("burst") else None,
-        max_depth=int(values["max_depth"]) if values.get("max_depth") else None,
+        rate=as_float(values.get("rate")), burst=as_int(values.get("burst")),
+        max_depth=as_int(values.get("max_depth")),
+        unreadable=tuple(limit for limit, value in values.items()
+                         if value and (as_float(value) if limit == "rate" else as_int(value)) is None),
     ) for (kind, name), values in scopes.items()]
     return sorted(found, key=lambda item: (item.scope, item.name))
 
@@ -98,7 +102,7 @@ def move_legacy_limits(store: Store) -> int:
     pattern = store.keys.legacy_admission_limits("queue", "*").replace(":q:", ":[qt]:")
     moved = 0
     for raw in store.client.scan_iter(match=pattern, count=500):
-        key = raw.decode()
+        key = text(raw)
         if key.endswith(":tat") or key == store.keys.admission_live:
             continue
         kind, name = key.split(":adm:", 1)[1].split(":", 1)
@@ -107,7 +111,7 @@ def move_legacy_limits(store: Store) -> int:
         pipe = store.client.pipeline(transaction=True)
         if values:
             pipe.hset(store.keys.admission_live,
-                      mapping={prefix + field.decode(): value for field, value in values.items()})
+                      mapping={prefix + text(field): value for field, value in values.items()})
         pipe.delete(key)
         pipe.execute()
         moved += 1

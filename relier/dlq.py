@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from relier.envelope import decode_value
+from relier.field_values import as_float, as_int, text
 from relier.reasons import DeadLetterReason
 from relier.store import Store
-from relier.stored_message import StoredMessage, decode_stored, plain
+from relier.stored_message import StoredMessage, decode_stored, stored_value
 
 _FIELDS = ("name", "queue", "reason", "exc_type", "error", "attempt", "ended", "packed",
            "head", "claimed_id", "partial", "releases")
@@ -41,11 +41,13 @@ class DeadLetter:
     reason: str
     exc_type: str
     error: str
-    attempts: int
+    #: None when the record's field is not a number (anyone can write Redis)
+    attempts: int | None
     dead_lettered_ms: int
     releasable: bool
     has_checkpoint: bool
-    releases: int = 0
+    #: None when the record's field is not a number
+    releases: int | None = 0
     claimed_id: str = ""
 
     def age_seconds(self, now_ms: int | None = None) -> float:
@@ -89,13 +91,9 @@ class ReleaseReport:
     refused: dict[str, str] = field(default_factory=dict)
 
 
-def _text(raw: bytes | None) -> str:
-    return raw.decode(errors="replace") if raw else ""
-
-
 def _entry(task_id: str, score: float, values: list[bytes | None]) -> DeadLetter:
     fields = dict(zip(_FIELDS, values, strict=True))
-    reason = _text(fields["reason"])
+    reason = text(fields["reason"])
     has_message = fields["packed"] is not None or fields["head"] is not None
     try:
         releasable = DeadLetterReason(reason).is_releasable and has_message
@@ -103,17 +101,17 @@ def _entry(task_id: str, score: float, values: list[bytes | None]) -> DeadLetter
         releasable = has_message
     return DeadLetter(
         id=task_id,
-        task=_text(fields["name"]),
-        queue=_text(fields["queue"]),
+        task=text(fields["name"]),
+        queue=text(fields["queue"]),
         reason=reason,
-        exc_type=_text(fields["exc_type"]),
-        error=_text(fields["error"]),
-        attempts=int(fields["attempt"] or 0),
-        dead_lettered_ms=int(score),
+        exc_type=text(fields["exc_type"]),
+        error=text(fields["error"]),
+        attempts=as_int(fields["attempt"] or b"0"),
+        dead_lettered_ms=int(as_float(score) or 0),  # a score of inf: 0
         releasable=releasable,
         has_checkpoint=fields["partial"] is not None,
-        releases=int(fields["releases"] or 0),
-        claimed_id=_text(fields["claimed_id"]),
+        releases=as_int(fields["releases"] or b"0"),
+        claimed_id=text(fields["claimed_id"]),
     )
 
 
@@ -141,9 +139,9 @@ class DeadLetters:
                 return
             pipe = client.pipeline(transaction=False)
             for member, _ in page:
-                pipe.hmget(keys.record(member.decode()), _FIELDS)
+                pipe.hmget(keys.record(text(member)), _FIELDS)
             for (member, score), values in zip(page, pipe.execute(), strict=True):
-                entry = _entry(member.decode(), score, values)
+                entry = _entry(text(member), score, values)
                 if where.matches(entry, now):
                     yield entry
             start += _PAGE
@@ -177,7 +175,7 @@ class DeadLetters:
             elif raw:
                 shown[name] = {"base64": base64.b64encode(value).decode(), "bytes": len(value)}
             elif name in _VALUES:
-                shown[name] = _decoded_value(value)
+                shown[name] = stored_value(value)
             else:
                 shown[name] = {"bytes": len(value)}
         shown["message"] = self._decode(record).as_dict()
@@ -257,14 +255,6 @@ class DeadLetters:
             old += [member.decode() for member in cast(list[bytes], client.zrange(
                 keys.dead_letters, len(old), len(old) + min(excess, _PAGE) - 1))]
         return self.delete(old, why="retention") if old else 0
-
-
-def _decoded_value(raw: bytes) -> Any:
-    """A stored checkpoint or result as JSON-ready data (what cannot be decoded says so)."""
-    try:
-        return plain(decode_value(raw))
-    except (ValueError, TypeError) as exc:  # msgspec.DecodeError is a ValueError
-        return {"undecodable": str(exc), "bytes": len(raw)}
 
 
 def _is_releasable_reason(reason: str) -> bool:

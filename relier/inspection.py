@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, cast
 
-from relier.envelope import Envelope, decode_value, open_sealed
+from relier.envelope import Envelope, open_sealed
+from relier.field_values import as_int, text
 from relier.keys import PRIORITY_STEPS, BrokerKeys
 from relier.store import Store
-from relier.stored_message import sealed_body
+from relier.stored_message import sealed_body, stored_value
 
 #: records read per pipeline: a huge inflight set is read in slices, so the server and the
 #: reader's other threads are never held up by one giant reply
@@ -54,10 +55,12 @@ class WorkerView:
 
     node: str
     host: str
-    pid: int
+    #: None when the registration's value is not a number (anyone can write Redis)
+    pid: int | None
     queues: list[str]
     pool: str
-    concurrency: int
+    #: None when the registration's value is not a number
+    concurrency: int | None
     lease_age: float | None
     tasks_held: int
     processes: list[ProcessView]
@@ -86,8 +89,10 @@ class InflightTask:
     task: str
     queue: str
     state: str
-    attempt: int
-    fence: int
+    #: None when the record's field is not a number (anyone can write Redis)
+    attempt: int | None
+    #: None when the record's field is not a number
+    fence: int | None
     holder: str
     lease_age: float | None
     running_for: float | None
@@ -103,12 +108,8 @@ def _server_ms(store: Store) -> int:
     return int(seconds) * 1000 + int(micros) // 1000
 
 
-def _text(raw: bytes | None) -> str:
-    return raw.decode(errors="replace") if raw else ""
-
-
 def _scores(reply: object) -> dict[str, float]:
-    return {member.decode(): score for member, score in cast(list[tuple[bytes, float]], reply)}
+    return {text(member): score for member, score in cast(list[tuple[bytes, float]], reply)}
 
 
 def _leases(store: Store) -> dict[str, float]:
@@ -126,7 +127,7 @@ def workers(store: Store, *, include_dead: bool = True) -> list[WorkerView]:
     pipe.zrange(store.keys.dead_workers, 0, -1, withscores=True)
     clock, registered_raw, lease_scores, dead_scores = pipe.execute()
     now = int(clock[0]) * 1000 + int(clock[1]) // 1000
-    registered = {key.decode(): json.loads(value)
+    registered = {text(key): _registration(value)
                   for key, value in cast(dict[bytes, bytes], registered_raw).items()}
     leases = _scores(lease_scores)
     last_refresh = {**_scores(dead_scores), **leases}
@@ -147,15 +148,27 @@ def workers(store: Store, *, include_dead: bool = True) -> list[WorkerView]:
             for process in sorted(leases)
             if process.rsplit("/", 1)[0] == hostname and process != node
         ]
+        queues = info.get("queues", [])
         views.append(WorkerView(
-            node=node, host=info.get("host", ""), pid=int(info.get("pid", 0)),
-            queues=list(info.get("queues", [])), pool=info.get("pool", ""),
-            concurrency=int(info.get("concurrency", 0)), lease_age=lease_age,
+            node=node, host=str(info.get("host", "")), pid=as_int(info.get("pid", 0)),
+            queues=[str(queue) for queue in queues] if isinstance(queues, list) else [],
+            pool=str(info.get("pool", "")), concurrency=as_int(info.get("concurrency", 0)),
+            lease_age=lease_age,
             tasks_held=held.get(node, 0) + sum(p.tasks_held for p in processes),
             processes=processes, draining=bool(info.get("draining", False)), state=state,
             last_seen_age=(now - last_refresh[node]) / 1000 if node in last_refresh else None,
         ))
     return views
+
+
+def _registration(raw: bytes) -> dict[str, Any]:
+    """A worker's registration (JSON the worker wrote); when it is not a JSON object, its
+    pool reads ``?`` and its numbers None."""
+    try:
+        info = json.loads(raw)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
+        info = None
+    return info if isinstance(info, dict) else {"pool": "?", "pid": None, "concurrency": None}
 
 
 def inflight(store: Store, *, queue: str | None = None, worker: str | None = None,
@@ -180,7 +193,7 @@ def _held_ids(store: Store, leases: dict[str, float]) -> list[str]:
     pipe = store.client.pipeline(transaction=False)
     for process in leases:
         pipe.smembers(store.keys.held(process))
-    return sorted({member.decode() for members in cast(list[set[bytes]], pipe.execute())
+    return sorted({text(member) for members in cast(list[set[bytes]], pipe.execute())
                    for member in members})
 
 
@@ -201,15 +214,16 @@ def _inflight_rows(store: Store, ids: list[str], leases: dict[str, float]) -> di
     rows: dict[str, InflightTask | None] = {}
     for task_id, values in zip(ids, replies, strict=True):
         fields = dict(zip(_INFLIGHT_FIELDS, values, strict=True))
-        state = _text(fields["state"])
+        state = text(fields["state"])
         if state not in {"reserved", "running"}:
             rows[task_id] = None
             continue
-        holder = _text(fields["holder"])
-        started = int(fields["started"] or 0) if state == "running" else 0
+        holder = text(fields["holder"])
+        started = as_int(fields["started"]) if state == "running" else None
         rows[task_id] = InflightTask(
-            id=task_id, task=_text(fields["name"]), queue=_text(fields["queue"]), state=state,
-            attempt=int(fields["attempt"] or 0), fence=int(fields["fence"] or 0), holder=holder,
+            id=task_id, task=text(fields["name"]), queue=text(fields["queue"]), state=state,
+            attempt=as_int(fields["attempt"] or b"0"), fence=as_int(fields["fence"] or b"0"),
+            holder=holder,
             lease_age=(now - leases[holder]) / 1000 if holder in leases else None,
             running_for=(now - started) / 1000 if started else None,
         )
@@ -229,7 +243,7 @@ def task_detail(store: Store, task_id: str) -> dict[str, Any] | None:
     shown: dict[str, Any] = {"id": task_id}
     for name, value in sorted(record.items()):
         if name in {"result", "partial"}:
-            shown[name] = decode_value(value)
+            shown[name] = stored_value(value)
         elif name in _BINARY:
             shown[name] = f"<{len(value)} bytes>"
         else:
@@ -241,7 +255,7 @@ def task_detail(store: Store, task_id: str) -> dict[str, Any] | None:
 
 def decode_event(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, str]:
     """One lifecycle event from the stream, as text, with its stream id as ``event_id``."""
-    event = {key.decode(): value.decode(errors="replace") for key, value in fields.items()}
+    event = {text(key): text(value) for key, value in fields.items()}
     event["event_id"] = entry_id.decode()
     return event
 
@@ -269,7 +283,7 @@ def admission_rejections(store: Store, seconds: float = 60.0, *,
     counts: dict[str, int] = {}
     for _, fields in entries:
         if fields.get(b"type") == b"admission_rejected":
-            queue = _text(fields.get(b"queue"))
+            queue = text(fields.get(b"queue"))
             counts[queue] = counts.get(queue, 0) + 1
     covered = seconds
     if len(entries) >= cap:

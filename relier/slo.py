@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from relier.field_values import as_int, text
 from relier.store import Store
 
 #: Window name -> (length in seconds, counter resolution: "m" minutes or "h" hours).
@@ -37,6 +38,8 @@ _KEEP = {"m": 6 * 60 + 5, "h": 72 + 2}
 class WindowCounts:
     good: int
     bad: int
+    #: counters in the window that hold anything but a number (not counted)
+    unreadable: int = 0
 
     @property
     def total(self) -> int:
@@ -102,30 +105,34 @@ def read_windows(store: Store, task: str = "*") -> dict[str, WindowCounts]:
         for window in WINDOWS:
             pipe.hmget(store.keys.slo, count_fields(name, window, now))
     replies = iter(cast(list[list[bytes | None]], pipe.execute()) if names else [])
-    good, bad = dict.fromkeys(WINDOWS, 0), dict.fromkeys(WINDOWS, 0)
+    good, bad, unreadable = (dict.fromkeys(WINDOWS, 0) for _ in range(3))
     for _ in names:
         for window in WINDOWS:
-            values = next(replies)
-            good[window] += sum(int(v or 0) for v in values[0::2])
-            bad[window] += sum(int(v or 0) for v in values[1::2])
-    return {window: WindowCounts(good[window], bad[window]) for window in WINDOWS}
+            values = [as_int(value or b"0") for value in next(replies)]
+            good[window] += sum(value or 0 for value in values[0::2])
+            bad[window] += sum(value or 0 for value in values[1::2])
+            unreadable[window] += values.count(None)
+    return {window: WindowCounts(good[window], bad[window], unreadable[window])
+            for window in WINDOWS}
 
 
 def tasks_counted(store: Store) -> list[str]:
     """Task names that have counters (bounded HSCAN of field names)."""
-    names = {field.decode().split("|", 1)[0]
+    names = {text(field).split("|", 1)[0]
              for field, _ in store.client.hscan_iter(store.keys.slo, count=1000)}
     return sorted(names - {"*"})
 
 
 def prune(store: Store, now_ms: int | None = None) -> int:
-    """Delete counters older than the longest window they serve; returns how many."""
+    """Delete counters older than the longest window they serve; returns how many. A field
+    not named as the transitions name counters is left alone."""
     now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
     oldest = {"m": now // 60_000 - _KEEP["m"], "h": now // 3_600_000 - _KEEP["h"]}
     stale = []
     for field, _ in store.client.hscan_iter(store.keys.slo, count=1000):
-        _, resolution, bucket, _ = field.decode().rsplit("|", 3)
-        if int(bucket) < oldest.get(resolution, 0):
+        parts = text(field).rsplit("|", 3)
+        bucket = as_int(parts[-2]) if len(parts) == 4 else None  # task|m|bucket|ok
+        if bucket is not None and bucket < oldest.get(parts[1], 0):
             stale.append(field)
     for start in range(0, len(stale), 1000):
         store.client.hdel(store.keys.slo, *stale[start:start + 1000])
@@ -145,8 +152,9 @@ def report(store: Store, declared: Mapping[str, float], default_objective: float
         rates = {window: burn_rate(count, target) for window, count in counts.items()}
         rows.append({
             "task": "all tasks" if name == "*" else name, "objective": target,
-            "windows": {window: {"good": c.good, "bad": c.bad, "availability": c.availability,
-                                 "burn_rate": rates[window]} for window, c in counts.items()},
+            "windows": {window: {"good": c.good, "bad": c.bad, "unreadable": c.unreadable,
+                                 "availability": c.availability, "burn_rate": rates[window]}
+                        for window, c in counts.items()},
             "alerts": [{"name": a.name, "severity": a.severity, "firing": a.firing,
                         "windows": [a.long_window, a.short_window], "threshold": a.threshold}
                        for a in alerts(rates)],

@@ -23,7 +23,7 @@ from typing import Any
 import msgspec
 
 from relier.display import safe_text
-from relier.envelope import Envelope, SignatureStatus, inspect_sealed
+from relier.envelope import Envelope, SignatureStatus, decode_value, inspect_sealed
 from relier.packing import element as packed_element
 from relier.packing import element_text
 
@@ -131,6 +131,16 @@ _PLAIN_FORMS: tuple[tuple[type[Any] | tuple[type[Any], ...], Callable[[Any], Any
     ((decimal.Decimal, uuid.UUID), str),
     (msgspec.msgpack.Ext, lambda ext: {"ext": ext.code, **_bytes(ext.data)}),
 )
+
+
+def stored_value(raw: bytes) -> Any:
+    """A stored checkpoint or result as JSON-ready data (`plain`); ``{"undecodable": why,
+    "bytes": n}`` when its bytes do not decode. Never raises."""
+    try:
+        return plain(decode_value(raw))
+    except Exception as exc:  # noqa: BLE001 - bytes from Redis: whatever the decoder raises on them is shown as undecodable
+        return {"undecodable": safe_text(f"{type(exc).__name__}: {exc}", limit=200),
+                "bytes": len(raw)}
 
 
 def shown(value: Any, *, limit: int | None = SHOWN_LIMIT) -> str:

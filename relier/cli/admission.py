@@ -9,7 +9,7 @@ import click
 from relier.admission import Scope, clear_limits, live_limits, set_limits
 from relier.binding import Relier
 from relier.cli.doctor import load_app
-from relier.cli.output import echo, echo_json
+from relier.cli.output import UNREADABLE_NUMBER, echo, echo_json
 
 app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
                           help="Celery app whose Relier binding to use, as module:attribute.")
@@ -100,14 +100,17 @@ def status(as_json: bool, app_spec: str) -> int:
     if as_json:
         echo_json({
             "live": [{"scope": item.scope, "name": item.name, "rate": item.rate,
-                      "burst": item.burst, "max_depth": item.max_depth} for item in live],
+                      "burst": item.burst, "max_depth": item.max_depth,
+                      "unreadable": list(item.unreadable)} for item in live],
             "declared": declared,
         }, indent=2)
         return 0
     echo("live overrides:" if live else "live overrides: none")
     for item in live:
-        echo(f"  {item.scope:<6} {item.name:<30} rate={item.rate} burst={item.burst} "
-             f"max_depth={item.max_depth}")
+        limits = {"rate": item.rate, "burst": item.burst, "max_depth": item.max_depth}
+        echo(f"  {item.scope:<6} {item.name:<30} " + " ".join(
+            f"{limit}={UNREADABLE_NUMBER if limit in item.unreadable else value}"
+            for limit, value in limits.items()))
     echo("declared in code:" if declared else "declared in code: none")
     for row in declared:
         echo(f"  {row['scope']:<6} {row['name']:<30} rate={row['rate']} burst={row['burst']} "

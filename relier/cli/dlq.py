@@ -11,11 +11,10 @@ import click
 
 from relier.binding import Relier
 from relier.cli.doctor import load_app
-from relier.cli.output import dumps, echo, echo_json
-from relier.display import MASK, mask_secrets, safe_text
+from relier.cli.output import dumps, echo, echo_json, echo_message, number_field
+from relier.display import mask_secrets
 from relier.dlq import DeadLetterFilter, DeadLetters
 from relier.reasons import DeadLetterReason
-from relier.stored_message import StoredMessage, shown
 
 F = TypeVar("F", bound=Callable[..., Any])
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -159,8 +158,9 @@ def _show(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
         return 0
     for name in ("name", "queue", "reason", "exc_type", "error", "attempt", "fence"):
         if name in entry:
-            echo(f"{name:>10}: {entry[name]}")
-    _echo_message(message, words)
+            echo(f"{name:>10}: "
+                 + (number_field(entry[name]) if name in {"attempt", "fence"} else entry[name]))
+    echo_message(message, words)
     if "partial" in entry:
         echo("checkpoint: " + (dumps(entry["partial"], sort_keys=True) if not raw
                                else f"{entry['partial']['bytes']} bytes (base64 below)"))
@@ -174,31 +174,6 @@ def _show(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
             if name in entry:
                 echo(f"{name} ({entry[name]['bytes']} bytes, base64): {entry[name]['base64']}")
     return 0
-
-
-def _echo_message(message: StoredMessage, words: tuple[str, ...]) -> None:
-    """The call as the message carries it: signature status, then each argument on a line."""
-    echo(f" signature: {message.signature_text}")
-    if message.error:
-        echo(f"            {message.error}")
-    envelope = message.envelope
-    if envelope is None:
-        return
-    if not message.is_verified:
-        echo("   warning: NOT verified; the arguments below are what the message claims")
-    echo(f"   version: {envelope.version}")
-    args = mask_secrets(list(envelope.args), words)
-    kwargs = mask_secrets(dict(envelope.kwargs), words)
-    echo(f"      args: {len(args) if args else '(none)'}")
-    for index, value in enumerate(args):
-        echo(f"            [{index}] {_shown(value)}")
-    echo(f"    kwargs: {len(kwargs) if kwargs else '(none)'}")
-    for key, value in kwargs.items():
-        echo(f"            {safe_text(key, limit=200)} = {_shown(value)}")
-
-
-def _shown(value: Any) -> str:
-    return MASK if value == MASK else shown(value)
 
 
 show = dlq.command("show", help=_SHOW_HELP,

@@ -12,9 +12,8 @@ import redis
 
 from relier import inspection
 from relier.binding import Relier
-from relier.cli.dlq import _echo_message as echo_message  # the same rendering as `rl dlq show`
 from relier.cli.doctor import load_app
-from relier.cli.output import dumps, echo, echo_json, echo_lines
+from relier.cli.output import dumps, echo, echo_json, echo_lines, echo_message, number_cell
 from relier.display import mask_secrets
 from relier.errors import ConfigurationError, RelierError
 from relier.eventstream import EventStream
@@ -96,7 +95,8 @@ def tasks() -> None:
 def _inflight_table(rows: list[inspection.InflightTask]) -> list[str]:
     lines = [f"{'id':<38} {'task':<26} {'state':<9} {'att':>3} {'fence':>5} {'lease':>7} "
              f"{'running':>8}  worker"]
-    lines += [f"{t.id:<38} {t.task[:26]:<26} {t.state:<9} {t.attempt:>3} {t.fence:>5} "
+    lines += [f"{t.id:<38} {t.task[:26]:<26} {t.state:<9} {number_cell(t.attempt):>3} "
+              f"{number_cell(t.fence):>5} "
               f"{_age(t.lease_age):>7} {_age(t.running_for):>8}  {t.holder}" for t in rows]
     lines.append(f"{len(rows)} inflight")
     return lines

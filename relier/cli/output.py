@@ -13,7 +13,12 @@ from typing import Any
 
 import click
 
-from relier.display import safe_text
+from relier.display import MASK, mask_secrets, safe_text
+from relier.field_values import as_int
+from relier.stored_message import StoredMessage, shown
+
+#: What a table shows for a number Redis holds that is not one (anyone can write Redis).
+UNREADABLE_NUMBER = "?"
 
 
 def echo(text: object, *, keep_newlines: bool = False, err: bool = False) -> None:
@@ -35,3 +40,43 @@ def dumps(value: Any, **options: Any) -> str:
 def echo_json(value: Any, **options: Any) -> None:
     """Print `value` as JSON (see `dumps`): no raw escape sequence ever reaches the terminal."""
     click.echo(dumps(value, **options))
+
+
+def number_cell(value: int | None) -> str:
+    """A number for a table column: `UNREADABLE_NUMBER` when the field was not a number."""
+    return UNREADABLE_NUMBER if value is None else str(value)
+
+
+def number_field(value: str) -> str:
+    """A record's number field as text: itself, or ``? (not a number: N bytes)`` when it
+    holds anything else (never the garbage itself, which may be huge)."""
+    if as_int(value) is not None:
+        return value
+    return f"{UNREADABLE_NUMBER} (not a number: {len(value.encode())} bytes)"
+
+
+def echo_message(message: StoredMessage, words: tuple[str, ...]) -> None:
+    """Print the call a stored message carries: its signature status, then each argument on
+    a line (as a Python literal, values `words` name masked); `rl dlq show` and
+    `rl tasks show` print messages this way."""
+    echo(f" signature: {message.signature_text}")
+    if message.error:
+        echo(f"            {message.error}")
+    envelope = message.envelope
+    if envelope is None:
+        return
+    if not message.is_verified:
+        echo("   warning: NOT verified; the arguments below are what the message claims")
+    echo(f"   version: {envelope.version}")
+    args = mask_secrets(list(envelope.args), words)
+    kwargs = mask_secrets(dict(envelope.kwargs), words)
+    echo(f"      args: {len(args) if args else '(none)'}")
+    for index, value in enumerate(args):
+        echo(f"            [{index}] {_argument(value)}")
+    echo(f"    kwargs: {len(kwargs) if kwargs else '(none)'}")
+    for key, value in kwargs.items():
+        echo(f"            {safe_text(key, limit=200)} = {_argument(value)}")
+
+
+def _argument(value: Any) -> str:
+    return MASK if value == MASK else shown(value)

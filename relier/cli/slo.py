@@ -35,8 +35,10 @@ def slo_command(task_name: str | None, objective: float | None, as_json: bool, a
         for window, values in row["windows"].items():
             availability = values["availability"]
             shown = "-" if availability is None else f"{availability:.3%}"
+            unreadable = values["unreadable"]
             echo(f"  {window:>4}  good {values['good']:>7}  bad {values['bad']:>6}  "
-                 f"availability {shown:>9}  burn {values['burn_rate']:7.2f}")
+                 f"availability {shown:>9}  burn {values['burn_rate']:7.2f}"
+                 + (f"  ({unreadable} counters not numbers, not counted)" if unreadable else ""))
         firing = [a for a in row["alerts"] if a["firing"]]
         echo("  alerts: " + (", ".join(f"{a['name']} ({a['severity']})" for a in firing)
                               if firing else "none firing"))

@@ -19,6 +19,7 @@ import redis
 from relier.config import Settings
 from relier.connection import Connections
 from relier.errors import ConfigurationError
+from relier.field_values import as_int, text, unreadable
 from relier.keys import BrokerKeys, Keys
 from relier.scripts import ScriptSet
 from relier.store.contract import Contract, NewTask, Reply, ScriptCall, created
@@ -38,6 +39,16 @@ _TRANSIENT = (
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _history_entry(raw: bytes) -> dict[str, Any]:
+    """One entry of a history list (a JSON object the scripts wrote), or its size when it
+    is anything else (anyone who can reach Redis can write one)."""
+    try:
+        entry = json.loads(raw)
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
+        entry = None
+    return entry if isinstance(entry, dict) else {"event": "undecodable", "bytes": len(raw)}
 
 
 def _reply(value: Any) -> Reply:
@@ -92,20 +103,24 @@ _CURRENT_ATTEMPT = ("state", "attempt", "started_fence", "holder", "process", "s
 
 
 def current_attempt(fields: Mapping[str, bytes | None]) -> list[dict[str, Any]]:
-    """The history entries of a record's running attempt, or of its completion."""
-    state = (fields.get("state") or b"").decode()
+    """The history entries of a record's running attempt, or of its completion. Never
+    raises: a number field that holds anything else reads ``undecodable (N bytes)``."""
+    state = text(fields.get("state"))
     if state not in ("running", "completed") or fields.get("deduplicated") or not fields.get(
             "started"):
         return []
 
-    def number(name: str) -> int | None:
+    def number(name: str) -> int | str | None:
         value = fields.get(name)
-        return int(value) if value else None
+        if not value:
+            return None
+        parsed = as_int(value)
+        return unreadable(len(value)) if parsed is None else parsed
 
     process = fields.get("holder" if state == "running" else "process")
     entries: list[dict[str, Any]] = [{
         "event": "started", "attempt": number("attempt"), "fence": number("started_fence"),
-        "worker": process.decode() if process else None, "ts": number("started")}]
+        "worker": text(process) if process else None, "ts": number("started")}]
     if state == "completed":
         entries.append({"event": "completed", "attempt": number("attempt"),
                         "fence": number("started_fence"), "ts": number("ended"),
@@ -436,16 +451,18 @@ class Store:
         pipe.execute()
 
     def record(self, task_id: str) -> dict[str, bytes]:
+        """The task's record, field names decoded (invalid UTF-8 replaced)."""
         raw = cast(dict[bytes, bytes], self.client.hgetall(self.keys.record(task_id)))
-        return {key.decode(): value for key, value in raw.items()}
+        return {text(key): value for key, value in raw.items()}
 
     def history(self, task_id: str) -> list[dict[str, Any]]:
         """The task's attempt history: the closed attempts' entries from its list, then the
         running attempt or the completion, which the record itself holds (the happy path
-        writes no history entry)."""
+        writes no history entry). Never raises on what the list holds: an entry that is not
+        a JSON object reads ``{"event": "undecodable", "bytes": n}``."""
         pipe = self.client.pipeline(transaction=True)
         pipe.lrange(self.keys.history(task_id), 0, -1)
         pipe.hmget(self.keys.record(task_id), *_CURRENT_ATTEMPT)
         entries, values = cast(tuple[list[bytes], list[bytes | None]], tuple(pipe.execute()))
-        history: list[dict[str, Any]] = [json.loads(entry) for entry in entries]
+        history = [_history_entry(entry) for entry in entries]
         return history + current_attempt(dict(zip(_CURRENT_ATTEMPT, values, strict=True)))

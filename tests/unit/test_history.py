@@ -25,3 +25,12 @@ def test_other_states_and_deduplicated_completions_add_nothing() -> None:
     assert current_attempt({"state": b"dead_lettered", "started": b"1000"}) == []
     assert current_attempt({"state": b"completed", "deduplicated": b"other", "started": b"1"}) == []
     assert current_attempt({"state": b"completed"}) == []  # never started (a created record)
+
+
+def test_garbage_numbers_read_undecodable_and_never_raise() -> None:
+    fields = {"state": b"running", "attempt": b"\xff\x00garbage", "started_fence": b"NaN",
+              "holder": b"w@h/\xff", "started": b"1e999"}
+    assert current_attempt(fields) == [
+        {"event": "started", "attempt": "undecodable (9 bytes)", "fence": "undecodable (3 bytes)",
+         "worker": "w@h/\N{REPLACEMENT CHARACTER}", "ts": "undecodable (5 bytes)"}]
+    assert current_attempt({"state": b"\xff", "started": b"1"}) == []
