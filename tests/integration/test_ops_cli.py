@@ -55,7 +55,7 @@ def test_inflight_and_show_a_running_task(
     basic_tasks: ModuleType, default_worker: CeleryWorker, redis_server: RedisServer,
     redis_client: redis.Redis,
 ) -> None:
-    handle = basic_tasks.hold.push(5)
+    handle = basic_tasks.hold.push(120)  # running through every rl call, however slow the machine
     running_pid(redis_client, handle.id)
     rows = json.loads(rl(redis_server, "tasks", "inflight", "--json").stdout)
     row = next(row for row in rows if row["id"] == handle.id)
@@ -68,7 +68,9 @@ def test_inflight_and_show_a_running_task(
     assert shown["state"] == "running"
     assert [entry["event"] for entry in shown["history"]] == ["started"]
     assert rl(redis_server, "tasks", "show", "no-such-task").returncode == 1
-    handle.result(timeout=30)
+    assert basic_tasks.hold.relier.cancel(handle.id, terminate=True) == "cancelled"
+    wait_until(lambda: handle.id not in json.dumps(
+        json.loads(rl(redis_server, "tasks", "inflight", "--json").stdout)), timeout=60)
 
 
 def test_push_by_name_and_bad_json(
