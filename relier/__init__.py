@@ -10,6 +10,7 @@ from relier.binding import Relier
 from relier.context import TaskContext, current_context
 from relier.errors import (
     AdmissionRejectedError,
+    CellDrainingError,
     CellUnavailableError,
     CheckpointTooLargeError,
     ConfigurationError,
@@ -39,6 +40,7 @@ __all__ = [
     "Admission",
     "AdmissionRejectedError",
     "Arguments",
+    "CellDrainingError",
     "CellUnavailableError",
     "CheckpointTooLargeError",
     "ConfigurationError",

@@ -434,16 +434,23 @@ class Relier:
         self.app.control.revoke(task_id, terminate=terminate)
         return str(reply)
 
-    def slo_report(self, task_name: str | None = None,
-                   objective: float | None = None) -> list[dict[str, Any]]:
-        """Burn rates and alerts per task (see `relier.slo.report`), with each task's `slo=`."""
+    def slo_report(self, task_name: str | None = None, objective: float | None = None, *,
+                   cell: str | None = None) -> list[dict[str, Any]]:
+        """Burn rates and alerts per task (see `relier.slo.report`), with each task's `slo=`;
+        counted in `cell` (with RELIER_CELLS), else this process's own Redis."""
         declared = {name: task.spec.slo for name, task in self.tasks.items() if task.spec.slo}
-        return slo.report(self.store, declared, self.settings.slo_objective, task_name, objective)
+        store = self.cells.runtime(cell).store if cell else self.store
+        return slo.report(store, declared, self.settings.slo_objective, task_name, objective)
 
     @property
     def dead_letters(self) -> DeadLetters:
         """Dead-letter operations (list, show, release, retry-all, purge, export)."""
         return DeadLetters(self.store, self.runtime.front())
+
+    def dead_letters_in(self, cell: str) -> DeadLetters:
+        """Dead-letter operations on one cell's dead letters (with RELIER_CELLS)."""
+        runtime = self.cells.runtime(cell)
+        return DeadLetters(runtime.store, runtime.front())
 
     def handle(self, task_id: str) -> TaskHandle:
         """A handle on a task pushed earlier (by any process), from its id (in its cell)."""

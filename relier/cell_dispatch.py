@@ -1,5 +1,6 @@
 """push/apush across cells: place the task (`relier.placement`), then dispatch it to its cell,
-or to the next one when a task free to move finds its cell down or refusing it.
+or to the next one when a task free to move finds its cell down, refusing it or drained
+(`relier.cell_drain`: a pinned task placed in a drained cell fails with `CellDrainingError`).
 
 Without cells this is `relier.dispatch` itself, with the same ids and keys. A push moves only
 when nothing can have been queued: the cell refused the connection or the write (down,
@@ -10,6 +11,7 @@ it could run the task twice.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +20,12 @@ import redis
 
 from relier.cells import Cells
 from relier.dispatch import adispatch, dispatch
-from relier.errors import AdmissionRejectedError, CellUnavailableError, NoCellAcceptedError
+from relier.errors import (
+    AdmissionRejectedError,
+    CellDrainingError,
+    CellUnavailableError,
+    NoCellAcceptedError,
+)
 from relier.handle import TaskHandle
 from relier.options import CallOptions
 from relier.placement import Placement, new_task_id, placement_for
@@ -70,6 +77,12 @@ class _Attempts:
             raise exc
         raise CellUnavailableError(self.spec.name, cell, self.placement.source, exc) from exc
 
+    def draining(self, cell: str) -> None:
+        """Note that `cell` is being drained; raises at once when the task may not move."""
+        if self.placement.is_pinned:
+            raise CellDrainingError(self.spec.name, cell, self.placement.source)
+        self.refusals.append((cell, "draining (rl cells drain)"))
+
     def none_accepted(self) -> NoCellAcceptedError:
         return NoCellAcceptedError(self.spec.name, self.refusals)
 
@@ -87,13 +100,17 @@ def dispatch_placed(cells: Cells, spec: TaskSpec, args: Sequence[Any], kwargs: M
                     **options: Any) -> TaskHandle:
     """`relier.dispatch.dispatch` in the task's cell. Raises `CellUnavailableError` (a task
     that may not move, its cell down), `NoCellAcceptedError` (no cell took a task that could
-    go to any), `AdmissionRejectedError` (its own cell's admission), or what dispatch raises."""
+    go to any), `CellDrainingError` (a task that may not move, its cell drained),
+    `AdmissionRejectedError` (its own cell's admission), or what dispatch raises."""
     if not cells.is_sharded:
         return dispatch(cells.home, spec, args, kwargs, task_id=task_id, **options)
     attempts = _attempts(cells, spec, args, kwargs, cell_key=cell_key, task_id=task_id,
                          options=options)
     for cell in attempts.order():
         try:
+            if cells.is_draining(cell):
+                attempts.draining(cell)
+                continue
             return dispatch(cells.runtime(cell), spec, args, kwargs,
                             task_id=attempts.task_id_in(cell), **options)
         except (*UNAVAILABLE, AdmissionRejectedError) as exc:
@@ -111,6 +128,11 @@ async def adispatch_placed(cells: Cells, spec: TaskSpec, args: Sequence[Any],
                          options=options)
     for cell in attempts.order():
         try:
+            draining = (await asyncio.to_thread(cells.is_draining, cell)  # off the event loop
+                        if cells.drain_is_stale(cell) else cells.is_draining(cell))
+            if draining:
+                attempts.draining(cell)
+                continue
             return await adispatch(cells.runtime(cell), spec, args, kwargs,
                                    task_id=attempts.task_id_in(cell), **options)
         except (*UNAVAILABLE, AdmissionRejectedError) as exc:

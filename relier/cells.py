@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import redis
 
+from relier.cell_drain import DRAIN_RECHECK_SECONDS, is_marked
 from relier.cell_settings import checked_cells, home_cell_url
 from relier.config import Settings
 from relier.errors import ConfigurationError
@@ -68,6 +70,8 @@ class Cells:
         self._urls = dict(settings.cells)
         self._runtimes: dict[str, Runtime] = {home.cell: home} if self.names else {}
         self._lock = threading.Lock()
+        #: cell -> (is it draining, when that was read: monotonic seconds)
+        self._draining: dict[str, tuple[bool, float]] = {}
 
     @property
     def is_sharded(self) -> bool:
@@ -88,6 +92,30 @@ class Cells:
                 runtime.task_queues = home.task_queues  # the same declarations, shared
                 self._runtimes[cell] = runtime
         return runtime
+
+    def selected(self, only: str | None = None) -> tuple[str, ...]:
+        """Every cell's name, or just `only`; raises `ValueError` for a name not in
+        RELIER_CELLS (or any name without cells)."""
+        if only is None:
+            return self.names
+        if only not in self.names:
+            listed = ", ".join(self.names) if self.names else "RELIER_CELLS is not set"
+            raise ValueError(f"no cell {only!r} (cells: {listed})")
+        return (only,)
+
+    def drain_is_stale(self, cell: str) -> bool:
+        """Whether `is_draining(cell)` would read Redis (its last answer is too old)."""
+        known = self._draining.get(cell)
+        return known is None or time.monotonic() - known[1] >= DRAIN_RECHECK_SECONDS
+
+    def is_draining(self, cell: str) -> bool:
+        """Whether `cell` carries a drain mark (`relier.cell_drain`), as read at most
+        DRAIN_RECHECK_SECONDS ago. Raises redis-py's error when the cell does not answer."""
+        if not self.drain_is_stale(cell):
+            return self._draining[cell][0]
+        draining = is_marked(self.runtime(cell).store)
+        self._draining[cell] = (draining, time.monotonic())
+        return draining
 
     def first_for(self, key: str) -> Runtime:
         """The runtime of the cell `key` ranks first (where a pinned task with it goes)."""

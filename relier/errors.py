@@ -121,6 +121,20 @@ class CellUnavailableError(RelierError):
             f"unavailable ({type(cause).__name__}: {cause}); nothing was queued")
 
 
+class CellDrainingError(RelierError):
+    """A task that must go to one cell was placed in a cell being drained (`rl cells drain`):
+    it takes no new tasks. Nothing was queued; the error names the cell and how it is placed."""
+
+    def __init__(self, task: str, cell: str, placed_by: str) -> None:
+        self.task = task
+        self.cell = cell
+        self.placed_by = placed_by
+        super().__init__(
+            f"push of {task} refused: its {placed_by} places it in cell {cell!r}, which is "
+            f"being drained (rl cells drain {cell}); nothing was queued. Remove {cell!r} from "
+            f"RELIER_CELLS once the drain completes, or run `rl cells undrain {cell}`")
+
+
 class NoCellAcceptedError(RelierError):
     """No cell accepted a push that could go to any: each one tried was down or refused it.
     `refusals` lists (cell, why) in the order they were tried; nothing was queued."""

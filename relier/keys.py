@@ -116,6 +116,12 @@ class Keys:
         return f"{self.prefix}:workers:dead"
 
     @property
+    def cell_drain(self) -> str:
+        """Hash: this cell is draining (`relier.cell_drain`): since (server ms), by, and once
+        its dead letters moved, where to. Producers place no new task in it."""
+        return f"{self.prefix}:cell:drain"
+
+    @property
     def foreign_consumers(self) -> str:
         """Hash: Celery worker without relier -> JSON list of the relier queues it consumes
         (`relier.consumers`); its ``:lock`` string lets one worker check per interval."""

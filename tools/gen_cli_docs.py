@@ -26,6 +26,15 @@ Shell completion (click): `eval "$(_RL_COMPLETE=bash_source rl)"` for bash,
 the help, laid out for 80 columns, with examples. Aliases kept from the earlier project's
 commands: `rl dlq inspect` is `rl dlq show`, `rl dlq purge --confirm` is `--yes`, and
 `rl chaos worker-kill --seed N --watch --watch-duration 60` works as written.
+
+With `RELIER_CELLS` (see scaling.md), `workers`, `tasks inflight`, `tail`, `slo`, `dlq` and
+`admission` read every cell, merge the rows with a `cell` column (a `cell` field in JSON), and
+take `--cell NAME` to read one (a name not in `RELIER_CELLS`: exit 2). A cell that does not
+answer is reported on one line of stderr (`cell west: unreachable (...)`) after the others'
+rows, and the command exits 1; 0 means every cell answered. `dlq show/release ID` find the
+entry in the cell its id names, else in the others. `admission set/clear` without `--cell`
+apply to every cell (limits are per cell; `admission status` adds the fleet-wide sum).
+Without `RELIER_CELLS` every command prints what it always printed.
 """
 
 

@@ -9,6 +9,7 @@ import redis
 
 from relier.cli.admission import admission
 from relier.cli.cancel import cancel_command
+from relier.cli.cells import cells
 from relier.cli.chaos import chaos_command
 from relier.cli.dev import demo, dev
 from relier.cli.dlq import dlq
@@ -65,6 +66,7 @@ cli.add_command(proxy)
 cli.add_command(health)
 cli.add_command(tui)
 cli.add_command(cancel_command)
+cli.add_command(cells)
 
 
 def _fail(message: str, code: int) -> SystemExit:

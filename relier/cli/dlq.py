@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from relier.binding import Relier
+from relier.cli import dlq_cells
+from relier.cli.cell_reads import cell_option, is_across_cells
 from relier.cli.doctor import load_app
 from relier.cli.output import dumps, echo, echo_json, echo_message, number_field
 from relier.display import mask_secrets
-from relier.dlq import DeadLetterFilter, DeadLetters
+from relier.dlq import DeadLetterFilter
 from relier.reasons import DeadLetterReason
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -69,10 +71,6 @@ def _where(options: dict[str, Any]) -> DeadLetterFilter:
                             newer_than=options.get("newer_than"))
 
 
-def _dead_letters(app_spec: str) -> DeadLetters:
-    return Relier.of(load_app(app_spec)).dead_letters
-
-
 app_option = click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
                           help="Celery app whose Relier binding to use, as module:attribute.")
 
@@ -98,8 +96,10 @@ def dlq() -> None:
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
               help="Entries to skip first (for paging).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@cell_option
 @app_option
-def list_command(limit: int, offset: int, as_json: bool, app_spec: str, **options: Any) -> int:
+def list_command(limit: int, offset: int, as_json: bool, app_spec: str, cell: str | None,
+                 **options: Any) -> int:
     """List dead letters, newest first: id, reason, task, age and error.
 
     Examples:
@@ -108,7 +108,11 @@ def list_command(limit: int, offset: int, as_json: bool, app_spec: str, **option
       rl dlq list
       rl dlq list --task billing.charge --older-than 2h --json
     """
-    dead = _dead_letters(app_spec)
+    relier = Relier.of(load_app(app_spec))
+    if is_across_cells(relier, cell):
+        return dlq_cells.list_entries(relier, cell, _where(options), limit=limit, offset=offset,
+                                      as_json=as_json)
+    dead = relier.dead_letters
     entries = dead.list_entries(_where(options), limit=limit, offset=offset)
     if as_json:
         echo_json({"total": dead.count(), "entries": [e.as_dict() for e in entries]}, indent=2)
@@ -140,10 +144,11 @@ Examples:
 @click.option("--raw", is_flag=True,
               help="Also print the stored bytes (message, checkpoint, result) as base64.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@cell_option
 @app_option
-def _show(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
+def _show(task_id: str, raw: bool, as_json: bool, app_spec: str, cell: str | None) -> int:
     relier = Relier.of(load_app(app_spec))
-    dead = relier.dead_letters
+    dead, found_in = dlq_cells.dead_letters_for(relier, task_id, cell)  # with RELIER_CELLS
     entry = dead.show(task_id, raw=raw)
     message = dead.message(task_id)
     if entry is None or message is None:
@@ -153,10 +158,11 @@ def _show(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
     for name in ("partial", "result"):
         if name in entry and not raw:
             entry[name] = mask_secrets(entry[name], words)
+    entry.update({"cell": found_in} if found_in else {})
     if as_json:
         echo_json(entry, indent=2, sort_keys=True)
         return 0
-    for name in ("name", "queue", "reason", "exc_type", "error", "attempt", "fence"):
+    for name in ("cell", "name", "queue", "reason", "exc_type", "error", "attempt", "fence"):
         if name in entry:
             echo(f"{name:>10}: "
                  + (number_field(entry[name]) if name in {"attempt", "fence"} else entry[name]))
@@ -188,20 +194,24 @@ dlq.add_command(inspect)
 
 @dlq.command(short_help="Re-queue one dead letter.")
 @click.argument("task_id")
+@cell_option
 @app_option
-def release(task_id: str, app_spec: str) -> int:
+def release(task_id: str, app_spec: str, cell: str | None) -> int:
     """Re-queue one dead letter (new ticket and fence; the entry leaves atomically). Exit 1
     when it cannot be released (a message that did not verify, or no longer a dead letter).
+
+    With RELIER_CELLS the entry is found in the cell its id names, else in the others.
 
     Example:
 
     \b
       rl dlq release 3f2c9a1e-...
     """
-    outcome = _dead_letters(app_spec).release(task_id, by="rl dlq release")
+    dead, found_in = dlq_cells.dead_letters_for(Relier.of(load_app(app_spec)), task_id, cell)
+    outcome = dead.release(task_id, by="rl dlq release")
     if outcome != "queued":
         raise click.ClickException(f"{task_id} not released: {outcome.replace('_', ' ')}")
-    echo(f"released {task_id}")
+    echo(f"released {task_id}" + (f" in cell {found_in}" if found_in else ""))
     return 0
 
 
@@ -210,8 +220,9 @@ def release(task_id: str, app_spec: str) -> int:
 @click.option("--rate", type=click.FloatRange(min=0.1), default=50.0, show_default=True,
               help="Most releases per second.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be released.")
+@cell_option
 @app_option
-def retry_all(rate: float, dry_run: bool, app_spec: str, **options: Any) -> int:
+def retry_all(rate: float, dry_run: bool, app_spec: str, cell: str | None, **options: Any) -> int:
     """Release every matching dead letter, at most --rate a second, oldest first.
 
     Examples:
@@ -220,7 +231,10 @@ def retry_all(rate: float, dry_run: bool, app_spec: str, **options: Any) -> int:
       rl dlq retry-all --reason worker_lost --dry-run
       rl dlq retry-all --task billing.charge --rate 10
     """
-    report = _dead_letters(app_spec).retry_all(_where(options), rate=rate, dry_run=dry_run,
+    relier = Relier.of(load_app(app_spec))
+    if is_across_cells(relier, cell):
+        return dlq_cells.retry_all(relier, cell, _where(options), rate=rate, dry_run=dry_run)
+    report = relier.dead_letters.retry_all(_where(options), rate=rate, dry_run=dry_run,
                                                by="rl dlq retry-all")
     verb = "would release" if dry_run else "released"
     echo(f"{verb} {len(report.released)}; refused {len(report.refused)}")
@@ -233,8 +247,9 @@ def retry_all(rate: float, dry_run: bool, app_spec: str, **options: Any) -> int:
 @filters
 @click.option("--yes", "--confirm", "yes", is_flag=True,
               help="Do not ask for confirmation (needed when not interactive).")
+@cell_option
 @app_option
-def purge(yes: bool, app_spec: str, **options: Any) -> int:
+def purge(yes: bool, app_spec: str, cell: str | None, **options: Any) -> int:
     """Delete matching dead letters for good. Asks first on a terminal; elsewhere it needs
     --yes (or its alias --confirm).
 
@@ -244,7 +259,10 @@ def purge(yes: bool, app_spec: str, **options: Any) -> int:
       rl dlq purge --reason undecodable
       rl dlq purge --older-than 30d --confirm
     """
-    dead = _dead_letters(app_spec)
+    relier = Relier.of(load_app(app_spec))
+    if is_across_cells(relier, cell):
+        return dlq_cells.purge(relier, cell, _where(options), yes=yes)
+    dead = relier.dead_letters
     where = _where(options)
     matching = sum(1 for _ in dead.iter_entries(where))
     if matching == 0:
@@ -263,8 +281,9 @@ def purge(yes: bool, app_spec: str, **options: Any) -> int:
 @filters
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write to this file instead of standard output.")
+@cell_option
 @app_option
-def export(output: Path | None, app_spec: str, **options: Any) -> int:
+def export(output: Path | None, app_spec: str, cell: str | None, **options: Any) -> int:
     """Export matching dead letters as JSON lines: each entry as `rl dlq show --raw --json`
     gives it (binary fields base64, the message decoded too; values are not masked).
 
@@ -274,7 +293,10 @@ def export(output: Path | None, app_spec: str, **options: Any) -> int:
       rl dlq export --reason retries_exhausted --output dlq.jsonl
       rl dlq export --newer-than 1d | jq .message.args
     """
-    lines = _dead_letters(app_spec).export(_where(options))
+    relier = Relier.of(load_app(app_spec))
+    if is_across_cells(relier, cell):
+        return dlq_cells.export(relier, cell, _where(options), output)
+    lines = relier.dead_letters.export(_where(options))
     if output is None:
         for line in lines:
             echo(line)  # JSON lines: already ASCII; replacing controls is a second guard

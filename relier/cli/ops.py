@@ -12,6 +12,8 @@ import redis
 
 from relier import inspection
 from relier.binding import Relier
+from relier.cli import ops_cells
+from relier.cli.cell_reads import cell_option, is_across_cells
 from relier.cli.doctor import load_app
 from relier.cli.output import dumps, echo, echo_json, echo_lines, echo_message, number_cell
 from relier.display import mask_secrets
@@ -48,9 +50,10 @@ def _ago(seconds: float | None) -> str:
 @click.option("--all", "show_all", is_flag=True,
               help="Also list dead workers (lease expired), kept for "
                    "RELIER_DEAD_WORKER_RETENTION.")
+@cell_option
 @json_option
 @app_option
-def workers(show_all: bool, as_json: bool, app_spec: str) -> int:
+def workers(show_all: bool, as_json: bool, app_spec: str, cell: str | None) -> int:
     """Live workers: state, pool, queues, last seen (lease age), tasks held, then each pool
     process (two round trips). A worker whose lease expired is dead: listed with --all, with
     how long ago it was last seen, until the resurrector forgets it after
@@ -62,8 +65,12 @@ def workers(show_all: bool, as_json: bool, app_spec: str) -> int:
       rl workers
       rl workers --all
       rl workers --all --json
+      rl workers --cell west       # with RELIER_CELLS: one cell
     """
-    views = inspection.workers(_relier(app_spec).store, include_dead=show_all)
+    relier = _relier(app_spec)
+    if is_across_cells(relier, cell):
+        return ops_cells.workers(relier, cell, show_all=show_all, as_json=as_json)
+    views = inspection.workers(relier.store, include_dead=show_all)
     if as_json:
         echo_json([view.as_dict() for view in views], indent=2)
         return 0
@@ -110,10 +117,11 @@ def _inflight_table(rows: list[inspection.InflightTask]) -> list[str]:
               help="Seconds between redraws with --follow.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True,
               help="Most tasks to list (the longest running first).")
+@cell_option
 @json_option
 @app_option
 def inflight_command(queue: str | None, worker: str | None, follow: bool, interval: float,  # noqa: PLR0917 - click passes options by name
-                     limit: int, as_json: bool, app_spec: str) -> int:
+                     limit: int, as_json: bool, app_spec: str, cell: str | None) -> int:
     """Tasks reserved or running, with attempt, fence, lease age and running time.
 
     Examples:
@@ -122,7 +130,11 @@ def inflight_command(queue: str | None, worker: str | None, follow: bool, interv
       rl tasks inflight
       rl tasks inflight --worker celery@host-1 --follow --interval 2
     """
-    store = _relier(app_spec).store
+    relier = _relier(app_spec)
+    if is_across_cells(relier, cell):
+        return ops_cells.inflight(relier, cell, queue=queue, worker=worker, limit=limit,
+                                  as_json=as_json, follow=follow, interval=interval)
+    store = relier.store
     if not follow:
         rows = inspection.inflight(store, queue=queue, worker=worker, limit=limit)
         if as_json:
@@ -210,10 +222,11 @@ def show_command(task_id: str, raw: bool, as_json: bool, app_spec: str) -> int:
 @click.option("--since", default="$", show_default=True,
               help="Stream id to resume after ($: only new events, 0: from the start).")
 @click.option("--count", type=click.IntRange(min=1), help="Stop after this many events.")
+@cell_option
 @json_option
 @app_option
 def tail(task_name: str | None, event_type: str | None, since: str, count: int | None,  # noqa: PLR0917 - click passes options by name
-         as_json: bool, app_spec: str) -> int:
+         as_json: bool, app_spec: str, cell: str | None) -> int:
     """Lifecycle events as they happen (resumable with --since).
 
     Examples:
@@ -222,7 +235,11 @@ def tail(task_name: str | None, event_type: str | None, since: str, count: int |
       rl tail
       rl tail --type dead_lettered --since 0 --count 20 --json
     """
-    stream = EventStream.of(_relier(app_spec).store)
+    relier = _relier(app_spec)
+    if is_across_cells(relier, cell):
+        return ops_cells.tail(relier, cell, task_name=task_name, event_type=event_type,
+                              since=since, count=count, as_json=as_json)
+    stream = EventStream.of(relier.store)
     names: dict[str, str] = {}
     last, shown = since, 0  # the first read pins "$" to a real id: no event is skipped after it
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from relier.binding import Relier
+from relier.cli import ops_cells
+from relier.cli.cell_reads import cell_option, is_across_cells
 from relier.cli.doctor import load_app
 from relier.cli.output import echo, echo_json
 
@@ -16,7 +18,9 @@ from relier.cli.output import echo, echo_json
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--app", "app_spec", default="relier.tasks:app", show_default=True,
               help="Celery app whose Relier binding to use, as module:attribute.")
-def slo_command(task_name: str | None, objective: float | None, as_json: bool, app_spec: str) -> int:
+@cell_option
+def slo_command(task_name: str | None, objective: float | None, as_json: bool, app_spec: str,
+                cell: str | None) -> int:
     """Availability over 5m, 30m, 1h, 6h and 3d, burn rates, and which alerts would fire.
 
     Examples:
@@ -26,6 +30,9 @@ def slo_command(task_name: str | None, objective: float | None, as_json: bool, a
       rl slo --task billing.charge --objective 0.999 --json
     """
     relier = Relier.of(load_app(app_spec))
+    if is_across_cells(relier, cell):  # each cell's counts, labelled with their cell
+        return ops_cells.slo(relier, cell, task_name=task_name, objective=objective,
+                             as_json=as_json)
     report = relier.slo_report(task_name, objective)
     if as_json:
         echo_json(report, indent=2)

@@ -22,6 +22,7 @@ class CellTasks:
     once: RelierTask
     add: RelierTask
     total: RelierTask
+    fail: RelierTask
 
 
 def declare(relier: Relier) -> CellTasks:
@@ -52,6 +53,10 @@ def declare(relier: Relier) -> CellTasks:
     def total(values: list[int]) -> dict[str, int | str]:
         return {"sum": sum(values), "cell": count()}
 
+    def fail(label: str) -> str:
+        count()
+        raise RuntimeError(f"cells test failure {label}")
+
     return CellTasks(
         record=relier.task(record, name="cells.record", queue=QUEUE),
         for_customer=relier.task(for_customer, name="cells.for_customer", queue=QUEUE,
@@ -59,4 +64,5 @@ def declare(relier: Relier) -> CellTasks:
         once=relier.task(once, name="cells.once", queue=QUEUE, idempotent=True),
         add=relier.task(add, name="cells.add", queue=QUEUE),
         total=relier.task(total, name="cells.total", queue=QUEUE),
+        fail=relier.task(fail, name="cells.fail", queue=QUEUE),
     )
