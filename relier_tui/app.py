@@ -21,11 +21,13 @@ from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from relier.binding import Relier
+from relier.inspection import WorkerView
+from relier_tui.failures import report_failure
 from relier_tui.keys import help_sections, key_label
-from relier_tui.leases import LeaseLimits
+from relier_tui.leases import LeaseBook, LeaseLimits
 from relier_tui.literal import literal
 from relier_tui.live import ChangeFeed
 from relier_tui.screens import HelpScreen
@@ -93,6 +95,9 @@ class RelierConsole(App[None]):
         #: changed state of it was applied
         self.applied_at: dict[str, float] = {}
         self.record_applied = False
+        #: every process's lease age as last read (on every renewal, with notifications on):
+        #: what the Workers and Inflight panes and the detail view show
+        self.leases = LeaseBook()
 
     # ----- layout
     def compose(self) -> ComposeResult:
@@ -102,8 +107,8 @@ class RelierConsole(App[None]):
         settings = self.relier.settings
         leases = LeaseLimits(settings.lease_ttl, settings.lease_refresh_interval)
         panes: dict[str, Pane] = {
-            "inflight": InflightPane(leases, self.source, id="inflight-pane"),
-            "workers": WorkersPane(leases, id="workers-pane"),
+            "inflight": InflightPane(leases, self.leases, self.source, id="inflight-pane"),
+            "workers": WorkersPane(leases, self.leases, id="workers-pane"),
             "events": EventsPane(id="events-pane"),
             "dead-letters": DeadLettersPane(self.source, id="dlq-pane"),
             "chaos": ChaosPane(self.relier, id="chaos-pane"),
@@ -226,6 +231,11 @@ class RelierConsole(App[None]):
             except (redis.RedisError, OSError):
                 self.stopping.wait(1.0)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A background loop that ended on an error other than Redis's is reported (the panes
+        report their own actions' failures the same way)."""
+        report_failure(self, event.worker, event.state)
+
     def _read_changes(self, changes: Any) -> dict[str, Any]:
         read: dict[str, Any] = {}
         if changes.task_ids:
@@ -253,7 +263,7 @@ class RelierConsole(App[None]):
         else:
             inflight.update_rows({**{task.id: task for task in snapshot.inflight},
                                   **dict.fromkeys(snapshot.departed)})
-        self.query_one(WorkersPane).show(snapshot.workers)
+        self._show_workers(snapshot.workers)
         self.query_one(DeadLettersPane).show(snapshot.dead_letters, health.dead_letters)
         self.query_one(AdmissionPane).show(snapshot.limits, snapshot.rejections, snapshot.slo)
         self._mark_applied(self.query_one(InflightPane).changed)
@@ -263,11 +273,18 @@ class RelierConsole(App[None]):
             self.query_one(InflightPane).update_rows(read["rows"])
             self._mark_applied(self.query_one(InflightPane).changed)
         if "workers" in read:
-            self.query_one(WorkersPane).show(read["workers"])
+            self._show_workers(read["workers"])
         if "dead_letters" in read:
             self.query_one(DeadLettersPane).show(read["dead_letters"], read["dead_letter_total"])
         if "limits" in read:
             self.query_one(AdmissionPane).show(read["limits"])
+
+    def _show_workers(self, workers: list[WorkerView]) -> None:
+        """A read of the workers and their leases: recorded in the shared `LeaseBook`, shown in
+        the Workers pane, and the Inflight rows' lease ages follow at once."""
+        self.leases.record_workers(workers)
+        self.query_one(WorkersPane).show(workers)
+        self.query_one(InflightPane).refresh_ages()
 
     def _mark_applied(self, ids: Any) -> None:
         if self.record_applied:

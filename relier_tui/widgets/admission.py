@@ -119,7 +119,9 @@ class AdmissionPane(FilteredPane):
     TITLE = "Admission & SLO"
     TAB = "Admission/SLO"
     HOME = "#limits-table"
-    BINDINGS = [Binding("ctrl+s", "apply", "Apply limit",
+    BINDINGS = [Binding("e", "edit_limit", "Edit limit",
+                        tooltip="Into the limit form (its name field; tab to rate, burst, max depth)"),
+                Binding("ctrl+s", "apply", "Apply limit",
                         tooltip="Change the limit the form describes (asks first)")]
 
     def __init__(self, source: ConsoleSource, **kwargs: Any) -> None:
@@ -192,6 +194,11 @@ class AdmissionPane(FilteredPane):
             event.stop()
             self.action_apply()
 
+    def action_edit_limit(self) -> None:
+        """Into the form: its name field has the focus (shift+tab reaches the scope menu, tab
+        the rate, burst and max depth; Esc leaves it)."""
+        self.query_one("#limit-name", Input).focus()
+
     def action_apply(self) -> None:
         """Change the limit the form describes, after a confirmation."""
         try:
@@ -209,7 +216,7 @@ class AdmissionPane(FilteredPane):
         self.app.push_screen(ConfirmScreen(f"Change admission limits now? {change.describe()}",
                                            confirm_label="Apply"), apply_if_confirmed)
 
-    @work(thread=True, group="admission", exit_on_error=False)
+    @work(thread=True, group="admission", name="apply limit", exit_on_error=False)
     def _apply(self, change: LimitChange) -> None:
         try:
             self.source.set_limit(change.scope, change.name, rate=change.rate, burst=change.burst,

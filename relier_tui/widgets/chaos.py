@@ -117,7 +117,7 @@ class ChaosPane(Pane, can_focus=True):
         self.query_one(RichLog).clear()
         self._run(self.scenario, options)
 
-    @work(thread=True, group="chaos", exit_on_error=False)
+    @work(thread=True, group="chaos", name="chaos run", exit_on_error=False)
     def _run(self, scenario: str, options: dict[str, Any]) -> None:
         from relier.chaos.engine import ChaosContext, LocalCluster, ScenarioUnavailableError  # noqa: PLC0415
         from relier.chaos.scenarios import run  # noqa: PLC0415

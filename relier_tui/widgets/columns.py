@@ -20,12 +20,14 @@ ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
 class Column:
     """One column of a keyed table. `priority`: lower is kept longer when the terminal is
     narrow (ties: the earlier column); `min_width`: the narrowest its values are cut to (never
-    narrower than its label) before it is dropped instead."""
+    narrower than its label) before it is dropped instead; `whole`: its values are never cut
+    (a cut pid or number names nothing): it shows as wide as its widest value, or not at all."""
 
     label: str
     key: str
     priority: int = 0
     min_width: int = 0
+    whole: bool = False
 
     @property
     def floor(self) -> int:
@@ -46,8 +48,8 @@ def fit(columns: Sequence[Column], widest: Mapping[str, int], available: int, *,
 
     `widest` is each column's widest value so far; every column costs `padding` cells more
     than its values. Columns are taken by priority at their floor (or their widest value, if
-    narrower) while they fit; the first always shows (narrower than its floor on a very
-    narrow terminal). What is left widens them, by priority,
+    narrower; a `whole` column at its widest value) while they fit; the first always shows
+    (narrower than its floor on a very narrow terminal). What is left widens them, by priority,
     up to their widest value; a column left narrower than its widest value is capped."""
     order = sorted(range(len(columns)), key=lambda index: (columns[index].priority, index))
     wanted = {column.key: max(cell_len(column.label), widest.get(column.key, 0)) for column in columns}
@@ -55,7 +57,7 @@ def fit(columns: Sequence[Column], widest: Mapping[str, int], available: int, *,
     used = 0
     for index in order:
         column = columns[index]
-        need = min(wanted[column.key], column.floor)
+        need = wanted[column.key] if column.whole else min(wanted[column.key], column.floor)
         if not widths:  # the first always shows, squeezed if it must be
             need = min(need, max(1, available - padding))
         elif used + need + padding > available:

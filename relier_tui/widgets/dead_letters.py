@@ -144,7 +144,7 @@ class DeadLettersPane(FilteredPane):
         event.stop()
         self.action_open()
 
-    @work(thread=True, group="detail", exit_on_error=False)
+    @work(thread=True, group="detail", name="open dead letter", exit_on_error=False)
     def open_dead_letter(self, task_id: str) -> None:
         """Read the dead letter (in a thread) and show it as the task it is, decoded."""
         try:
@@ -176,7 +176,7 @@ class DeadLettersPane(FilteredPane):
         self.app.push_screen(ConfirmScreen(f"Release {entry.task} {entry.id} ({entry.reason}) to its queue?",
                                            confirm_label="Release"), release_if_confirmed)
 
-    @work(thread=True, group="dlq-action", exit_on_error=False)
+    @work(thread=True, group="dlq-action", name="release", exit_on_error=False)
     def _release(self, entry: DeadLetter) -> None:
         try:
             outcome = self.source.release(entry.id)
@@ -193,7 +193,7 @@ class DeadLettersPane(FilteredPane):
         """Delete every dead letter the filter matches, after a confirmation."""
         self._confirm_bulk("purge")
 
-    @work(thread=True, group="dlq-action", exit_on_error=False)
+    @work(thread=True, group="dlq-action", name="count dead letters", exit_on_error=False)
     def _confirm_bulk(self, what: str) -> None:
         where = self.server_filter
         try:
@@ -214,7 +214,7 @@ class DeadLettersPane(FilteredPane):
         self.app.call_from_thread(self.app.push_screen, ConfirmScreen(question, confirm_label=label),
                                   act_if_confirmed)
 
-    @work(thread=True, group="dlq-action", exit_on_error=False)
+    @work(thread=True, group="dlq-action", name="retry or purge", exit_on_error=False)
     def _bulk(self, what: str, where: DeadLetterFilter | None) -> None:
         try:
             if what == "retry":

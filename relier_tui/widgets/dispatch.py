@@ -119,7 +119,7 @@ class DispatchPane(Pane, can_focus=True):
         self.say(f"pushing {request.task}…")
         self._push(request)
 
-    @work(thread=True, group="dispatch", exit_on_error=False)
+    @work(thread=True, group="dispatch", name="push", exit_on_error=False)
     def _push(self, request: DispatchRequest) -> None:
         worker = get_current_worker()
         try:

@@ -4,7 +4,7 @@ confirmation, through `Relier.cancel` in a thread worker)."""
 
 from __future__ import annotations
 
-import time
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -17,11 +17,12 @@ from textual.binding import Binding
 from textual.widgets import Input, Static
 
 from relier.inspection import InflightTask
-from relier_tui.leases import LeaseLimits, lease_cell
+from relier_tui.leases import LeaseBook, LeaseLimits, lease_cell
 from relier_tui.screens import ConfirmScreen, DetailScreen
 from relier_tui.source import ConsoleSource
 from relier_tui.task_sections import task_sections
 from relier_tui.task_state import state_cell
+from relier_tui.task_view import TaskView
 from relier_tui.units import duration
 from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
@@ -47,13 +48,24 @@ COLUMNS = [Column("task", "task", priority=0, min_width=16),
            Column("id", "id", priority=8, min_width=8)]
 
 
-def row_of(task: InflightTask, limits: LeaseLimits, elapsed: float = 0.0) -> Cells:
-    """The row; `elapsed` seconds since the task was read age its lease and running time. The
-    worker column names the holding process whole (``demo1@vm/1234``): two workers on one host
-    differ only by their node name."""
-    lease = None if task.lease_age is None else task.lease_age + elapsed
+def lease_age_of(task: InflightTask, leases: LeaseBook, elapsed: float = 0.0) -> float | None:
+    """How long ago the task's holder renewed its lease, now: what the shared `LeaseBook` says
+    (re-read on every renewal, as the Workers pane shows it), or for a process it does not know
+    (not under a registered worker), the lease age read with the task, aged by the `elapsed`
+    seconds since."""
+    age = leases.lease_age(task.holder)
+    if age is not None:
+        return age
+    return None if task.lease_age is None else task.lease_age + elapsed
+
+
+def row_of(task: InflightTask, limits: LeaseLimits, lease_age: float | None,
+           elapsed: float = 0.0) -> Cells:
+    """The row, with its holder's `lease_age` now; `elapsed` seconds since the task was read age
+    its running time. The worker column names the holding process whole (``demo1@vm/1234``):
+    two workers on one host differ only by their node name."""
     running = None if task.running_for is None else task.running_for + elapsed
-    return (task.task, state_cell(task.state), lease_cell(lease, limits),
+    return (task.task, state_cell(task.state), lease_cell(lease_age, limits),
             Text(duration(running), justify="right"), task.holder, task.attempt, task.fence,
             task.queue, task.id[:8])
 
@@ -80,16 +92,23 @@ class InflightPane(FilteredPane):
                 tooltip="Cancel the selected task and stop its running body too (asks first)"),
     ]
 
-    def __init__(self, limits: LeaseLimits, source: ConsoleSource, **kwargs: Any) -> None:
+    def __init__(self, limits: LeaseLimits, leases: LeaseBook, source: ConsoleSource,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limits = limits
+        #: every process's lease age, shared with the Workers pane (the app records reads in it)
+        self.leases = leases
         self.source = source
         self.tasks: dict[str, InflightTask] = {}
         self.read_at: dict[str, float] = {}
         #: ids whose state the last update changed (for `python -m bench tui`)
         self.changed: list[str] = []
-        #: seconds on a monotonic clock: what ages the rows between reads
-        self.clock: Callable[[], float] = time.monotonic
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Seconds on a monotonic clock: what ages the rows between reads (the `LeaseBook`'s,
+        so running times and lease ages move together)."""
+        return self.leases.clock
 
     def compose(self) -> ComposeResult:
         """The filter box, the count line and the table."""
@@ -103,14 +122,15 @@ class InflightPane(FilteredPane):
         self.set_interval(1.0, self.refresh_ages)
 
     def refresh_ages(self) -> None:
-        """Lease and running ages of the rows on screen, aged by the time since their read."""
+        """Lease and running ages of the rows on screen as of now: leases from the shared
+        `LeaseBook`, running times aged by the time since their read."""
         now = self.clock()
 
         def cells_for(task_id: str) -> Cells | None:
             task = self.tasks.get(task_id)
             if task is None:
                 return None
-            return row_of(task, self.limits, now - self.read_at.get(task_id, now))
+            return self._row(task, now - self.read_at.get(task_id, now))
 
         self.table.refresh_volatile(cells_for)
 
@@ -118,6 +138,9 @@ class InflightPane(FilteredPane):
     def table(self) -> KeyedTable:
         """The inflight table."""
         return self.query_one(KeyedTable)
+
+    def _row(self, task: InflightTask, elapsed: float = 0.0) -> Cells:
+        return row_of(task, self.limits, lease_age_of(task, self.leases, elapsed), elapsed)
 
     def _visible(self, task: InflightTask) -> bool:
         return self.where.is_empty or self.where.matches(
@@ -139,9 +162,15 @@ class InflightPane(FilteredPane):
                         if _differs(previous.get(task_id), task)]
         self.tasks.update(newer)
         self.read_at = {task_id: read_at.get(task_id, now) for task_id in self.tasks}
-        tasks = list(self.tasks.values())
-        shown = [task for task in tasks if self._visible(task)][:MAX_ROWS]
-        self.table.sync({task.id: row_of(task, self.limits) for task in shown})
+        self._show_rows()
+
+    def _show_rows(self) -> None:
+        """The table shows the first MAX_ROWS tasks the filter matches, their ages as of now."""
+        now = self.clock()
+        shown = [task for task in self.tasks.values() if self._visible(task)][:MAX_ROWS]
+        self.table.sync({task.id: self._row(task, now - self.read_at.get(task.id, now))
+                         for task in shown})
+        self.refresh_ages()  # `sync` leaves the ages of rows already shown to it
         self._count()
 
     def _count(self) -> None:
@@ -166,14 +195,14 @@ class InflightPane(FilteredPane):
                 self.read_at[task_id] = self.clock()
                 shown = task_id in self.table.keys_set
                 if self._visible(task) and (shown or len(self.table.keys_set) < MAX_ROWS):
-                    self.table.upsert(task_id, row_of(task, self.limits))
+                    self.table.upsert(task_id, self._row(task))
                 else:
                     self.table.discard(task_id)
         self._count()
 
     def apply_filter(self) -> None:
-        """Re-select the rows the new filter matches."""
-        self.replace(list(self.tasks.values()))
+        """Re-select the rows the new filter matches (each as last read, aged since)."""
+        self._show_rows()
 
     def action_sort(self) -> None:
         """Sort the table by its next column."""
@@ -192,7 +221,7 @@ class InflightPane(FilteredPane):
         event.stop()
         self.action_open()
 
-    @work(thread=True, group="detail", exit_on_error=False)
+    @work(thread=True, group="detail", name="open task", exit_on_error=False)
     def open_task(self, task_id: str) -> None:
         """Read the task (in a thread) and show it, decoded."""
         try:
@@ -203,8 +232,15 @@ class InflightPane(FilteredPane):
         if view is None:
             self.tell_from_thread(f"{task_id} has no record any more", severity="warning")
             return
-        screen = DetailScreen(f"task {task_id}", task_sections(view, self.limits))
-        self.app.call_from_thread(self.app.push_screen, screen)
+        self.app.call_from_thread(self.show_task, view)
+
+    def show_task(self, view: TaskView) -> None:
+        """The task's detail view, its holder's lease age the one the Inflight and Workers panes
+        show (the shared `LeaseBook`'s, when it knows the process)."""
+        holder_age = self.leases.lease_age(view.holder) if view.holder else None
+        if holder_age is not None:
+            view = dataclasses.replace(view, lease_age=holder_age)
+        self.app.push_screen(DetailScreen(f"task {view.id}", task_sections(view, self.limits)))
 
     def selected(self) -> InflightTask | None:
         """The inflight task under the cursor."""
@@ -244,7 +280,7 @@ class InflightPane(FilteredPane):
         self.app.push_screen(ConfirmScreen(question, confirm_label="Revoke + terminate" if terminate
                                            else "Revoke"), cancel_if_confirmed)
 
-    @work(thread=True, group="inflight-action", exit_on_error=False)
+    @work(thread=True, group="inflight-action", name="cancel", exit_on_error=False)
     def _cancel(self, task: InflightTask, *, terminate: bool) -> None:
         try:
             reply = self.source.cancel(task.id, terminate=terminate)

@@ -1,6 +1,6 @@
 """The mode line above the footer: whether the event tail is LIVE or PAUSED, the filter in force
 on the pane shown, whether Redis is reachable, Redis memory headroom (as the reconcile loop last
-read it), and where the keys go (the console, or a field)."""
+read it), and where the keys go (the console, a field, or a dialog open over the console)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
 from relier.preflight import MemoryHeadroom
+from relier_tui.keys import declared, key_label
 from relier_tui.widgets.health import MIB, memory_style
 
 SEPARATOR = " │ "
 FILTER = "filter: "
 #: a part of the line in its long and its short wording
 Wording = tuple[Text, Text]
+#: a dialog's keys (joined by ``/``) and what each does
+DialogKeys = tuple[tuple[str, str], ...]
 
 
 def tail_part(*, paused: bool, missed: int) -> Wording:
@@ -60,8 +64,25 @@ def memory_part(memory: MemoryHeadroom | None, warning: float, *, connected: boo
             Text(f"mem {memory.fraction:.0%}", style=style))
 
 
-def keys_part(*, typing: bool, panes: int) -> Wording:
-    """Where the keys go: the console (with a hint), or the field that has the focus."""
+def dialog_keys(screen: Screen[Any]) -> DialogKeys:
+    """The keys a dialog (a screen over the console's) declares, each action's keys joined by
+    ``/`` with what it does: ``(("y", "Yes"), ("n/esc", "No"))`` for a confirmation."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for binding in declared(type(screen)):
+        if binding.description and not binding.system:
+            grouped.setdefault((binding.action, binding.description), []).append(key_label(binding.key))
+    return tuple(("/".join(keys), description) for (_, description), keys in grouped.items())
+
+
+def keys_part(*, typing: bool, panes: int, dialog: DialogKeys | None = None) -> Wording:
+    """Where the keys go: a dialog over the console (the keys it takes), the field that has
+    the focus, or the console (with a hint)."""
+    if dialog is not None:
+        if not dialog:
+            return Text("dialog: esc closes", style="bold reverse"), Text("esc", style="bold reverse")
+        long = ", ".join(f"{keys} {what}" for keys, what in dialog)
+        return (Text(f"dialog: {long}", style="bold reverse"),
+                Text("/".join(keys for keys, _ in dialog), style="bold reverse"))
     if typing:
         return (Text("typing: Esc gives the keys back", style="bold reverse"),
                 Text("typing: Esc", style="bold reverse"))
@@ -70,12 +91,13 @@ def keys_part(*, typing: bool, panes: int) -> Wording:
 
 def mode_text(*, paused: bool, missed: int, filter_text: str, connected: bool | None,
               typing: bool, memory: MemoryHeadroom | None = None, memory_warning: float = 0.8,
-              panes: int = 7, width: int = 0) -> Text:
-    """The mode line. With `width`, the longer wording of each part is used while it fits
-    (the state words LIVE, PAUSED, the filter, the connection and the memory always stay)."""
+              panes: int = 7, width: int = 0, dialog: DialogKeys | None = None) -> Text:
+    """The mode line; `dialog`: the keys of a dialog open over the console. With `width`, the
+    longer wording of each part is used while it fits (the state words LIVE, PAUSED, the
+    filter, the connection and the memory always stay)."""
     parts = [tail_part(paused=paused, missed=missed), filter_part(filter_text),
              connection_part(connected), memory_part(memory, memory_warning, connected=connected),
-             keys_part(typing=typing, panes=panes)]
+             keys_part(typing=typing, panes=panes, dialog=dialog)]
     chosen = [long for long, _ in parts]
 
     def length() -> int:
@@ -101,6 +123,9 @@ class ModeLine(Widget):
     filter_text: reactive[str] = reactive("")
     connected: reactive[bool | None] = reactive(None)
     typing: reactive[bool] = reactive(False)
+    #: the keys of the dialog open over the console (a confirmation, a detail view, the help);
+    #: None while the console's own screen is on top
+    dialog: reactive[DialogKeys | None] = reactive(None)
     #: Redis memory as the reconcile loop last read it (the header's reading, not a new one)
     memory: reactive[MemoryHeadroom | None] = reactive(None)
     memory_warning: reactive[float] = reactive(0.8)
@@ -111,15 +136,20 @@ class ModeLine(Widget):
         self.panes = panes
 
     def on_mount(self) -> None:
-        """Follow the focus: typing while an Input has it."""
+        """Follow the focus (typing while an Input has it) and the dialogs opened over the
+        console (their keys, while one is open)."""
         self.watch(self.screen, "focused", self._focus_moved)
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
 
     def _focus_moved(self, focused: Widget | None) -> None:
         self.typing = isinstance(focused, Input)
+
+    def _screen_changed(self, screen: Screen[Any]) -> None:
+        self.dialog = None if screen is self.screen else dialog_keys(screen)
 
     def render(self) -> Text:
         """The line for the current state."""
         return mode_text(paused=self.paused, missed=self.missed, filter_text=self.filter_text,
                          connected=self.connected, typing=self.typing, memory=self.memory,
                          memory_warning=self.memory_warning, panes=self.panes,
-                         width=self.size.width)
+                         width=self.size.width, dialog=self.dialog)

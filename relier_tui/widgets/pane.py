@@ -12,8 +12,10 @@ from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.widget import Widget
 from textual.widgets import Input
+from textual.worker import Worker
 
 from relier.display import safe_text
+from relier_tui.failures import report_failure
 from relier_tui.filters import Filter
 
 #: what a pane asks the app to re-read: everything, or just the dead letters or the limits
@@ -66,6 +68,11 @@ class Pane(Vertical):
     def tell_from_thread(self, message: str, *, severity: SeverityLevel = "information") -> None:
         """`tell`, from a thread worker."""
         self.app.call_from_thread(self.tell, message, severity=severity)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """An action of this pane that failed with an error it did not catch is reported (a
+        notification and a log line), never silently dropped."""
+        report_failure(self.app, event.worker, event.state)
 
 
 class FilteredPane(Pane):

@@ -12,56 +12,62 @@ from textual.widgets import Input
 
 from relier.inspection import WorkerView
 from relier_tui.filters import Filter
-from relier_tui.leases import LeaseLimits, lease_cell
+from relier_tui.leases import LeaseBook, LeaseLimits, lease_cell
 from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
 
-#: health first (lease, tasks held, state), kept longest: at 80 columns pool and queues follow
+#: health first (state, lease, tasks held) and the pid (what `kill` and a profiler take), kept
+#: longest: at 80 columns pool and queues follow; the host is in the worker's name anyway. The
+#: pid is shown whole or not at all: a cut pid names no process.
 COLUMNS = [Column("worker / process", "node", priority=0, min_width=20),
            Column("lease", "lease", priority=2, min_width=6),
            Column("held", "held", priority=3),
            Column("state", "state", priority=1, min_width=8),
-           Column("pool", "pool", priority=4, min_width=8),
-           Column("queues", "queues", priority=5, min_width=12),
-           Column("host", "host", priority=6, min_width=8), Column("pid", "pid", priority=7)]
+           Column("pool", "pool", priority=5, min_width=8),
+           Column("queues", "queues", priority=6, min_width=12),
+           Column("host", "host", priority=7, min_width=8),
+           Column("pid", "pid", priority=4, whole=True)]
+STYLES = {"draining": "yellow", "dead": "bold red", "serving": "green"}
 
 
-def _state(worker: WorkerView, ttl: float) -> str:
-    """``dead`` once its lease is older than the TTL or reaped (`relier.inspection`'s rule):
-    listed with how long ago it was last seen until the resurrector forgets it."""
-    expired = worker.is_dead or worker.lease_age is None or worker.lease_age >= ttl
+def _state(worker: WorkerView, lease_age: float | None, ttl: float) -> str:
+    """``dead`` once its lease is older than the TTL or reaped (`relier.inspection`'s rule, on
+    the lease's age now): listed with how long ago it was last seen until the resurrector
+    forgets it."""
+    expired = lease_age is None or lease_age >= ttl
     return "draining" if worker.draining else "dead" if expired else "serving"
 
 
-def _seen(worker: WorkerView) -> float | None:
-    """The lease's age, or once the lease was reaped, the time since it was last refreshed."""
-    return worker.lease_age if worker.lease_age is not None else worker.last_seen_age
-
-
-def matches(worker: WorkerView, where: Filter, ttl: float) -> bool:
+def matches(worker: WorkerView, where: Filter, state: str) -> bool:
     """Whether the filter selects the worker: ``queue=`` is one of its queues, other terms
-    match its node (``worker=``), host, pid, pool or state, words any of them."""
+    match its node (``worker=``), host, pid, pool or `state`, words any of them."""
     queue = where.fields.get("queue")
     if queue is not None and queue not in worker.queues:
         return False
     rest = Filter({key: value for key, value in where.fields.items() if key != "queue"}, where.words)
     return rest.is_empty or rest.matches(
         {"worker": worker.node, "host": worker.host, "pid": worker.pid, "pool": worker.pool,
-         "queues": ",".join(worker.queues), "state": _state(worker, ttl)})
+         "queues": ",".join(worker.queues), "state": state})
 
 
-def worker_rows(workers: list[WorkerView], limits: LeaseLimits) -> dict[str, Cells]:
-    """Each worker's row, then one row per pool process under it."""
+def worker_rows(workers: list[WorkerView], limits: LeaseLimits, leases: LeaseBook,
+                where: Filter | None = None) -> dict[str, Cells]:
+    """Each worker's row, then one row per pool process under it, with lease ages as `leases`
+    gives them now (a dead worker's: how long ago it was last seen); only the workers `where`
+    selects."""
     rows: dict[str, Cells] = {}
-    styles = {"draining": "yellow", "dead": "bold red", "serving": "green"}
     for worker in workers:
-        state = _state(worker, limits.ttl)
-        rows[worker.node] = (worker.node, lease_cell(_seen(worker), limits), worker.tasks_held,
-                             Text(state, style=styles[state]), f"{worker.pool} x{worker.concurrency}",
-                             ",".join(worker.queues), worker.host, worker.pid)
+        state = _state(worker, leases.lease_age(worker.node), limits.ttl)
+        if where is not None and not matches(worker, where, state):
+            continue
+        rows[worker.node] = (worker.node, lease_cell(leases.seen_age(worker.node), limits),
+                             worker.tasks_held, Text(state, style=STYLES[state]),
+                             f"{worker.pool} x{worker.concurrency}", ",".join(worker.queues),
+                             worker.host, worker.pid)
         for process in worker.processes:
-            rows[process.id] = (f"  └ {process.id.rsplit('/', 1)[-1]}", lease_cell(process.lease_age, limits),
+            rows[process.id] = (f"  └ {process.id.rsplit('/', 1)[-1]}",
+                                lease_cell(leases.lease_age(process.id), limits),
                                 process.tasks_held, "", "", "", "", "")
     return rows
 
@@ -73,16 +79,22 @@ class WorkersPane(FilteredPane):
     HOME = "#workers-table"
     BINDINGS = [Binding("s", "sort", "Sort", tooltip="Sort the table by the next column")]
 
-    def __init__(self, limits: LeaseLimits, **kwargs: Any) -> None:
+    def __init__(self, limits: LeaseLimits, leases: LeaseBook, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.limits = limits
+        #: every process's lease age, shared with the Inflight pane (the app records reads in it)
+        self.leases = leases
         self.worker_views: list[WorkerView] = []
 
     def compose(self) -> ComposeResult:
         """The filter box and the table."""
         yield Input(placeholder="/ filter: queue=default state=draining host=vm1", id="workers-filter",
                     classes="filter")
-        yield KeyedTable(COLUMNS, id="workers-table")
+        yield KeyedTable(COLUMNS, volatile=("lease", "state"), id="workers-table")
+
+    def on_mount(self) -> None:
+        """Age the leases every second: a dead worker's too, though nothing renews it."""
+        self.set_interval(1.0, self.refresh_ages)
 
     @property
     def table(self) -> KeyedTable:
@@ -90,10 +102,17 @@ class WorkersPane(FilteredPane):
         return self.query_one(KeyedTable)
 
     def show(self, workers: list[WorkerView]) -> None:
-        """The workers as read; the filter selects which are shown."""
+        """The workers as read (their leases already recorded in the shared `LeaseBook`); the
+        filter selects which are shown."""
         self.worker_views = workers
-        self.table.sync(worker_rows([w for w in workers if matches(w, self.where, self.limits.ttl)],
-                                    self.limits))
+        rows = worker_rows(workers, self.limits, self.leases, self.where)
+        self.table.sync(rows)
+        self.table.refresh_volatile(rows.get)  # `sync` leaves the ages of rows already shown
+
+    def refresh_ages(self) -> None:
+        """Lease ages (and so states) of the rows on screen as of now; which workers the filter
+        selects is decided at each read."""
+        self.table.refresh_volatile(worker_rows(self.worker_views, self.limits, self.leases).get)
 
     def apply_filter(self) -> None:
         """Re-select the workers the new filter matches."""

@@ -9,6 +9,7 @@ a queue from the Admission pane's form."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -261,21 +262,32 @@ def test_operator_finds_the_dead_worker_releases_a_dead_letter_and_throttles_a_q
 
 
 def see_the_worker_die(terminal: Terminal, cluster: Cluster, worker: CeleryWorker, stuck_id: str) -> None:
-    """Inflight shows the long task and the process holding it; the worker is SIGKILLed (all
-    its processes); the Workers pane shows it `dead` with its lease age past the TTL, and
-    Inflight the task still held, its lease age past the TTL too."""
+    """Inflight shows the long task and the process holding it, its lease age under the TTL
+    while the task runs on (its lease is renewed, though its record is not re-read); the
+    Workers pane shows the worker's pid whole at 80 columns. The worker is SIGKILLed (all its
+    processes); the Workers pane shows it `dead` with its lease age past the TTL, and Inflight
+    the task still held, its lease age past the TTL too."""
     name = worker.hostname.split("@", 1)[0]
-    screen = terminal.wait_for(lambda s: line_with(s, "tests.hold") and "DLQ 1" in s,
-                               "the running task and one dead letter")
     raw_pid = wait_until(lambda: cluster.client.get(f"test:pid:{stuck_id}:1"), timeout=30)
     pool_pid = cast(bytes, raw_pid).decode()
-    assert holds(screen, pool_pid), screen
+    # the whole row: a screen read while the console draws it may hold the task's name alone
+    screen = terminal.wait_for(lambda s: holds(s, pool_pid) and "DLQ 1" in s,
+                               "the running task, the process holding it, and one dead letter")
+    # the console read the task's record once, when it started (its own events come only when
+    # it ends): 3 s on, longer than the TTL, its lease age must still be the renewed lease's
+    first_seen = max(3.0, (seconds(cell(screen, "running", "tests.hold")) or 0.0) + 3.0)
+    screen = terminal.wait_for(lambda s: (seconds(cell(s, "running", "tests.hold")) or 0.0) > first_seen,
+                               f"the stuck task running for more than {first_seen:.1f} s")
+    lease = lease_age(screen, "tests.hold")
+    assert lease is not None, screen
+    assert lease < LEASE_TTL, f"a renewed lease reads {lease} s:\n{screen}"
 
     terminal.show("2", "Workers")
     screen = terminal.wait_for(lambda s: "serving" in (line_with(s, name) or ""), "the worker serving")
     lease = lease_age(screen, name)
     assert lease is not None, screen
     assert lease < LEASE_TTL, screen
+    assert cell(screen, "pid", name) == str(registered_pid(cluster, worker)), screen
 
     worker.kill()
     screen = terminal.wait_for(lambda s: "dead" in (line_with(s, name) or "") and "workers 0/1" in s,
@@ -291,13 +303,22 @@ def see_the_worker_die(terminal: Terminal, cluster: Cluster, worker: CeleryWorke
     assert holds(screen, pool_pid), screen
 
 
+def registered_pid(cluster: Cluster, worker: CeleryWorker) -> int:
+    """The pid `worker` registered (its main process)."""
+    registry = cast(dict[bytes, bytes], cluster.client.hgetall(KEYS.workers))
+    return next(int(json.loads(info)["pid"]) for node, info in registry.items()
+                if node.decode().startswith(f"{worker.hostname}/"))
+
+
 def release_the_dead_letter(terminal: Terminal, cluster: Cluster, task_id: str) -> CeleryWorker:
-    """Dead letters: `r` on the failed task, `y` in the dialog; it is queued again, and a new
-    worker (returned) runs it: the Events pane shows it completed."""
+    """Dead letters: `r` on the failed task, `y` in the dialog (the mode line says which keys
+    it takes meanwhile); it is queued again, and a new worker (returned) runs it: the Events
+    pane shows it completed."""
     terminal.show("4", "DLQ")
     terminal.wait_for(lambda s: line_with(s, "tests.fails_first", "yes"), "the releasable dead letter")
     terminal.press("r")
-    terminal.wait_for(lambda s: "Release tests.fails_first" in s, "the release confirmation")
+    terminal.wait_for(lambda s: "Release tests.fails_first" in s and "y/n/esc" in s,
+                      "the release confirmation, and its keys on the mode line")
     terminal.press("y")
     terminal.wait_for(lambda s: "0 dead letters" in s, "no dead letter left")
     assert cluster.client.hget(KEYS.record(task_id), "state") == b"queued"
@@ -325,12 +346,14 @@ def recover_the_stuck_task(terminal: Terminal, cluster: Cluster, dead: CeleryWor
 
 
 def throttle_the_default_queue(terminal: Terminal, cluster: Cluster) -> None:
-    """Admission: Tab into the form, name the queue, a rate and a burst, ctrl+s, `y`; the
-    limit is listed and live (the next push beyond the burst is refused, and counted)."""
+    """Admission: `e` (the footer offers it) into the form, name the queue, a rate and a burst,
+    ctrl+s, `y`; the limit is listed and live (the next push beyond the burst is refused, and
+    counted)."""
     terminal.show("7", "Admission/SLO")
-    screen = terminal.wait_for(lambda s: "Apply (ctrl+s)" in s, "the limit form")
+    screen = terminal.wait_for(lambda s: "Apply (ctrl+s)" in s and "e Edit limit" in s,
+                               "the limit form and its key in the footer")
     form_y, form = next((y, line) for y, line in enumerate(screen.splitlines()) if "Apply (ctrl+s)" in line)
-    terminal.press("Tab", "Tab")  # the scope selector (queue), then the name
+    terminal.press("e")  # the name field (the scope stays queue)
     fill(terminal, form_y, form, "name", "default")
     for placeholder, value in (("rate/s", "0.2"), ("burst", "1")):
         terminal.press("Tab")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from textual.pilot import Pilot
 
+from relier.inspection import ProcessView, WorkerView
 from relier.testing import RedisServer
 from relier_tui.widgets import admission, dead_letters, inflight, workers
 from relier_tui.widgets.columns import ELLIPSIS, Column, fit, fit_cell
@@ -68,7 +69,7 @@ def test_ages_and_counts_sort_by_value() -> None:
 async def _rows_shown(pilot: Pilot[None], app: object, size: tuple[int, int]) -> InflightPane:
     await pilot.resize_terminal(*size)
     pane = pilot.app.query_one(InflightPane)
-    pane.clock = lambda: 0.0  # the rows keep the ages they were read with
+    pane.leases.clock = lambda: 0.0  # the rows keep the ages they were read with
     pane.replace(inflight_tasks())
     await pilot.pause()
     return pane
@@ -116,3 +117,38 @@ async def test_every_table_keeps_its_first_columns_at_80(pane_id: str, table_id:
         assert shown == [c.key for c in columns if c.key in shown]  # in their own order
         assert table.max_scroll_x == 0
         assert ELLIPSIS in table.render_line(1).text
+
+
+def test_a_whole_column_is_shown_whole_or_dropped() -> None:
+    columns = [Column("name", "name", priority=0, min_width=10), Column("pid", "pid", priority=1, whole=True)]
+    widest = {"name": 30, "pid": 7}
+    assert fit(columns, widest, 30) == (("name", 19), ("pid", None))  # the name gives way
+    assert fit(columns, widest, 20) == (("name", 18),)  # no room for 7 cells: no pid at all
+
+
+async def test_the_workers_table_at_80_keeps_the_pid_whole(empty_server: RedisServer) -> None:
+    """A worker on a host with a long name, as CI and cloud hosts have: at 80 columns its pid is
+    readable (whole), and what matters less (host, queues) gives way first."""
+    node = "first@runner-4f9c2a7e-build-pool-east.internal/2123456"
+    worker = WorkerView(node=node, host="runner-4f9c2a7e-build-pool-east.internal", pid=2123456,
+                        queues=["default", "critical", "bulk"], pool="prefork", concurrency=2,
+                        lease_age=0.4, tasks_held=1,
+                        processes=[ProcessView(node.replace("2123456", "2123501"), 0.2, 1)],
+                        draining=False)
+    app = console(empty_server)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app, "workers")
+        app._show_workers([worker])
+        table = app.query_one("#workers-table", KeyedTable)
+        await until(pilot, lambda: len(table.keys) == 2, what="the worker and its process")
+        await pilot.pause()
+        await pilot.pause()  # the table measures its columns when idle
+        header = table.render_line(0).text.split()
+        assert header[:2] == ["worker", "/"]
+        assert "pid" in header
+        assert "host" not in header
+        row = table.render_line(1).text
+        assert "2123456" in row.split()  # whole, in its own column
+        assert row.split()[0].endswith(ELLIPSIS)  # the long name gave way instead
+        assert "2123501" in table.render_line(2).text  # the pool process, by its pid
+        assert table.max_scroll_x == 0

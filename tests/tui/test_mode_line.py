@@ -8,6 +8,7 @@ import pytest
 
 from relier.preflight import MemoryHeadroom
 from relier.testing import RedisServer
+from relier_tui.screens import ConfirmScreen
 from relier_tui.widgets.health import MIB
 from relier_tui.widgets.mode_line import ModeLine, mode_text
 from tests.tui.conftest import until
@@ -102,3 +103,31 @@ async def test_the_mode_line_is_on_screen_at_80x24_from_every_state(empty_server
         await pilot.pause()
         assert "mem 78% (112 MiB free)" in mode(app)
         assert reads == [FULL]  # read once, by the reconcile loop; rendering reads nothing
+
+
+@pytest.mark.parametrize("width", [80, 160])
+async def test_a_dialog_opened_from_a_field_names_its_own_keys(width: int, empty_server: RedisServer) -> None:
+    """ctrl+s in the Admission form asks first: while the question is open the mode line says
+    what the dialog takes (y, n or Esc), not "typing"; after it, the field has the keys again."""
+    app = console(empty_server)
+    async with app.run_test(size=(width, 24)) as pilot:
+        await start(pilot, app, "admission", "#limit-name")
+        await pilot.press(*"default", "tab", *"5")
+        await until(pilot, lambda: "typing: Esc" in mode(app), what="typing in the form")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        await pilot.pause()
+        assert "typing" not in mode(app)
+        assert ("dialog: y Yes, n/esc No" if width > 80 else "y/n/esc") in mode(app)
+        assert len(mode(app)) <= width
+        await pilot.press("n")
+        await until(pilot, lambda: not isinstance(app.screen, ConfirmScreen), what="the dialog to close")
+        await pilot.pause()
+        assert "typing: Esc" in mode(app)  # back in the field
+
+
+def test_a_dialog_without_keys_of_its_own_says_esc() -> None:
+    line = mode_text(paused=False, missed=0, filter_text="", connected=True, typing=True, width=160,
+                     dialog=())
+    assert "dialog: esc closes" in line.plain
+    assert "typing" not in line.plain

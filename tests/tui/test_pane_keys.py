@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
 from relier.testing import RedisServer
 from relier_tui.app import PANES, RelierConsole
@@ -64,6 +64,15 @@ def says(selector: str, text: str) -> Check:
     return check
 
 
+def focuses(selector: str) -> Check:
+    """The key put the focus on `selector` (a form's field: typing goes there now)."""
+    async def check(pilot: Pilot[None], app: RelierConsole) -> None:
+        await until(pilot, lambda: app.focused is app.query_one(selector), what=f"the focus on {selector}")
+        assert "typing" in str(app.query_one("#mode").render())
+
+    return check
+
+
 CHECKS: dict[tuple[str, str], Check] = {
     ("inflight", "enter"): notice("select a task first"),
     ("inflight", "s"): notice("sorted by task"),
@@ -79,6 +88,7 @@ CHECKS: dict[tuple[str, str], Check] = {
     ("chaos", "ctrl+s"): says("#chaos-verdict", "options: not JSON"),
     ("dispatch", "ctrl+s"): says("#dispatch-status", "task name is empty"),
     ("admission", "ctrl+s"): says("#limit-status", "name: give the queue"),
+    ("admission", "e"): focuses("#limit-name"),
 }
 
 
@@ -97,3 +107,13 @@ async def test_pane_key_works(pane_id: str, focus: str, key: str, empty_server: 
         await pilot.press(key)
         await CHECKS[pane_id, key](pilot, app)
         assert app.active_pane == pane_id
+
+
+async def test_the_footer_offers_the_admission_forms_key(empty_server: RedisServer) -> None:
+    """The form is reached by a key the footer shows, not only by Tab or the mouse."""
+    app = console(empty_server)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start(pilot, app, "admission")
+        footer = [str(item.render()) for item in app.query_one(Footer).children]
+        assert "e Edit limit" in footer
+        assert "^s Apply limit" in footer

@@ -73,7 +73,7 @@ async def _with_rows(pilot: Pilot[None]) -> None:
     """The Inflight pane showing fixed rows that do not age."""
     await _after()(pilot)
     pane = pilot.app.query_one(InflightPane)
-    pane.clock = lambda: 0.0
+    pane.leases.clock = lambda: 0.0
     pane.replace(inflight_tasks())
     await pilot.pause(0.2)
 
