@@ -21,6 +21,7 @@ import click
 import pytest
 import yaml
 
+from relier.cell_settings import parse_cells
 from relier.cli import cli
 from relier.config import describe, setting_names
 from relier.devserver import RedisServer
@@ -70,6 +71,9 @@ def test_the_assets_exist() -> None:
         "deploy/grafana/dashboards/relier.json", "deploy/k8s/20-worker.yaml",
         "deploy/k8s/30-resurrector.yaml", "deploy/systemd/relier-worker@.service",
         "deploy/systemd/relier-resurrector.service", "docs/deployment.md",
+        "deploy/compose/cells.yml", "deploy/k8s/examples/cells/20-worker-east.yaml",
+        "deploy/k8s/examples/cells/20-worker-west.yaml",
+        "deploy/k8s/examples/cells/30-resurrector.yaml", "deploy/k8s/examples/cells/secret.yaml",
     ]
     missing = [name for name in expected if not (ROOT / name).is_file()]
     assert not missing, f"missing deployment assets: {missing}"
@@ -817,3 +821,36 @@ def test_promtool_rule_unit_tests(path: Path) -> None:
                             capture_output=True, text=True, check=False,
                             env={**os.environ, "TZ": "UTC"})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- cells: every worker serves a cell of the list it is given -----------------------------------
+
+
+def test_compose_cell_workers_serve_a_cell_of_their_list() -> None:
+    services = load_yaml(DEPLOY / "compose" / "cells.yml")[0]["services"]
+    served = {}
+    for name, service in services.items():
+        if not str(service.get("image", "")).startswith("relier"):
+            continue  # the cells' Redis servers
+        env = compose_env(service)
+        cells = parse_cells(env["RELIER_CELLS"]) if "RELIER_CELLS" in env else None
+        assert cells is not None, f"{name} does not know the cells"
+        if "RELIER_CELL" in env:
+            assert env["RELIER_CELL"] in dict(cells), f"{name} serves a cell not in RELIER_CELLS"
+            served[env["RELIER_CELL"]] = name
+    assert set(served) == {"east", "west"}, served
+
+
+def test_k8s_cell_workers_serve_a_cell_of_the_secret_list() -> None:
+    directory = DEPLOY / "k8s" / "examples" / "cells"
+    secret = next(doc for path in directory.glob("*.yaml") for doc in load_yaml(path)
+                  if doc.get("kind") == "Secret")
+    names = dict(parse_cells(secret["stringData"]["RELIER_CELLS"]))
+    served = set()
+    for path in sorted(directory.glob("20-worker-*.yaml")):
+        container = load_yaml(path)[0]["spec"]["template"]["spec"]["containers"][0]
+        env = {item["name"]: item.get("value") for item in container.get("env", [])}
+        assert env.get("RELIER_CELL") in names, rel(path)
+        assert {"secretRef": {"name": secret["metadata"]["name"]}} in container["envFrom"]
+        served.add(env["RELIER_CELL"])
+    assert served == set(names)
