@@ -76,3 +76,9 @@ def moment(ms: int | None, now_ms: int) -> str:
     if ms > now_ms:
         return f"{when} (in {duration((ms - now_ms) / 1000)})"
     return f"{when} ({duration((now_ms - ms) / 1000)} ago)"
+
+
+def count(value: int | None) -> int | str:
+    """A count read from Redis (an attempt, a fence, a pid): itself, or ``?`` when the field
+    held no number (`relier.field_values` reads garbage as None)."""
+    return "?" if value is None else value

@@ -17,7 +17,7 @@ from relier_tui.filters import Filter
 from relier_tui.screens import ConfirmScreen, DetailScreen
 from relier_tui.source import ConsoleSource
 from relier_tui.task_sections import task_sections
-from relier_tui.units import duration
+from relier_tui.units import count, duration
 from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
@@ -53,7 +53,7 @@ def row_of(entry: DeadLetter) -> Cells:
     """The table row of one dead letter."""
     releasable = Text("yes", style="green") if entry.releasable else Text("no", style="red")
     return (entry.task, entry.id[:8], Text(entry.reason, style="bold"), entry.queue,
-            Text(duration(entry.age_seconds()), justify="right"), entry.attempts, releasable,
+            Text(duration(entry.age_seconds()), justify="right"), count(entry.attempts), releasable,
             entry.error[:200])
 
 

@@ -23,7 +23,7 @@ from relier_tui.source import ConsoleSource
 from relier_tui.task_sections import task_sections
 from relier_tui.task_state import state_cell
 from relier_tui.task_view import TaskView
-from relier_tui.units import duration
+from relier_tui.units import count, duration
 from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
@@ -66,7 +66,8 @@ def row_of(task: InflightTask, limits: LeaseLimits, lease_age: float | None,
     two workers on one host differ only by their node name."""
     running = None if task.running_for is None else task.running_for + elapsed
     return (task.task, state_cell(task.state), lease_cell(lease_age, limits),
-            Text(duration(running), justify="right"), task.holder, task.attempt, task.fence,
+            Text(duration(running), justify="right"), task.holder, count(task.attempt),
+            count(task.fence),
             task.queue, task.id[:8])
 
 

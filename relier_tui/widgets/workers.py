@@ -13,6 +13,7 @@ from textual.widgets import Input
 from relier.inspection import WorkerView
 from relier_tui.filters import Filter
 from relier_tui.leases import LeaseBook, LeaseLimits, lease_cell
+from relier_tui.units import count
 from relier_tui.widgets.columns import Column
 from relier_tui.widgets.keyed_table import Cells, KeyedTable
 from relier_tui.widgets.pane import FilteredPane
@@ -63,8 +64,8 @@ def worker_rows(workers: list[WorkerView], limits: LeaseLimits, leases: LeaseBoo
             continue
         rows[worker.node] = (worker.node, lease_cell(leases.seen_age(worker.node), limits),
                              worker.tasks_held, Text(state, style=STYLES[state]),
-                             f"{worker.pool} x{worker.concurrency}", ",".join(worker.queues),
-                             worker.host, worker.pid)
+                             f"{worker.pool} x{count(worker.concurrency)}",
+                             ",".join(worker.queues), worker.host, count(worker.pid))
         for process in worker.processes:
             rows[process.id] = (f"  └ {process.id.rsplit('/', 1)[-1]}",
                                 lease_cell(leases.lease_age(process.id), limits),

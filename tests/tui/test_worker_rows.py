@@ -90,3 +90,15 @@ def test_a_newer_reading_wins_whichever_read_is_applied_last() -> None:
 def test_a_lease_is_green_while_renewals_arrive_yellow_late_red_past_the_ttl() -> None:
     assert [LIMITS.style(age) for age in (0.0, 19.9, 20.0, 29.9, 30.0)] == [
         "green", "green", "yellow", "yellow", "bold red"]
+
+
+def test_a_registration_holding_garbage_numbers_reads_question_marks() -> None:
+    garbled = WorkerView(node="garbled@vm", host="vm", pid=None, queues=["default"],
+                         pool="prefork", concurrency=None, lease_age=1.0, tasks_held=0,
+                         processes=[], draining=False, state=WorkerState.LIVE,
+                         last_seen_age=None)
+    book = LeaseBook(Clock())
+    book.record_workers([garbled])
+    row = worker_rows([garbled], LIMITS, book)["garbled@vm"]
+    assert row[4] == "prefork x?"
+    assert row[7] == "?"
