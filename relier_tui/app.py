@@ -24,8 +24,10 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from textual.worker import Worker, get_current_worker
 
 from relier.binding import Relier
+from relier.display import safe_text
 from relier.inspection import WorkerView
-from relier_tui.failures import report_failure
+from relier_tui.cells import CellRead, CellReader, CellsRead, cells_line, merged
+from relier_tui.failures import NOTICE_SECONDS, logger, report_failure
 from relier_tui.keys import help_sections, key_label
 from relier_tui.leases import LeaseBook, LeaseLimits
 from relier_tui.literal import literal
@@ -98,6 +100,13 @@ class RelierConsole(App[None]):
         #: every process's lease age as last read (on every renewal, with notifications on):
         #: what the Workers and Inflight panes and the detail view show
         self.leases = LeaseBook()
+        #: with RELIER_CELLS: every cell's workers, inflight tasks and dead letters are read by
+        #: `read_cell` (the header, events and admission stay the console's own cell's)
+        self.cell_reader = CellReader(relier) if relier.cells.is_sharded else None
+        #: set to re-read a cell now (ctrl+r, an action); each cell's last read
+        self.cells_now = {cell: threading.Event() for cell in relier.cells.names}
+        self.cell_reads: dict[str, CellRead] = {}
+        self.cells_read: CellsRead | None = None
 
     # ----- layout
     def compose(self) -> ComposeResult:
@@ -107,10 +116,16 @@ class RelierConsole(App[None]):
         settings = self.relier.settings
         leases = LeaseLimits(settings.lease_ttl, settings.lease_refresh_interval)
         panes: dict[str, Pane] = {
-            "inflight": InflightPane(leases, self.leases, self.source, id="inflight-pane"),
-            "workers": WorkersPane(leases, self.leases, id="workers-pane"),
+            "inflight": InflightPane(leases, self.leases, self.source, id="inflight-pane",
+                                     cell_source=None if self.cell_reader is None
+                                     else self.cell_reader.source),
+            "workers": WorkersPane(leases, self.leases, id="workers-pane",
+                                   has_cells=self.cell_reader is not None),
             "events": EventsPane(id="events-pane"),
-            "dead-letters": DeadLettersPane(self.source, id="dlq-pane"),
+            "dead-letters": DeadLettersPane(self.source, id="dlq-pane",
+                                            cells=self.relier.cells.names,
+                                            cell_source=None if self.cell_reader is None
+                                            else self.cell_reader.source),
             "chaos": ChaosPane(self.relier, id="chaos-pane"),
             "dispatch": DispatchPane(self.source, id="dispatch-pane"),
             "admission": AdmissionPane(self.source, id="admission-pane"),
@@ -129,6 +144,9 @@ class RelierConsole(App[None]):
         self.reconcile()
         self.follow_changes()
         self.tail_events()
+        for cell in self.cells_now:  # threads of their own: not the thread workers' pool
+            threading.Thread(target=self.read_cell, args=(cell,), name=f"rl tui cell {cell}",
+                             daemon=True).start()
         self.pane("inflight").focus_home()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -155,6 +173,7 @@ class RelierConsole(App[None]):
         """Stop the background loops."""
         self.stopping.set()
         self.reload_now.set()
+        self._read_cells_now()
         self.feed.changed.set()
 
     # ----- background I/O (thread workers)
@@ -198,6 +217,33 @@ class RelierConsole(App[None]):
                 continue
             self.reload_now.wait(self.reconcile_interval if self.notifications else self.poll_interval)
 
+    def read_cell(self, cell: str) -> None:
+        """With RELIER_CELLS, one thread per cell: read the cell's workers, inflight tasks and
+        dead letters every `poll_interval` (at once after ctrl+r or an action). A cell that does not answer
+        loses its rows and reads ``unreachable`` in the header; a cell slow to answer holds
+        back only its own thread. (Plain threads: Textual's thread workers share a small pool
+        that the actions need.) An error other than Redis's ends the loop, reported."""
+        assert self.cell_reader is not None
+        now = self.cells_now[cell]
+        try:
+            while not self.stopping.is_set():
+                now.clear()
+                read = self.cell_reader.read(cell, self.query_one(DeadLettersPane).server_filter)
+                if self.stopping.is_set():
+                    return
+                self.call_from_thread(self._apply_cell, read)
+                now.wait(self.poll_interval)
+        except Exception as exc:  # noqa: BLE001 - reported to the operator, as a worker's would be
+            if not self.stopping.is_set():
+                logger.error("console: cell %s reads failed", cell, exc_info=exc)
+                self.call_from_thread(self.notify, safe_text(f"cell {cell} reads failed: {exc}"),
+                                      title="Action failed", severity="error", markup=False,
+                                      timeout=NOTICE_SECONDS)
+
+    def _read_cells_now(self) -> None:
+        for event in self.cells_now.values():
+            event.set()
+
     @work(thread=True, group="changes", exit_on_error=False)
     def follow_changes(self) -> None:
         """Read just what the hints name, every `apply_interval` at most, in its own thread so
@@ -238,11 +284,11 @@ class RelierConsole(App[None]):
 
     def _read_changes(self, changes: Any) -> dict[str, Any]:
         read: dict[str, Any] = {}
-        if changes.task_ids:
+        if changes.task_ids and self.cell_reader is None:
             read["rows"] = self.source.inflight_by_id(sorted(changes.task_ids))
-        if changes.workers:
+        if changes.workers and self.cell_reader is None:
             read["workers"] = self.source.workers()
-        if changes.dead_letters:
+        if changes.dead_letters and self.cell_reader is None:
             read["dead_letters"] = self.source.dead_letter_list(self.query_one(DeadLettersPane).server_filter)
             read["dead_letter_total"] = self.source.dead_letters_api.count()
         if changes.limits:
@@ -257,14 +303,15 @@ class RelierConsole(App[None]):
         self.query_one(HealthBar).show(health, self.connected is not False)
         mode = self.query_one(ModeLine)
         mode.memory, mode.memory_warning = health.memory, health.memory_warning
-        inflight = self.query_one(InflightPane)
-        if snapshot.complete:
-            inflight.replace(snapshot.inflight, read_started=read_started)
-        else:
-            inflight.update_rows({**{task.id: task for task in snapshot.inflight},
-                                  **dict.fromkeys(snapshot.departed)})
-        self._show_workers(snapshot.workers)
-        self.query_one(DeadLettersPane).show(snapshot.dead_letters, health.dead_letters)
+        if self.cell_reader is None:  # with cells, each cell's thread reads these panes
+            inflight = self.query_one(InflightPane)
+            if snapshot.complete:
+                inflight.replace(snapshot.inflight, read_started=read_started)
+            else:
+                inflight.update_rows({**{task.id: task for task in snapshot.inflight},
+                                      **dict.fromkeys(snapshot.departed)})
+            self._show_workers(snapshot.workers)
+            self.query_one(DeadLettersPane).show(snapshot.dead_letters, health.dead_letters)
         self.query_one(AdmissionPane).show(snapshot.limits, snapshot.rejections, snapshot.slo)
         self._mark_applied(self.query_one(InflightPane).changed)
 
@@ -278,6 +325,23 @@ class RelierConsole(App[None]):
             self.query_one(DeadLettersPane).show(read["dead_letters"], read["dead_letter_total"])
         if "limits" in read:
             self.query_one(AdmissionPane).show(read["limits"])
+
+    def _apply_cell(self, cell_read: CellRead) -> None:
+        """A read of one cell, merged with the others' last: the cells' line in the header,
+        every cell's workers (their leases recorded in the shared `LeaseBook`), inflight tasks
+        and dead letters, each with its cell."""
+        assert self.cell_reader is not None
+        self.cell_reads[cell_read.health.name] = cell_read
+        read = self.cells_read = merged(self.cell_reads, self.cell_reader.names)
+        self.query_one(HealthBar).show_cells(
+            cells_line(read.health, self.relier.settings.memory_warning, self.relier.runtime.cell))
+        self.leases.record_workers(worker for _, worker in read.workers)
+        self.query_one(WorkersPane).show([worker for _, worker in read.workers],
+                                         [cell for cell, _ in read.workers])
+        inflight = self.query_one(InflightPane)
+        inflight.replace_in_cells(read.inflight)
+        inflight.refresh_ages()
+        self.query_one(DeadLettersPane).show_in_cells(read.dead_letters, read.dead_letter_total)
 
     def _show_workers(self, workers: list[WorkerView]) -> None:
         """A read of the workers and their leases: recorded in the shared `LeaseBook`, shown in
@@ -363,6 +427,7 @@ class RelierConsole(App[None]):
 
     def on_pane_reload_requested(self, event: Pane.ReloadRequested) -> None:
         """A pane changed Redis or what it reads: re-read it now."""
+        self._read_cells_now()  # with cells, every pane but admission is read per cell
         if event.what == "dead_letters":
             self.feed.mark(dead_letters=True)
         elif event.what == "limits":
@@ -388,6 +453,7 @@ class RelierConsole(App[None]):
     def action_reload(self) -> None:
         """Re-read everything from Redis now."""
         self.reload_now.set()
+        self._read_cells_now()
         self.feed.changed.set()
 
     def action_help(self) -> None:

@@ -14,9 +14,10 @@ from relier.admission import LiveLimits, live_limits, set_limits
 from relier.binding import Relier
 from relier.config import SettingNotice, setting_notices
 from relier.display import redact_url
-from relier.dlq import DeadLetter, DeadLetterFilter, ReleaseReport
+from relier.dlq import DeadLetter, DeadLetterFilter, DeadLetters, ReleaseReport
 from relier.eventstream import START, EventStream
 from relier.preflight import MemoryHeadroom, Severity, check_server, memory_headroom
+from relier.store import Store
 from relier_tui.leases import LeaseLimits
 from relier_tui.task_view import TaskRead, TaskView, task_view
 
@@ -81,12 +82,15 @@ def notifications_enabled(client: redis.Redis) -> bool | None:
 class ConsoleSource:
     """The console's window on one relier deployment."""
 
-    def __init__(self, relier: Relier, mask: tuple[str, ...] | None = None) -> None:
+    def __init__(self, relier: Relier, mask: tuple[str, ...] | None = None, *,
+                 store: Store | None = None, dead_letters: DeadLetters | None = None) -> None:
+        """With `store` and `dead_letters` (a cell's: `relier_tui.cells`), task records and
+        dead letters are read in that cell; the relier's own by default."""
         self.relier = relier
-        self.store = relier.store
+        self.store = relier.store if store is None else store
         #: the words that make a value secret (RELIER_CONSOLE_MASK): `relier.display.mask_secrets`
         self.mask = relier.settings.console_mask if mask is None else mask
-        self.dead_letters_api = relier.dead_letters
+        self.dead_letters_api = relier.dead_letters if dead_letters is None else dead_letters
 
     @property
     def redis_url(self) -> str:

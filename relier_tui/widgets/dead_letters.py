@@ -3,6 +3,7 @@ purge act on the selection or the filter, after a confirmation, in thread worker
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -12,7 +13,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
-from relier.dlq import DeadLetter, DeadLetterFilter
+from relier.cell_views import InCell
+from relier.dlq import DeadLetter, DeadLetterFilter, ReleaseReport
 from relier_tui.filters import Filter
 from relier_tui.screens import ConfirmScreen, DetailScreen
 from relier_tui.source import ConsoleSource
@@ -31,6 +33,8 @@ COLUMNS = [Column("task", "task", priority=0, min_width=16),
            Column("att", "attempts", priority=4),
            Column("releasable", "releasable", priority=3),
            Column("error", "error", priority=5, min_width=12)]
+#: with RELIER_CELLS, each dead letter's cell comes first and is kept right after its task
+CELL_COLUMNS = [Column("cell", "cell", priority=1, min_width=4), *COLUMNS]
 FILTER_KEYS = {"reason", "task", "queue", "older_than", "newer_than"}
 
 
@@ -76,8 +80,15 @@ class DeadLettersPane(FilteredPane):
         Binding("x", "purge", "Purge", tooltip="Delete every dead letter matching the filter (asks first)"),
     ]
 
-    def __init__(self, source: ConsoleSource, **kwargs: Any) -> None:
+    def __init__(self, source: ConsoleSource, *, cells: tuple[str, ...] = (),
+                 cell_source: Callable[[str], ConsoleSource] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        #: with RELIER_CELLS: every cell's name, the source of each (a dead letter is opened
+        #: and released in its own cell) and each dead letter's cell by id
+        self.cells = cells
+        self.cell_source = cell_source
+        self.cell_of: dict[str, str] = {}
         self.source = source
         self.entries: dict[str, DeadLetter] = {}
         self.total = 0
@@ -88,7 +99,7 @@ class DeadLettersPane(FilteredPane):
         yield Input(placeholder="/ filter: reason=hard_timeout task=billing.charge queue=default",
                     id="dlq-filter", classes="filter")
         yield Static("", id="dlq-status", classes="status")
-        yield KeyedTable(COLUMNS, id="dlq-table")
+        yield KeyedTable(CELL_COLUMNS if self.cells else COLUMNS, id="dlq-table")
 
     @property
     def table(self) -> KeyedTable:
@@ -101,12 +112,21 @@ class DeadLettersPane(FilteredPane):
         return dead_letter_filter(self.where)
 
     def show(self, entries: list[DeadLetter], total: int) -> None:
-        """The entries as read with `server_filter`, narrowed by the filter's free words."""
+        """The entries as read with `server_filter`, narrowed by the filter's free words (and
+        ``cell=``, with cells)."""
         self.entries = {entry.id: entry for entry in entries}
         self.total = total
         words = Filter(words=self.where.words)
-        self.table.sync({entry.id: row_of(entry) for entry in entries
-                         if words.is_empty or words.matches(entry.as_dict())})
+        if not self.cells:
+            self.table.sync({entry.id: row_of(entry) for entry in entries
+                             if words.is_empty or words.matches(entry.as_dict())})
+        else:
+            only = self.where.fields.get("cell")
+            in_cell = {entry.id: self.cell_of.get(entry.id, "") for entry in entries}
+            self.table.sync({entry.id: (in_cell[entry.id], *row_of(entry)) for entry in entries
+                             if (only is None or in_cell[entry.id] == only) and (
+                                 words.is_empty
+                                 or words.matches({**entry.as_dict(), "cell": in_cell[entry.id]}))})
         shown = len(self.table.keys)
         text = f"{total} dead letter{'s' if total != 1 else ''}"
         if not self.where.is_empty:
@@ -114,6 +134,27 @@ class DeadLettersPane(FilteredPane):
         elif shown < total:
             text += f", the newest {shown} shown (filter to narrow)"
         self.query_one("#dlq-status", Static).update(text)
+
+    def show_in_cells(self, entries: list[InCell[DeadLetter]], total: int) -> None:
+        """Every cell's dead letters (those of the cells that answered), each with its cell,
+        and their count over those cells (RELIER_CELLS): as `show`."""
+        self.cell_of = {entry.id: cell for cell, entry in entries}
+        self.show([entry for _, entry in entries], total)
+
+    def _source_of(self, task_id: str) -> ConsoleSource:
+        """The source of the dead letter's cell (the console's own without cells)."""
+        cell = self.cell_of.get(task_id)
+        if self.cell_source is None or cell is None:
+            return self.source
+        return self.cell_source(cell)
+
+    def _bulk_sources(self) -> list[tuple[str, ConsoleSource]]:
+        """Where retry-all and purge act: every cell (or the one ``cell=`` names), else the
+        console's own Redis."""
+        if self.cell_source is None:
+            return [("", self.source)]
+        only = self.where.fields.get("cell")
+        return [(cell, self.cell_source(cell)) for cell in self.cells if only in (None, cell)]
 
     def selected(self) -> DeadLetter | None:
         """The dead letter under the cursor."""
@@ -148,7 +189,7 @@ class DeadLettersPane(FilteredPane):
     def open_dead_letter(self, task_id: str) -> None:
         """Read the dead letter (in a thread) and show it as the task it is, decoded."""
         try:
-            view = self.source.task_view(task_id)
+            view = self._source_of(task_id).task_view(task_id)
         except redis.RedisError as exc:
             self.tell_from_thread(f"cannot read {task_id}: {exc}", severity="error")
             return
@@ -179,7 +220,7 @@ class DeadLettersPane(FilteredPane):
     @work(thread=True, group="dlq-action", name="release", exit_on_error=False)
     def _release(self, entry: DeadLetter) -> None:
         try:
-            outcome = self.source.release(entry.id)
+            outcome = self._source_of(entry.id).release(entry.id)
         except redis.RedisError as exc:
             outcome = f"failed: {exc}"
         self.tell_from_thread(f"release {entry.id[:8]}: {outcome}")
@@ -196,12 +237,19 @@ class DeadLettersPane(FilteredPane):
     @work(thread=True, group="dlq-action", name="count dead letters", exit_on_error=False)
     def _confirm_bulk(self, what: str) -> None:
         where = self.server_filter
-        try:
-            count = self.source.count_dead_letters(where)
-        except redis.RedisError as exc:
-            self.tell_from_thread(f"cannot count dead letters: {exc}", severity="error")
-            return
-        scope = "matching the filter" if where is not None else "(no filter: ALL of them)"
+        sources = self._bulk_sources()
+        count = 0
+        for cell, source in sources:
+            try:
+                count += source.count_dead_letters(where)
+            except redis.RedisError as exc:
+                in_cell = f" in cell {cell}" if cell else ""
+                self.tell_from_thread(f"cannot count dead letters{in_cell}: {exc}", severity="error")
+                return
+        scope = ("matching the filter" if where is not None or len(sources) < len(self.cells)
+                 else "(no filter: ALL of them)")
+        if self.cells:
+            scope += f" in cell{'s' if len(sources) != 1 else ''} " + ", ".join(c for c, _ in sources)
         question = (f"Release {count} dead letters {scope} to their queues (50 per second)?"
                     if what == "retry" else
                     f"Delete {count} dead letters {scope} for good? This cannot be undone.")
@@ -209,20 +257,30 @@ class DeadLettersPane(FilteredPane):
 
         def act_if_confirmed(yes: bool | None) -> None:
             if yes:
-                self._bulk(what, where)
+                self._bulk(what, where, sources)
 
         self.app.call_from_thread(self.app.push_screen, ConfirmScreen(question, confirm_label=label),
                                   act_if_confirmed)
 
     @work(thread=True, group="dlq-action", name="retry or purge", exit_on_error=False)
-    def _bulk(self, what: str, where: DeadLetterFilter | None) -> None:
-        try:
-            if what == "retry":
-                report = self.source.retry_all(where)
-                text = f"released {len(report.released)}, refused {len(report.refused)}"
-            else:
-                text = f"purged {self.source.purge(where)}"
-        except redis.RedisError as exc:
-            text = f"{what} failed: {exc}"
+    def _bulk(self, what: str, where: DeadLetterFilter | None,
+              sources: list[tuple[str, ConsoleSource]]) -> None:
+        report, purged, failures = ReleaseReport(), 0, []
+        for cell, source in sources:  # each cell on its own: one that fails leaves the others
+            try:
+                if what == "retry":
+                    done = source.retry_all(where)
+                    report.released += done.released
+                    report.refused.update(done.refused)
+                else:
+                    purged += source.purge(where)
+            except redis.RedisError as exc:
+                failures.append(f"{what} failed{f' in cell {cell}' if cell else ''}: {exc}")
+        text = (f"released {len(report.released)}, refused {len(report.refused)}" if what == "retry"
+                else f"purged {purged}")
+        if failures and not self.cells:
+            text = failures[0]
+        elif failures:
+            text += "; " + "; ".join(failures)
         self.tell_from_thread(text)
         self.post_message(self.ReloadRequested())

@@ -120,12 +120,27 @@ class HealthBar(Static):
     """The header, redrawn when the health is read and when the terminal is resized."""
 
     shown: tuple[Health | None, bool] = (None, True)
+    #: with RELIER_CELLS, each cell's state on a line of its own, first (`relier_tui.cells`)
+    cells: Text | None = None
 
     def show(self, health: Health | None, connected: bool) -> None:
         """Redraw the header for this health read and connection state."""
         self.shown = (health, connected)
-        self.update(health_line(health, connected, self.size.width or None))
+        self._draw()
+
+    def show_cells(self, line: Text) -> None:
+        """Redraw the header with this line of the cells' states above the rest."""
+        if self.cells is None:
+            self.styles.max_height = 4  # the cells' line comes on top of the usual three
+        self.cells = line
+        self._draw()
+
+    def _draw(self) -> None:
+        line = health_line(*self.shown, self.size.width or None)
+        if self.cells is not None:
+            line = Text("\n").join([self.cells, line])
+        self.update(line)
 
     def on_resize(self) -> None:
         """Re-break the header's lines for the new width."""
-        self.update(health_line(*self.shown, self.size.width or None))
+        self._draw()

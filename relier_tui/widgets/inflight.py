@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
 
+from relier.cell_views import InCell
 from relier.inspection import InflightTask
 from relier_tui.leases import LeaseBook, LeaseLimits, lease_cell
 from relier_tui.screens import ConfirmScreen, DetailScreen
@@ -46,6 +47,8 @@ COLUMNS = [Column("task", "task", priority=0, min_width=16),
            Column("att", "attempt", priority=5), Column("fence", "fence", priority=6),
            Column("queue", "queue", priority=7, min_width=8),
            Column("id", "id", priority=8, min_width=8)]
+#: with RELIER_CELLS, each task's cell comes first and is kept right after its name
+CELL_COLUMNS = [Column("cell", "cell", priority=1, min_width=4), *COLUMNS]
 
 
 def lease_age_of(task: InflightTask, leases: LeaseBook, elapsed: float = 0.0) -> float | None:
@@ -93,9 +96,14 @@ class InflightPane(FilteredPane):
                 tooltip="Cancel the selected task and stop its running body too (asks first)"),
     ]
 
-    def __init__(self, limits: LeaseLimits, leases: LeaseBook, source: ConsoleSource,
+    def __init__(self, limits: LeaseLimits, leases: LeaseBook, source: ConsoleSource, *,
+                 cell_source: Callable[[str], ConsoleSource] | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        #: with RELIER_CELLS: the source of each cell (a task is opened in its own cell), and
+        #: each task's cell by id (ids are unique across cells: placed by their hash)
+        self.cell_source = cell_source
+        self.cell_of: dict[str, str] = {}
         self.limits = limits
         #: every process's lease age, shared with the Workers pane (the app records reads in it)
         self.leases = leases
@@ -116,7 +124,8 @@ class InflightPane(FilteredPane):
         yield Input(placeholder="/ filter: queue=default worker=w1 charge", id="inflight-filter",
                     classes="filter")
         yield Static("", id="inflight-status", classes="status")
-        yield KeyedTable(COLUMNS, volatile=("lease", "running"), id="inflight-table")
+        yield KeyedTable(COLUMNS if self.cell_source is None else CELL_COLUMNS,
+                         volatile=("lease", "running"), id="inflight-table")
 
     def on_mount(self) -> None:
         """Age the lease and running times every second."""
@@ -141,12 +150,32 @@ class InflightPane(FilteredPane):
         return self.query_one(KeyedTable)
 
     def _row(self, task: InflightTask, elapsed: float = 0.0) -> Cells:
-        return row_of(task, self.limits, lease_age_of(task, self.leases, elapsed), elapsed)
+        row = row_of(task, self.limits, lease_age_of(task, self.leases, elapsed), elapsed)
+        return row if self.cell_source is None else (self.cell_of.get(task.id, ""), *row)
 
     def _visible(self, task: InflightTask) -> bool:
-        return self.where.is_empty or self.where.matches(
-            {"task": task.task, "id": task.id, "queue": task.queue, "worker": task.holder,
-             "state": task.state, "attempt": task.attempt})
+        if self.where.is_empty:
+            return True
+        fields: dict[str, object] = {
+            "task": task.task, "id": task.id, "queue": task.queue, "worker": task.holder,
+            "state": task.state, "attempt": task.attempt}
+        if self.cell_source is not None:
+            fields["cell"] = self.cell_of.get(task.id, "")
+        return self.where.matches(fields)
+
+    def replace_in_cells(self, tasks: list[InCell[InflightTask]],
+                         read_started: float | None = None) -> None:
+        """Every inflight task of the cells that answered, each with its cell (RELIER_CELLS):
+        as `replace`; tasks of a cell that did not answer leave the table."""
+        self.cell_of = {task.id: cell for cell, task in tasks}
+        self.replace([task for _, task in tasks], read_started)
+
+    def _source_of(self, task_id: str) -> ConsoleSource:
+        """The source of the task's cell (the console's own without cells)."""
+        cell = self.cell_of.get(task_id)
+        if self.cell_source is None or cell is None:
+            return self.source
+        return self.cell_source(cell)
 
     def replace(self, tasks: list[InflightTask], read_started: float | None = None) -> None:
         """Every inflight task (longest running first); the table shows the first MAX_ROWS
@@ -226,7 +255,7 @@ class InflightPane(FilteredPane):
     def open_task(self, task_id: str) -> None:
         """Read the task (in a thread) and show it, decoded."""
         try:
-            view = self.source.task_view(task_id)
+            view = self._source_of(task_id).task_view(task_id)
         except redis.RedisError as exc:
             self.tell_from_thread(f"cannot read {task_id}: {exc}", severity="error")
             return
@@ -284,7 +313,7 @@ class InflightPane(FilteredPane):
     @work(thread=True, group="inflight-action", name="cancel", exit_on_error=False)
     def _cancel(self, task: InflightTask, *, terminate: bool) -> None:
         try:
-            reply = self.source.cancel(task.id, terminate=terminate)
+            reply = self._source_of(task.id).cancel(task.id, terminate=terminate)
         except (redis.RedisError, OSError, KombuError) as exc:
             # the record may be cancelled already and only the revoke broadcast failed: re-read
             self.tell_from_thread(f"cancel {task.id[:8]} failed: {exc}", severity="error")
