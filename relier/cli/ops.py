@@ -34,18 +34,6 @@ def _age(seconds: float | None) -> str:
     return "-" if seconds is None else f"{seconds:.1f}s"
 
 
-def _ago(seconds: float | None) -> str:
-    """A last-seen age short enough for a column: 4.2s, 12m05s, 3h20m."""
-    if seconds is None:
-        return "-"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes = int(seconds // 60)
-    if minutes < 60:
-        return f"{minutes}m{int(seconds % 60):02d}s"
-    return f"{minutes // 60}h{minutes % 60:02d}m"
-
-
 @click.command(short_help="Live workers (--all: dead ones too), last seen, tasks held.")
 @click.option("--all", "show_all", is_flag=True,
               help="Also list dead workers (lease expired), kept for "
@@ -77,10 +65,10 @@ def workers(show_all: bool, as_json: bool, app_spec: str, cell: str | None) -> i
     echo(f"{'worker':<36} {'state':<5} {'pool':<8} {'queues':<26} {'seen':>7} {'held':>5}")
     for view in views:
         echo(f"{view.node:<36} {view.state.value:<5} {view.pool:<8} "
-             f"{','.join(view.queues)[:26]:<26} {_ago(view.last_seen_age):>7} "
+             f"{','.join(view.queues)[:26]:<26} {ops_cells.ago(view.last_seen_age):>7} "
              f"{view.tasks_held:>5}")
         for process in view.processes:
-            echo(f"  {process.id:<34} {'':<5} {'':<8} {'':<26} {_ago(process.lease_age):>7} "
+            echo(f"  {process.id:<34} {'':<5} {'':<8} {'':<26} {ops_cells.ago(process.lease_age):>7} "
                  f"{process.tasks_held:>5}")
     dead = sum(view.is_dead for view in views)
     echo(f"{len(views) - dead} live worker(s)" + (f", {dead} dead" if show_all else ""))

@@ -7,6 +7,7 @@ counts its run in the Redis of the cell whose worker ran it (`cell_tasks`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -60,13 +61,13 @@ class Fleet:
         return relier, declare(relier)
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    base = tmp_path_factory.mktemp("cells")
-    servers = {name: RedisServer(base / name).start() for name in NAMES}
+@contextlib.contextmanager
+def started_fleet(base: Path, names: tuple[str, ...]) -> Iterator[Fleet]:
+    """A Redis server and a ready worker for each cell of `names`, all stopped on exit."""
+    servers = {name: RedisServer(base / name).start() for name in names}
     fleet = Fleet(servers, base / "logs")
     try:
-        for name in NAMES:
+        for name in names:
             fleet.start_worker(name)
         for worker in fleet.workers.values():
             worker.wait_ready()
@@ -76,6 +77,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
             worker.stop()
         for server in servers.values():
             server.kill()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    with started_fleet(tmp_path_factory.mktemp("cells"), NAMES) as started:
+        yield started
 
 
 def runs_by_cell(fleet: Fleet, handles: list[TaskHandle],

@@ -14,8 +14,8 @@ import redis
 from cell_tasks import CellTasks  # tests/apps, on sys.path (conftest)
 
 from relier import CellDrainingError, Relier, TaskFailedError, TaskHandle
-from relier.testing import RedisServer, wait_until
-from tests.integration.test_cells import Fleet, rl
+from relier.testing import wait_until
+from tests.integration.test_cells import Fleet, rl, started_fleet
 
 NAMES = ("east", "west")
 APP = ("--app", "cell_app:app")
@@ -23,20 +23,8 @@ APP = ("--app", "cell_app:app")
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    base = tmp_path_factory.mktemp("cells-cli")
-    servers = {name: RedisServer(base / name).start() for name in NAMES}
-    fleet = Fleet(servers, base / "logs")
-    try:
-        for name in NAMES:
-            fleet.start_worker(name)
-        for worker in fleet.workers.values():
-            worker.wait_ready()
-        yield fleet
-    finally:
-        for worker in fleet.workers.values():
-            worker.stop()
-        for server in servers.values():
-            server.kill()
+    with started_fleet(tmp_path_factory.mktemp("cells-cli"), NAMES) as started:
+        yield started
 
 
 def key_for(relier: Relier, cell: str) -> str:
