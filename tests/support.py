@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import signal
 import subprocess
 from pathlib import Path
 from types import ModuleType
@@ -14,6 +17,7 @@ from relier.config import Settings
 from relier.eventstream import EventStream
 from relier.keys import Keys
 from relier.phoenix import Resurrector
+from relier.procinfo import PROC, children, parse_state
 from relier.store import Store
 from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, wait_until
 from relier.testing import start_resurrector as start_resurrector_process
@@ -60,6 +64,49 @@ def events_of(client: redis.Redis, task_id: str) -> list[dict[bytes, bytes]]:
     events = EventStream(client, KEYS.events).read(task_id=task_id).events
     return [{name.encode(): value.encode() for name, value in event.items() if name != "event_id"}
             for event in events]
+
+
+def describe_task(client: redis.Redis, task_id: str) -> str:
+    """A task's record (state, attempt, fence, holder) and its events, for failure messages."""
+    fields = ("state", "attempt", "fence", "holder", "process")
+    record = dict(zip(fields, client.hmget(KEYS.record(task_id), fields), strict=True))
+    events = [" ".join(f"{name}={value}" for name, value in event.items()
+                       if name not in {"event_id", "id"})
+              for event in EventStream(client, KEYS.events).read(task_id=task_id).events]
+    return f"record {record}\nevents:\n  " + "\n  ".join(events)
+
+
+def process_state(pid: int) -> str:
+    """`pid`'s one-letter state (``T`` stopped, ``Z`` zombie...), ``gone`` once reaped."""
+    try:
+        return parse_state((PROC / str(pid) / "stat").read_text())
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return "gone"
+
+
+def pause_worker(worker: CeleryWorker) -> list[int]:
+    """SIGSTOP a whole worker: its main process first (a stopped parent forks no new pool
+    process), then each pool process. Pool processes lead their own process groups, so
+    signalling the worker's group alone leaves them running. Returns the pids, for `resume`."""
+    os.kill(worker.pid, signal.SIGSTOP)
+    paused = [worker.pid, *children(worker.pid)]
+    for pid in paused[1:]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: all(process_state(pid) in {"T", "Z", "gone"} for pid in paused), timeout=10,
+                   message=lambda: f"not all stopped: {[(pid, process_state(pid)) for pid in paused]}")
+    except TimeoutError:
+        resume(paused)  # a killed worker's stopped pool processes would otherwise stay behind
+        raise
+    return paused
+
+
+def resume(pids: list[int]) -> None:
+    """SIGCONT the processes `pause_worker` stopped."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
 
 
 def resurrection_events(client: redis.Redis, task_id: str) -> list[bytes]:

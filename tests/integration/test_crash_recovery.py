@@ -13,9 +13,20 @@ import pytest
 import redis
 
 from relier import DeadLetterReason, TaskFailedError
+from relier.eventstream import EventStream
 from relier.testing import FAST_LEASES, CeleryWorker, RedisServer, stop_process, wait_until
 from tests.conftest import start_worker
-from tests.support import KEYS, executions, resurrection_events, running_pid, start_resurrector
+from tests.support import (
+    KEYS,
+    describe_task,
+    executions,
+    pause_worker,
+    process_state,
+    resume,
+    resurrection_events,
+    running_pid,
+    start_resurrector,
+)
 
 
 @pytest.fixture
@@ -82,6 +93,7 @@ def test_whole_worker_killed_tasks_move_to_another_worker(
     assert [executions(redis_client, handle.id) for handle in handles] == [2, 2]
 
 
+@pytest.mark.parametrize("wakes_first", ["attempt", "worker"])
 def test_paused_worker_is_fenced_off_and_newer_attempt_wins(
     basic_tasks: ModuleType,
     redis_server: RedisServer,
@@ -89,29 +101,70 @@ def test_paused_worker_is_fenced_off_and_newer_attempt_wins(
     resurrector: subprocess.Popen[bytes],
     redis_client: redis.Redis,
     tmp_path: Path,
+    wakes_first: str,
 ) -> None:
+    """A worker paused past its lease loses its task to a newer attempt. Once the resurrector
+    has re-queued it and attempt 2 completed, the paused processes wake in a set order, so that
+    each way attempt 1 can end is pinned: the pool process first (its late write is rejected),
+    or the main process first (it kills that pool process before it writes)."""
     handle = basic_tasks.hold.push(3)
-    running_pid(redis_client, handle.id)
-    os.killpg(fast_worker.pid, signal.SIGSTOP)
+    paused_pid = running_pid(redis_client, handle.id)
+    # The whole worker, pool processes included: they lead their own process groups, and a
+    # pool process left running finishes attempt 1 before its lease is reaped.
+    paused = pause_worker(fast_worker)
+    assert paused_pid in paused[1:]
+    main, pool = paused[:1], paused[1:]
+    first, then = (pool, main) if wakes_first == "attempt" else (main, pool)
+    reaped_line = f"lease of {fast_worker.hostname}/{paused_pid} was reaped"
+    replacement = start_worker(redis_server, tmp_path / "b", env=FAST_LEASES)
+
+    def report() -> str:
+        states = ", ".join(f"{pid}: {process_state(pid)}" for pid in paused)
+        leases = redis_client.zrange(KEYS.leases, 0, -1, withscores=True)
+        return (f"{describe_task(redis_client, handle.id)}\npaused pids {states} "
+                f"(attempt 1 ran in {paused_pid})\nleases {leases} at {redis_client.time()}, "
+                f"resurrector {redis_client.hgetall(KEYS.resurrector)} (exit status "
+                f"{resurrector.poll()}, replacement's {replacement.process and replacement.process.poll()})\n"
+                f"--- paused worker log (tail)\n"
+                f"{fast_worker.log()[-2500:]}\n--- replacement log (tail)\n"
+                f"{replacement.log()[-1500:]}\n--- resurrector log (tail)\n"
+                f"{(tmp_path / 'resurrector.log').read_text(errors='replace')[-1500:]}")
+
+    def paused_attempt_end() -> str | None:
+        """How attempt 1 ended: its late write rejected, or its process killed before it wrote."""
+        rejected = EventStream(redis_client, KEYS.events).read(
+            task_id=handle.id, event_type="rejected_write").events
+        if any(event.get("fence") == "1" for event in rejected):
+            return "rejected"
+        return "killed" if process_state(paused_pid) in {"Z", "gone"} else None
+
     try:
-        replacement = start_worker(redis_server, tmp_path / "b", env=FAST_LEASES).wait_ready()
+        replacement.wait_ready()
         try:
             result = handle.result(timeout=60)
-        finally:
-            os.killpg(fast_worker.pid, signal.SIGCONT)
-        # The paused attempt wakes up and tries to finish; it must not overwrite the result.
-        wait_until(
-            lambda: any(
-                fields.get(b"type") == b"rejected_write" and fields.get(b"id") == handle.id.encode()
-                for _, fields in redis_client.xrange(KEYS.events)
-            ) or b"was reaped" in fast_worker.log().encode(),
-            timeout=30,
-        )
+        except TimeoutError as exc:
+            raise AssertionError(f"attempt 2 never completed\n{report()}") from exc
+        resume(first)
+        ending = wait_until(paused_attempt_end, timeout=30,
+                            message=lambda: f"attempt 1 neither rejected nor killed\n{report()}")
+        assert ending == ("rejected" if wakes_first == "attempt" else "killed"), report()
+        resume(then)
+        # Awake, the worker fences off the process whose lease was reaped, whichever woke first.
+        wait_until(lambda: reaped_line in fast_worker.log(), timeout=30,
+                   message=lambda: f"the worker never fenced off {paused_pid}\n{report()}")
+        if ending == "killed":  # the worker's fast path must find that copy stale, not re-queue it
+            lost = f"task {handle.id} lost its process {fast_worker.hostname}/{paused_pid}: "
+            wait_until(lambda: lost in fast_worker.log(), timeout=30,
+                       message=lambda: f"no fast-path line for the killed attempt\n{report()}")
+            assert f"{lost}stale" in fast_worker.log(), report()
     finally:
+        resume(paused)
         replacement.kill()
-    assert result["attempt"] == 2
-    assert handle.result(timeout=5)["attempt"] == 2
-    assert redis_client.hget(KEYS.record(handle.id), "fence") == b"3"
+    assert (result["attempt"], result["fence"]) == (2, 3), report()
+    assert handle.result(timeout=5) == result
+    record = redis_client.hmget(KEYS.record(handle.id), "state", "attempt", "fence")
+    assert record == [b"completed", b"2", b"3"], report()
+    assert executions(redis_client, handle.id) == 2
 
 
 def test_async_body_blocking_its_loop_is_not_taken_for_dead(
