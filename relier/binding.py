@@ -120,18 +120,14 @@ def _use_relier_transport(app: Any) -> None:
     """relier's kombu transport for a Redis or Sentinel broker, unless the app chose one, kept
     through broker failovers."""
     conf = app.conf
-    if conf.broker_transport in (TRANSPORT, SENTINEL_TRANSPORT):
-        keep_relier_transport(app)
-    if conf.broker_transport:
-        return
     broker = str(conf.broker_url or "")
-    if broker.startswith("sentinel://"):
+    if not conf.broker_transport and broker.startswith("sentinel://"):
         conf.broker_transport = SENTINEL_TRANSPORT
-    elif broker.startswith(("redis://", "rediss://", "unix://")):
+    elif not conf.broker_transport and broker.startswith(("redis://", "rediss://", "unix://")):
         if broker.startswith("rediss://") and not conf.broker_use_ssl:
             conf.broker_use_ssl = {"ssl_cert_reqs": ssl.CERT_REQUIRED}  # what kombu assumes
         conf.broker_transport = TRANSPORT
-    if conf.broker_transport:
+    if conf.broker_transport in (TRANSPORT, SENTINEL_TRANSPORT):
         keep_relier_transport(app)
 
 
