@@ -17,6 +17,7 @@ from typing import Any
 
 from relier.display import mask_secrets
 from relier.envelope import SignatureStatus, decode_value
+from relier.field_values import as_int
 from relier.store.transitions import current_attempt
 from relier.stored_message import StoredMessage, decode_stored
 
@@ -125,18 +126,12 @@ def text(raw: bytes | None) -> str:
 
 
 def number(raw: bytes | None) -> Number:
-    """A record field that holds an integer (as Lua writes it: ``12`` or ``12.0``)."""
+    """A record field that holds an integer (as Lua writes it: ``12`` or ``12.0``); None when
+    absent, `Undecodable` when it holds anything else (`relier.field_values.as_int`)."""
     if raw is None or raw == b"":
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        value = float(raw)
-    except ValueError:
-        return Undecodable(len(raw))
-    return int(value) if value.is_integer() else Undecodable(len(raw))
+    value = as_int(raw)
+    return Undecodable(len(raw)) if value is None else value
 
 
 def stored(raw: bytes | None, words: tuple[str, ...]) -> Stored | None:
