@@ -22,6 +22,8 @@ from typing import Any
 
 import redis
 from celery import signals
+from celery.concurrency import get_implementation
+from celery.concurrency.thread import TaskPool as ThreadTaskPool
 from kombu.serialization import prepare_accept_content
 
 from relier import preflight, telemetry
@@ -42,6 +44,7 @@ from relier.worker.identity import (
 )
 from relier.worker.lease import LeaseKeeper
 from relier.worker.strategy import dead_letter_message
+from relier.worker.thread_pool import WakingThreadPool
 
 logger = logging.getLogger("relier")
 
@@ -52,8 +55,8 @@ EXIT_PREFLIGHT = 78
 PREFETCH_CHOSEN_BY_RELIER = "relier_prefetch_chosen"
 
 #: Celery's pool modules (celery.concurrency.<module>) by the name `-P` takes.
-_POOL_MODULES = {"prefork": "prefork", "thread": "threads", "solo": "solo",
-                 "gevent": "gevent", "eventlet": "eventlet", "custom": "custom"}
+_POOL_MODULES = {"prefork": "prefork", "thread": "threads", "thread_pool": "threads",
+                 "solo": "solo", "gevent": "gevent", "eventlet": "eventlet", "custom": "custom"}
 
 
 def pool_name(worker: Any) -> str:
@@ -147,14 +150,18 @@ class WorkerLifecycle:
     def _bound_reservations(self, worker: Any, pool: str) -> None:
         """Prefetch as relier chose it for this pool, unless the app set it.
 
-        prefork: ``worker_disable_prefetch`` (a message is taken only when a process is free;
-        Celery's event loop notices a freed process at once). Other pools run Celery's
-        synchronous loop, which re-polls a consumer it paused about once a second: disabling
-        prefetch there stalls every time all slots are busy. They reserve at most one message
-        per slot instead (``worker_prefetch_multiplier=1``), held under the consumer's lease
-        like any reserved task (returned at shutdown, re-queued if the worker dies)."""
+        prefork and threads: ``worker_disable_prefetch`` (a message is taken only when a slot is
+        free). Celery's event loop notices a freed prefork process at once, and relier's
+        threads pool (`WakingThreadPool`, given to a threads worker on Celery's event loop)
+        wakes it when a thread frees. Solo and the greenlet pools reserve at most one message
+        per slot instead (``worker_prefetch_multiplier=1``), held under the consumer's lease like
+        any reserved task (returned at shutdown, re-queued if the worker dies)."""
+        wakes = (pool == "threads" and bool(getattr(worker, "use_eventloop", False))
+                 and get_implementation(worker.pool_cls) is ThreadTaskPool)
+        if wakes:
+            worker.pool_cls = WakingThreadPool
         conf = self._app.conf
-        if pool == "prefork" or not conf.get(PREFETCH_CHOSEN_BY_RELIER):
+        if pool == "prefork" or wakes or not conf.get(PREFETCH_CHOSEN_BY_RELIER):
             return
         conf.worker_disable_prefetch = False
         if "worker_prefetch_multiplier" not in conf.changes:
