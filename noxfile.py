@@ -33,7 +33,8 @@ def _servers() -> list[str]:
 @nox.parametrize("server", _servers())
 def tests(session: nox.Session, server: str) -> None:
     session.install("-e", ".[dev]")
-    session.run("pytest", *session.posargs, env={"RELIER_TEST_SERVER": server})
+    args = session.posargs or ["-n", "3"]  # as `dev.py test`: the tests mostly wait
+    session.run("pytest", *args, env={"RELIER_TEST_SERVER": server})
 
 
 @nox.session
