@@ -7,20 +7,24 @@ import threading
 
 from kombu.asynchronous import Hub
 
-from relier.worker.thread_pool import WakingThreadPool
+from relier.worker.thread_pool import Waker, WakingThreadPool
 
 
 def _readable(fd: int, timeout: float) -> bool:
     return bool(select.select([fd], [], [], timeout)[0])
 
 
-def test_the_pipe_turns_readable_only_after_the_completion_callback() -> None:
+def _pool_on_a_hub() -> tuple[WakingThreadPool, Hub, Waker]:
     hub = Hub()
     pool = WakingThreadPool(limit=1)
     pool.start()
     pool.register_with_event_loop(hub)
-    waker = pool._waker
-    assert waker is not None
+    assert pool._waker is not None
+    return pool, hub, pool._waker
+
+
+def test_the_pipe_turns_readable_only_after_the_completion_callback() -> None:
+    pool, hub, waker = _pool_on_a_hub()
     release = threading.Event()
     done: list[object] = []
     try:
@@ -52,12 +56,7 @@ def test_without_an_event_loop_the_callback_is_left_as_it_is() -> None:
 
 
 def test_a_stopped_pools_late_wake_up_is_harmless() -> None:
-    hub = Hub()
-    pool = WakingThreadPool(limit=1)
-    pool.start()
-    pool.register_with_event_loop(hub)
-    waker = pool._waker
-    assert waker is not None
+    pool, hub, waker = _pool_on_a_hub()
     pool.stop()
     assert waker.read_fd not in hub.readers
     waker.wake()  # a thread finishing after stop: the pipe is closed, nothing is raised
