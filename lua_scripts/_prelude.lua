@@ -23,13 +23,10 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Append one lifecycle event. `fields` is a flat list of name, value pairs.
-local function emit(event_type, task_id, fields)
-  local args = {'XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'type', event_type, 'id', task_id}
-  for i = 1, #fields do
-    args[#args + 1] = fields[i]
-  end
-  return redis.call(unpack(args))
+-- Append one lifecycle event; `...` are its other fields, as name, value pairs.
+local function emit(event_type, task_id, ...)
+  return redis.call('XADD', EVENTS, 'MAXLEN', '~', MAXLEN, '*', 'type', event_type, 'id', task_id,
+    ...)
 end
 
 local function ticket_tag(task_id, ticket)
@@ -136,7 +133,7 @@ local function bury(task, now, failure, fields)
   end
   event[#event + 1] = 'ts'
   event[#event + 1] = now
-  emit('dead_lettered', task.id, event)
+  emit('dead_lettered', task.id, unpack(event))
   return 'dead_lettered'
 end
 
@@ -156,7 +153,7 @@ local function cancel(task, now, reason, ttl_ms)
     redis.call('PEXPIRE', task.rec, ttl_ms)
     redis.call('PEXPIRE', task.hist, ttl_ms)
   end
-  emit('cancelled', task.id, {'reason', reason, 'fence', fence, 'ts', now})
+  emit('cancelled', task.id, 'reason', reason, 'fence', fence, 'ts', now)
   return 'cancelled'
 end
 
@@ -173,7 +170,7 @@ local function resurrect(task, now, from, cause, handoff)
     -- a graceful handoff: the worker stopped the attempt itself; not a death, not counted
     remember(task, {event = 'handoff', attempt = tonumber(attempt), worker = from, ts = now})
     requeue_front(task, now)
-    emit('handed_off', task.id, {'worker', from, 'attempt', attempt, 'fence', fence, 'ts', now})
+    emit('handed_off', task.id, 'worker', from, 'attempt', attempt, 'fence', fence, 'ts', now)
     return 'queued'
   end
   if running then
@@ -189,7 +186,7 @@ local function resurrect(task, now, from, cause, handoff)
   end
   requeue_front(task, now)
   emit(running and 'resurrected' or 'requeued', task.id,
-    {'worker', from, 'attempt', attempt, 'fence', fence, 'cause', cause, 'ts', now})
+    'worker', from, 'attempt', attempt, 'fence', fence, 'cause', cause, 'ts', now)
   return 'queued'
 end
 
@@ -255,12 +252,12 @@ local function create_task(t, now)
   if due and due > now then
     redis.call('HSET', t.rec, 'state', 'scheduled', 'due', due, 'deliveries', 0)
     redis.call('ZADD', DELAYED, due, t.id)
-    emit('dispatched', t.id, {'task', t.name, 'queue', t.queue, 'due', due, 'ts', now})
+    emit('dispatched', t.id, 'task', t.name, 'queue', t.queue, 'due', due, 'ts', now)
     return
   end
   redis.call('LPUSH', t.list, PACKED .. ticket_tag(t.id, 1) .. '\0' .. t.message)
   redis.call('ZADD', QUEUED, now, t.id)
-  emit('dispatched', t.id, {'task', t.name, 'queue', t.queue, 'ts', now})
+  emit('dispatched', t.id, 'task', t.name, 'queue', t.queue, 'ts', now)
 end
 
 -- The arguments of one created task, in this order after its key group (record, list, idem).
@@ -302,7 +299,7 @@ local function create_continuation(t, now, ttl_ms)
     'attempt', 0, 'created', now, 'ended', now, 'updated', now)
   redis.call('PEXPIRE', t.rec, ttl_ms)
   count_outcome(t.name, false, now)
-  emit('dead_lettered', t.id, {'reason', t.fail_reason, 'ts', now})
+  emit('dead_lettered', t.id, 'reason', t.fail_reason, 'ts', now)
   return true
 end
 

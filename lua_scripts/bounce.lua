@@ -32,5 +32,5 @@ if bounces > tonumber(ARGV[6]) then
 end
 local due = now + tonumber(ARGV[5])
 schedule(task, now, due)
-emit('bounced', id, {'worker', ARGV[8], 'reason', ARGV[3], 'due', due, 'ts', now})
+emit('bounced', id, 'worker', ARGV[8], 'reason', ARGV[3], 'due', due, 'ts', now)
 return 'scheduled'

@@ -9,11 +9,11 @@
 local rec, id = KEYS[9], ARGV[4]
 local state = redis.call('HGET', rec, 'state')
 if state ~= 'running' or redis.call('HGET', rec, 'fence') ~= ARGV[2] then
-  emit('rejected_write', id, {'fence', ARGV[2], 'write', 'checkpoint'})
+  emit('rejected_write', id, 'fence', ARGV[2], 'write', 'checkpoint')
   return 'stale'
 end
 local now = now_ms()
 redis.call('HSET', rec, 'partial', ARGV[3], 'partial_fence', ARGV[2], 'partial_at', now,
   'updated', now)
-emit('checkpointed', id, {'fence', ARGV[2], 'bytes', #ARGV[3], 'ts', now})
+emit('checkpointed', id, 'fence', ARGV[2], 'bytes', #ARGV[3], 'ts', now)
 return 'ok'

@@ -35,7 +35,7 @@ if state == 'completed' and fence == ARGV[2] then
   return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
 end
 if state ~= 'running' or fence ~= ARGV[2] then
-  emit('rejected_write', id, {'fence', ARGV[2], 'write', 'complete'})
+  emit('rejected_write', id, 'fence', ARGV[2], 'write', 'complete')
   return {'stale', state}
 end
 -- the end in server time: the attempt's server start plus the run time its process measured
@@ -59,7 +59,7 @@ if ARGV[7] ~= '' and redis.call('HGET', idem, 'task') == id then
   redis.call('HSET', idem, 'state', 'completed', 'result', ARGV[3])
   redis.call('PEXPIRE', idem, ARGV[7])
 end
-emit('completed', id, {'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now})
+emit('completed', id, 'attempt', attempt, 'fence', fence, 'runtime_ms', ARGV[6], 'ts', now)
 local creates = tonumber(ARGV[9])
 create_continuations(14, 11, creates, now, ARGV[4])
 if ARGV[8] ~= '' and chord_part(KEYS[13], ARGV[8], ARGV[3], nil, nil, now, ARGV[4]) then

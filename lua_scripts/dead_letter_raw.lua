@@ -18,5 +18,5 @@ redis.call('HSET', entry, 'state', 'dead_lettered', 'reason', ARGV[3], 'error', 
   'claimed_id', ARGV[7], 'name', ARGV[8], 'queue', ARGV[9], 'fence', 0, 'attempt', 0,
   'created', now, 'ended', now, 'updated', now)
 redis.call('ZADD', DLQ, now, ARGV[2])
-emit('dead_lettered', ARGV[2], {'reason', ARGV[3], 'task', ARGV[8], 'queue', ARGV[9], 'ts', now})
+emit('dead_lettered', ARGV[2], 'reason', ARGV[3], 'task', ARGV[8], 'queue', ARGV[9], 'ts', now)
 return 'ok'

@@ -55,8 +55,8 @@ local task_bucket = admission_check({live[4], live[5], live[6]}, KEYS[14], ARGV[
   ARGV[15], {}, now)
 for _, verdict in ipairs({{'queue', queue_bucket}, {'task', task_bucket}}) do
   if verdict[2].rejected then
-    emit('admission_rejected', id, {'task', ARGV[3], 'queue', ARGV[4], 'scope', verdict[1],
-      'why', verdict[2].why, 'retry_after_ms', verdict[2].retry_ms, 'ts', now})
+    emit('admission_rejected', id, 'task', ARGV[3], 'queue', ARGV[4], 'scope', verdict[1],
+      'why', verdict[2].why, 'retry_after_ms', verdict[2].retry_ms, 'ts', now)
     return {'rejected', verdict[2].retry_ms, verdict[1], verdict[2].why}
   end
 end

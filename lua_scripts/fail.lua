@@ -35,7 +35,7 @@ if (state == 'dead_lettered' or state == 'scheduled') and fence == ARGV[2]
   return {'ok', 'again'}  -- a retry after a lost reply; every takeover bumps the fence first
 end
 if state ~= 'running' or fence ~= ARGV[2] then
-  emit('rejected_write', id, {'fence', ARGV[2], 'write', 'fail'})
+  emit('rejected_write', id, 'fence', ARGV[2], 'write', 'fail')
   return {'stale', state}
 end
 local now = now_ms()
@@ -48,11 +48,11 @@ redis.call('HDEL', rec, 'holder')
 redis.call('SREM', process_held, id)
 redis.call('HSET', rec, 'failed_fence', ARGV[2], 'exc_type', ARGV[4], 'error', ARGV[5],
   'traceback', ARGV[6], 'updated', now)
-emit('failed', id, {'attempt', attempt, 'fence', fence, 'exc_type', ARGV[4], 'ts', now})
+emit('failed', id, 'attempt', attempt, 'fence', fence, 'exc_type', ARGV[4], 'ts', now)
 if failures <= tonumber(ARGV[9]) then
   local due = now + tonumber(ARGV[10])
   schedule(task, now, due)
-  emit('retried', id, {'failures', failures, 'due', due, 'ts', now})
+  emit('retried', id, 'failures', failures, 'due', due, 'ts', now)
   return {'ok', 'scheduled'}
 end
 bury(task, now, {reason = ARGV[3], exc_type = ARGV[4], error = ARGV[5], traceback = ARGV[6]}, {})

@@ -30,7 +30,7 @@ local fence = redis.call('HINCRBY', rec, 'fence', 1)
 local attempt = redis.call('HGET', rec, 'attempt')
 redis.call('SREM', KEYS[11], id)
 remember(task, {event = 'hard_timeout', attempt = tonumber(attempt), worker = ARGV[5], ts = now})
-emit('timed_out', id, {'attempt', attempt, 'fence', fence, 'worker', ARGV[5], 'ts', now})
+emit('timed_out', id, 'attempt', attempt, 'fence', fence, 'worker', ARGV[5], 'ts', now)
 local error = 'ran past its hard timeout of ' .. string.format('%g', tonumber(ARGV[4]) / 1000)
   .. ' s'
 bury(task, now, {reason = 'hard_timeout', error = error}, {})

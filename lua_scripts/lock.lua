@@ -29,7 +29,7 @@ if op == 'commit' then
   redis.call('HSET', lock, 'state', 'done', 'result', ARGV[5])
   redis.call('HDEL', lock, 'token')
   redis.call('PEXPIRE', lock, ARGV[4])
-  emit('lock_committed', ARGV[6], {'ts', now_ms()})
+  emit('lock_committed', ARGV[6], 'ts', now_ms())
   return {'ok', ''}
 end
 redis.call('DEL', lock)

@@ -12,5 +12,5 @@ if redis.call('HGET', rec, 'state') ~= 'running'
   return 'stale'
 end
 redis.call('HSET', rec, 'handoff_ticket', ARGV[2])
-emit('handoff_started', id, {'worker', ARGV[4], 'ts', now_ms()})
+emit('handoff_started', id, 'worker', ARGV[4], 'ts', now_ms())
 return 'marked'

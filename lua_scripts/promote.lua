@@ -20,5 +20,5 @@ redis.call('ZADD', QUEUED, now, id)
 redis.call('HINCRBY', rec, 'deliveries', 1)
 redis.call('HSET', rec, 'state', 'queued', 'updated', now)
 redis.call('HDEL', rec, 'due')
-emit('promoted', id, {'ts', now})
+emit('promoted', id, 'ts', now)
 return 'queued'

@@ -18,6 +18,6 @@ for i = 3, #ARGV do
   end
 end
 if deleted > 0 then
-  emit('dlq_purged', '', {'count', deleted, 'why', ARGV[2], 'ts', now_ms()})
+  emit('dlq_purged', '', 'count', deleted, 'why', ARGV[2], 'ts', now_ms())
 end
 return deleted

@@ -27,5 +27,5 @@ redis.call('SADD', held, id)
 redis.call('ZREM', QUEUED, id)
 -- a holder that has never refreshed still gets a lease, so its death is noticed
 redis.call('ZADD', LEASES, 'NX', now, ARGV[3])
-emit('received', id, {'worker', ARGV[4], 'ts', now})
+emit('received', id, 'worker', ARGV[4], 'ts', now)
 return 'ok'

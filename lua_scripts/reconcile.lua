@@ -44,5 +44,5 @@ if lost > cap then
     {'worker', 'resurrector', 'attempt', ''})
 end
 requeue_front(task, now)
-emit('reconciled', id, {'ts', now})
+emit('reconciled', id, 'ts', now)
 return 'requeued'

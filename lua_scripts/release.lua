@@ -30,5 +30,5 @@ redis.call('PERSIST', rec)
 redis.call('PERSIST', hist)
 remember(task, {event = 'released', by = ARGV[3], reason = reason, ts = now})
 requeue_front(task, now)
-emit('released', id, {'reason', reason, 'by', ARGV[3], 'fence', fence, 'ts', now})
+emit('released', id, 'reason', reason, 'by', ARGV[3], 'fence', fence, 'ts', now)
 return 'queued'

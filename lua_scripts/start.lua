@@ -66,13 +66,13 @@ if ARGV[7] == '1' then
       redis.call('PEXPIRE', rec, ARGV[9])
       count_outcome(r[10], true, now)
       remember(task, {event = 'deduplicated', from = owner, ts = now})
-      emit('completed', id, {'deduplicated', owner, 'ts', now})
+      emit('completed', id, 'deduplicated', owner, 'ts', now)
       return {'done', owner}
     end
     local due = now + tonumber(ARGV[8])
     schedule(task, now, due)
     remember(task, {event = 'deferred', waiting_for = owner, ts = now})
-    emit('deferred', id, {'waiting_for', owner, 'due', due, 'ts', now})
+    emit('deferred', id, 'waiting_for', owner, 'due', due, 'ts', now)
     return {'deferred', owner}
   end
 end
@@ -87,5 +87,5 @@ end
 redis.call('HSET', rec, 'state', 'running', 'holder', ARGV[4], 'worker', ARGV[3],
   'started', now, 'updated', now, 'start_token', ARGV[6], 'fence', fence, 'attempt', attempt,
   'started_fence', fence)
-emit('started', id, {'attempt', attempt, 'fence', fence, 'worker', ARGV[4], 'ts', now})
+emit('started', id, 'attempt', attempt, 'fence', fence, 'worker', ARGV[4], 'ts', now)
 return {'ok', fence, attempt, partial, failures}

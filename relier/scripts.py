@@ -1,12 +1,16 @@
 """Loading relier's Lua scripts: the only code that changes relier's Redis state.
 
-Each script is a file in lua_scripts/ (shipped inside the wheel as relier/_lua). The shared
-prelude is prepended before loading. redis-py's Script objects call EVALSHA and reload the
-script after NOSCRIPT (a restart or failover empties the script cache).
+Each script is a file in lua_scripts/ (shipped inside the wheel as relier/_lua). Before
+loading, each gets the part of the shared prelude it uses (`assemble`): Redis runs a script's
+whole text on every call, so a definition it never calls would still cost each call a closure.
+redis-py's Script objects call EVALSHA and reload the script after NOSCRIPT (a restart or
+failover empties the script cache).
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -48,12 +52,83 @@ def scripts_dir() -> Path:
     return Path(__file__).parent.parent / "lua_scripts"
 
 
+@dataclass(frozen=True, slots=True)
+class PreludePart:
+    """One top-level statement of the prelude, with the comment lines above it: the local
+    names it defines and the code (comments and strings left out) it runs."""
+
+    text: str
+    defines: frozenset[str]
+    code: str
+
+
+_DEFINITION = re.compile(r"^local\s+(?:function\s+(\w+)|([\w\s,]+?)\s*=)", re.MULTILINE)
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+def _code_of(text: str) -> str:
+    """`text` without its comments and string literals (relier's Lua has no ``--`` in a
+    string), so that only the names code uses are left."""
+    return _STRING.sub("''", "\n".join(line.split("--", 1)[0] for line in text.splitlines()))
+
+
+def prelude_parts(prelude: str) -> list[PreludePart]:
+    """The prelude cut where a top-level statement starts (a line at column 0 that is not a
+    comment, ``end`` or blank); each part keeps the comment lines just above it."""
+    parts: list[PreludePart] = []
+    pending: list[str] = []  # comment and blank lines not yet known to belong to a part
+    current: list[str] = []
+
+    def close() -> None:
+        if current:
+            text = "\n".join(current).strip("\n")
+            names: set[str] = set()
+            for function, variables in _DEFINITION.findall(text):
+                names.update([function] if function else
+                             (part.strip() for part in variables.split(",")))
+            parts.append(PreludePart(text, frozenset(names), _code_of(text)))
+            current.clear()
+
+    for line in prelude.splitlines():
+        if not line or line.startswith("--"):
+            pending.append(line)
+        elif line[0].isspace() or line.startswith("end"):
+            current.extend(pending)
+            current.append(line)
+            pending.clear()
+        else:
+            close()
+            current.extend(pending)
+            current.append(line)
+            pending.clear()
+    close()
+    return parts
+
+
+def assemble(prelude: str, script: str) -> str:
+    """`script` after the prelude's parts it uses, directly or through another part, in the
+    prelude's order (a Lua local must be defined before the code that reads it)."""
+    parts = prelude_parts(prelude)
+    needed: set[int] = set()
+    frontier = {*_NAME.findall(_code_of(script))}
+    while True:
+        added = {i for i, part in enumerate(parts)
+                 if i not in needed and part.defines & frontier}
+        if not added:
+            break
+        needed |= added
+        frontier = {name for i in added for name in _NAME.findall(parts[i].code)}
+    kept = [part.text for i, part in enumerate(parts) if i in needed]
+    return "\n\n".join([*kept, script])
+
+
 @cache
 def source(name: str) -> str:
-    """The full text Redis runs for script `name`: prelude plus the script itself."""
+    """The full text Redis runs for script `name`: the prelude parts it uses, then the script."""
     directory = scripts_dir()
-    prelude = (directory / "_prelude.lua").read_text()
-    return prelude + "\n" + (directory / f"{name}.lua").read_text()
+    return assemble((directory / "_prelude.lua").read_text(),
+                    (directory / f"{name}.lua").read_text())
 
 
 class ScriptSet:
