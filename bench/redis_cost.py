@@ -19,17 +19,20 @@ sends the server nothing. Per arm, two passes on the same server and worker:
 Every per-task figure is the run's count less the idle worker's rate (same pass) over the run's
 duration, divided by N. Before each idle window the last task sent is read back until its
 outcome is stored (the warm-up's tail must not fall into the window).
+
+Each arm runs once per round (``--rounds``, order rotated every round, a fresh server each
+time): the figures are each arm's median over the rounds, and a table shows every round's
+CPU with its ratios (main-thread CPU is the one figure that varies from run to run).
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import redis
 
@@ -42,7 +45,7 @@ from bench.options import add_number, add_output_options
 from bench.result_files import machine_summary, now_utc, publish, server_label
 from bench.result_path import ratio_text
 from bench.server_stats import MAIN_THREAD, Window, net_per_task, reset, snapshot, window
-from bench.servers import connected_server, describe_machine
+from bench.servers import rotating_arms
 from bench.worker_log import WorkerLog
 from relier.testing import LOOPBACK, server_binary, wait_until
 
@@ -103,6 +106,15 @@ class Cost:
         return {key: getattr(self, key) for key, *_ in MEASURES}
 
 
+def median_per_task(rounds: Sequence[Cost]) -> dict[str, float | None]:
+    """Each figure's median over `rounds` (one arm's), None where no round has it."""
+    found: dict[str, float | None] = {}
+    for key, *_ in MEASURES:
+        values = [value for cost in rounds if (value := getattr(cost, key)) is not None]
+        found[key] = statistics.median(values) if values else None
+    return found
+
+
 #: The per-task figures: (`Cost` property, column / figure words, unit).
 MEASURES = (("commands", "Redis commands", ""),
             ("round_trips", "client round trips", ""),
@@ -159,11 +171,12 @@ def monitor_pass(port: int, idle: float,
         return idle_trips, idle_s, monitor.window(start, end), run_s
 
 
-def measure(arm: str, directory: Path, binary: Path, *, tasks: int, warmup: int, idle: float,
-            timeout: float) -> tuple[Cost, dict[str, Any]]:
-    with connected_server(directory / "server", binary) as (server, client):
-        machine = describe_machine(client, binary)
-        subject = cost_arm(arm, server.url)
+def measure(arm: str, url: str, directory: Path, *, tasks: int, warmup: int, idle: float,
+            timeout: float) -> Cost:
+    """One round of `arm` on the fresh server at `url`, files in `directory`."""
+    client = redis.Redis.from_url(url)
+    try:
+        subject = cost_arm(arm, url)
         log = WorkerLog(directory / "worker.log")
         with started(subject.worker(log.path)):
             last = send(subject, warmup)
@@ -172,17 +185,21 @@ def measure(arm: str, directory: Path, binary: Path, *, tasks: int, warmup: int,
             idle_window, run_window, last = server_pass(
                 client, idle, lambda: lifecycles(subject, log, warmup, tasks, timeout)[0])
             settle(subject, last, timeout)
+            port = int(client.connection_pool.connection_kwargs["port"])
             idle_trips, idle_s, run_trips, run_s = monitor_pass(
-                server.port, idle, lambda: lifecycles(subject, log, warmup + tasks, tasks,
-                                                      timeout))
+                port, idle, lambda: lifecycles(subject, log, warmup + tasks, tasks, timeout))
+    finally:
+        client.close()
     return Cost(arm=arm, tasks=tasks, idle=idle_window, run=run_window, idle_trips=idle_trips,
-                idle_trips_s=idle_s, run_trips=run_trips, run_trips_s=run_s), machine
+                idle_trips_s=idle_s, run_trips=run_trips, run_trips_s=run_s)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_number(parser, "--tasks", 1000, "no-op tasks pushed and run in each pass, per arm")
     add_number(parser, "--warmup", 20, "no-op tasks run before counting")
     add_number(parser, "--idle", 3.0, "quiet window for the background rate, s")
+    add_number(parser, "--rounds", 3, "rounds; each runs every arm (order rotated), figures "
+               "are medians")
     parser.add_argument("--arm", choices=COST_ARMS, action="append", default=None,
                         help="run only this arm (repeatable; default: all)")
     add_output_options(parser, NAME)
@@ -193,45 +210,96 @@ def cell(value: float | None) -> str:
 
 
 def per_task_rows(costs: Sequence[Cost]) -> list[tuple[str, ...]]:
-    """One row per arm: every figure per task (net of idle, and raw where it differs)."""
-    return [(c.arm, cell(c.commands), cell(c.commands_raw), cell(c.round_trips),
-             cell(c.monitor_commands), cell(c.cpu_us), cell(c.cpu_us_raw), cell(c.aof_bytes),
-             c.run.aof_note, f"{c.run.seconds:.2f}", f"{c.run_trips_s:.2f}") for c in costs]
+    """One row per arm and round: every figure per task (net of idle, and raw where it
+    differs)."""
+    rounds: dict[str, int] = {}
+    rows: list[tuple[str, ...]] = []
+    for c in costs:
+        rounds[c.arm] = rounds.get(c.arm, 0) + 1
+        rows.append((c.arm, str(rounds[c.arm]), cell(c.commands), cell(c.commands_raw),
+                     cell(c.round_trips), cell(c.monitor_commands), cell(c.cpu_us),
+                     cell(c.cpu_us_raw), cell(c.aof_bytes), c.run.aof_note,
+                     f"{c.run.seconds:.2f}", f"{c.run_trips_s:.2f}"))
+    return rows
+
+
+def by_arm(costs: Sequence[Cost]) -> dict[str, list[Cost]]:
+    """`costs` grouped by arm, in the order the arms first appear, rounds in order."""
+    grouped: dict[str, list[Cost]] = {}
+    for c in costs:
+        grouped.setdefault(c.arm, []).append(c)
+    return grouped
 
 
 def ratio_rows(costs: Sequence[Cost]) -> list[tuple[str, ...]]:
-    """One row per figure: each arm's value, then relier's ÷ each baseline's."""
-    by_arm = {c.arm: c.per_task() for c in costs}
-    relier = by_arm.get("relier", {})
+    """One row per figure: each arm's median, then relier's ÷ each baseline's."""
+    medians = {arm: median_per_task(rounds) for arm, rounds in by_arm(costs).items()}
+    relier = medians.get("relier", {})
     rows: list[tuple[str, ...]] = []
     for key, words, unit in MEASURES:
-        values = [cell(by_arm[c.arm][key]) for c in costs]
+        values = [cell(figures[key]) for figures in medians.values()]
         ratios = [ratio_text(value, baseline) if (value := relier.get(key)) is not None
-                  and (baseline := by_arm.get(arm, {}).get(key)) is not None else "—"
+                  and (baseline := medians.get(arm, {}).get(key)) is not None else "—"
                   for arm in COST_BASELINES]
         rows.append((f"{words}{f' ({unit})' if unit else ''}", *values, *ratios))
     return rows
+
+
+def cpu_round_rows(costs: Sequence[Cost]) -> list[tuple[str, ...]]:
+    """Per round: each arm's main-thread CPU per task and relier's ÷ each baseline's in that
+    round; last, the median of each column."""
+    grouped = by_arm(costs)
+    count = max((len(rounds) for rounds in grouped.values()), default=0)
+    columns: list[list[float | None]] = []
+    for index in range(count):
+        cpu = {arm: rounds[index].cpu_us for arm, rounds in grouped.items() if index < len(rounds)}
+        mine = cpu.get("relier")
+        columns.append([cpu.get(arm) for arm in grouped] + [
+            mine / cpu[arm] if mine is not None and cpu.get(arm) else None
+            for arm in COST_BASELINES])
+
+    def text(value: float | None, column: int) -> str:
+        if value is None:
+            return "—"
+        return f"{value:.2f}x" if column >= len(grouped) else format_number(value)
+
+    rows = [(str(index + 1), *(text(v, i) for i, v in enumerate(values)))
+            for index, values in enumerate(columns)]
+    medians: list[float | None] = []
+    for i in range(len(grouped) + len(COST_BASELINES)):
+        present = [value for values in columns if (value := values[i]) is not None]
+        medians.append(statistics.median(present) if present else None)
+    return [*rows, ("median", *(text(v, i) for i, v in enumerate(medians)))]
+
+
+def mean_per_command(rounds: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """Per command (or request), the mean over rounds of its count per task."""
+    names = {name for counts in rounds for name in counts}
+    return {name: sum(counts.get(name, 0.0) for counts in rounds) / len(rounds)
+            for name in names}
 
 
 def idle_rows(costs: Sequence[Cost]) -> list[tuple[str, ...]]:
     def rate(value: float | None, seconds: float) -> str:
         return "—" if value is None else format_number(value / seconds)
 
-    return [(c.arm, rate(c.idle.calls.calls, c.idle.seconds),
+    return [(c.arm, str(index + 1), rate(c.idle.calls.calls, c.idle.seconds),
              rate(c.idle_trips.total, c.idle_trips_s), rate(c.idle.cpu_s * 1e3, c.idle.seconds),
              rate(c.idle.aof_bytes, c.idle.seconds),
              ", ".join(f"{name} {calls}" for name, (calls, _) in c.idle.calls.by_command.items()))
-            for c in costs]
+            for rounds in by_arm(costs).values() for index, c in enumerate(rounds)]
 
 
 def figures_of(costs: Sequence[Cost], methods: Mapping[str, str]) -> list[Figure]:
-    """Each figure of `MEASURES`, relier beside vanilla+backend, then beside vanilla."""
+    """Each figure of `MEASURES` (each arm's median over its rounds), relier beside
+    vanilla+backend, then beside vanilla."""
+    medians = {arm: median_per_task(rounds) for arm, rounds in by_arm(costs).items()}
     found: list[Figure] = []
     for key, words, unit in MEASURES:
         values: dict[str, Cell] = {}
-        for c in costs:
-            value = getattr(c, key)
-            values[c.arm] = None if value is None else round(value, 2)
+        for arm, figures in medians.items():
+            value = figures[key]
+            values[arm] = None if value is None else round(value, 2)
         found += versus(f"redis-cost: {words} per task lifecycle", unit, methods[key], values,
                         COST_BASELINES)
     return found
@@ -239,7 +307,8 @@ def figures_of(costs: Sequence[Cost], methods: Mapping[str, str]) -> list[Figure
 
 def notes_of(costs: Sequence[Cost], cores: int | None) -> list[str]:
     cpu_sources = {c.run.cpu_source for c in costs}
-    aof = "; ".join(f"{c.arm}: idle {c.idle.aof_note}, run {c.run.aof_note}" for c in costs)
+    aof = "; ".join(sorted({f"{c.arm}: idle {c.idle.aof_note}, run {c.run.aof_note}"
+                            for c in costs}))
     notes = [
         "Commands: Redis counts the commands a Lua script runs as commands, besides the "
         "script's EVALSHA; round trips count the requests clients send (a script call is one, "
@@ -252,8 +321,11 @@ def notes_of(costs: Sequence[Cost], cores: int | None) -> list[str]:
         "MONITOR does not show admin commands (CONFIG, DEBUG...), hence 'MONITOR commands' "
         "could fall short of commandstats'.",
         f"Redis main-thread CPU per task is noisy on a {cores or '?'}-core machine that the "
-        "server, the worker and the benchmark process share; command, round-trip and AOF "
-        "counts do not vary with load.",
+        "server, the worker and the benchmark process share (a server woken for each request "
+        "runs its code from cold caches, so the same scripts cost it several times what they "
+        "cost back to back); command, round-trip and AOF counts do not vary with load. Hence "
+        "the rounds: each figure is the arm's median, and the CPU table shows every round's "
+        "ratios beside the medians.",
         "What relier's extra commands buy, per task (prefork, prefetch off): dispatch (one "
         "script) writes the record with the signed message (so any copy can be re-queued "
         "after a loss), indexes it in rl:queued (the loss-window sweep), reads live admission "
@@ -275,25 +347,25 @@ def notes_of(costs: Sequence[Cost], cores: int | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if min(args.tasks, args.warmup) < 1 or args.idle <= 0:
-        raise SystemExit("--tasks and --warmup must be >= 1, --idle > 0")
+    if min(args.tasks, args.warmup, args.rounds) < 1 or args.idle <= 0:
+        raise SystemExit("--tasks, --warmup and --rounds must be >= 1, --idle > 0")
     arms: list[str] = args.arm or list(COST_ARMS)
     began = now_utc()
     binary = server_binary(args.server)
-    costs: list[Cost] = []
-    machine: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="relier-bench-redis-cost-") as tmp:
-        for arm in arms:
-            cost, described = measure(arm, Path(tmp) / arm, binary, tasks=args.tasks,
-                                      warmup=args.warmup, idle=args.idle,
-                                      timeout=max(120.0, args.tasks * 0.05))
-            costs.append(cost)
-            machine = machine or described
+
+    def one(arm: str, _round: int, url: str, directory: Path) -> Cost:
+        return measure(arm, url, directory, tasks=args.tasks, warmup=args.warmup,
+                       idle=args.idle, timeout=max(120.0, args.tasks * 0.05))
+
+    machine, measured = rotating_arms(NAME, arms, args.rounds, binary, one)
+    # each arm's rounds in order, the arms in `arms`' order
+    costs = [c for arm in arms for c in measured if c.arm == arm]
 
     cpu_fields = ("used_cpu_sys_main_thread + used_cpu_user_main_thread"
                   if all(c.run.cpu_source == MAIN_THREAD for c in costs)
                   else "used_cpu_sys + used_cpu_user (no main-thread fields on this server)")
-    common = (f"{args.tasks:,} no-op tasks per arm pushed by the benchmark process (relier "
+    common = (f"{args.rounds} rounds (arm order rotated, a fresh server each), median per arm; "
+              f"{args.tasks:,} no-op tasks per arm and round pushed by the benchmark process (relier "
               f"push(), vanilla+backend delay(), vanilla send_task()) and run by {WORKERS}, "
               f"completions read from the worker log; fresh {server_label(machine)} per arm, "
               f"appendonly yes, everysec; per task, net of the idle worker's rate ({args.idle:g} "
@@ -312,29 +384,37 @@ def run(args: argparse.Namespace) -> int:
                      f"aof_rewrites unchanged; else not reported); {common}",
     }
     figures = figures_of(costs, methods)
-    names = [c.arm for c in costs]
+    names = list(by_arm(costs))
     tables: list[Table] = [
-        table("Redis cost per task lifecycle, by arm", f"commands: {methods['commands']}; round "
+        table("Redis main-thread CPU per task lifecycle, by round", methods["cpu_us"],
+              ("round", *(f"{arm} µs" for arm in names),
+               *(f"relier ÷ {arm}" for arm in COST_BASELINES)), cpu_round_rows(costs)),
+        table("Redis cost per task lifecycle, by arm and round", f"commands: {methods['commands']}; round "
               f"trips and MONITOR commands (clients' and scripts' lines): pass 2, as the round "
               f"trips' figure says; CPU and AOF: pass 1's INFO cpu and persistence; 'raw' = not "
               f"net of idle",
-              ("arm", "commands", "commands raw", "round trips", "MONITOR commands",
+              ("arm", "round", "commands", "commands raw", "round trips", "MONITOR commands",
                "main-thread CPU µs", "CPU µs raw", "AOF bytes", "AOF check", "pass 1 s",
                "pass 2 s"),
               per_task_rows(costs)),
-        table("ratios: relier ÷ each vanilla arm", "the per-task figures above (net of idle)",
+        table("ratios: relier ÷ each vanilla arm", "each arm's median of the per-task figures "
+              "above (net of idle)",
               ("per task", *names, *(f"relier ÷ {arm}" for arm in COST_BASELINES)),
               ratio_rows(costs)),
-        table("Redis commands per task lifecycle, by command (raw)", methods["commands"],
+        table("Redis commands per task lifecycle, by command (raw, mean of the rounds)",
+              methods["commands"],
               ("command", *names),
-              command_rows({c.arm: c.run.calls.per(c.tasks) for c in costs})),
-        table("client round trips per task lifecycle, by request (raw)", methods["round_trips"],
+              command_rows({arm: mean_per_command([c.run.calls.per(c.tasks) for c in rounds])
+                            for arm, rounds in by_arm(costs).items()})),
+        table("client round trips per task lifecycle, by request (raw, mean of the rounds)",
+              methods["round_trips"],
               ("request", *names),
-              command_rows({c.arm: {name: n / c.tasks for name, n in c.run_trips.by_request.items()}
-                            for c in costs})),
+              command_rows({arm: mean_per_command([
+                  {name: n / c.tasks for name, n in c.run_trips.by_request.items()}
+                  for c in rounds]) for arm, rounds in by_arm(costs).items()})),
         table("background of an idle worker, per second", "pass 1's idle window (commands, "
               "CPU, AOF) and pass 2's (round trips), what the net figures subtract",
-              ("arm", "commands", "round trips", "main-thread CPU ms", "AOF bytes",
+              ("arm", "round", "commands", "round trips", "main-thread CPU ms", "AOF bytes",
                "commands idle (pass 1)"), idle_rows(costs)),
     ]
     publish(NAME, args.json_out, began,
@@ -344,7 +424,7 @@ def run(args: argparse.Namespace) -> int:
                         "task lifecycle: relier beside vanilla Celery with a Redis result "
                         "backend and with its defaults",
             config={"tasks": args.tasks, "warmup": args.warmup, "idle_s": args.idle,
-                    "arms": arms},
+                    "rounds": args.rounds, "arms": arms},
             machine=machine, figures=figures, tables=tables,
             notes=notes_of(costs, machine.get("cpu_count")),
             arms=[{**asdict(c), "per_task": c.per_task()} for c in costs])

@@ -15,7 +15,18 @@ from bench.commands import Calls
 from bench.figures import versus
 from bench.monitor import LUA, TRANSACTION, MonitorLine, RoundTrips, between, count, parse_line
 from bench.noop_arms import COST_ARMS, COST_BASELINES, FAIR_BASELINE, concurrency_of, workers_text
-from bench.redis_cost import MEASURES, Cost, figures_of, idle_rows, per_task_rows, ratio_rows
+from bench.redis_cost import (
+    MEASURES,
+    Cost,
+    by_arm,
+    cpu_round_rows,
+    figures_of,
+    idle_rows,
+    mean_per_command,
+    median_per_task,
+    per_task_rows,
+    ratio_rows,
+)
 from bench.server_stats import MAIN_THREAD, PROCESS, Window, net_per_task, parse_snapshot, window
 
 CLIENT, WORKER, MARKER = "127.0.0.1:50001", "127.0.0.1:50002", "127.0.0.1:50003"
@@ -156,7 +167,7 @@ def test_tables_and_figures() -> None:
     assert rows[0][-2:] == ("2.01x", "2.01x")  # relier ÷ vanilla+backend, ÷ vanilla
     assert rows[-1][-2:] == ("2.00x", "—")  # AOF: vanilla has no figure
     assert [row[0] for row in per_task_rows(costs)] == ["relier", FAIR_BASELINE, "vanilla"]
-    assert idle_rows(costs)[0][:3] == ("relier", "10.0", "1.00")
+    assert idle_rows(costs)[0][:4] == ("relier", "1", "10.0", "1.00")
     figures = figures_of(costs, {key: key for key, *_ in MEASURES})
     assert len(figures) == 2 * len(MEASURES)
     first, second = figures[:2]
@@ -164,6 +175,25 @@ def test_tables_and_figures() -> None:
     assert (first.relier, first.vanilla) == (20.1, 10.0)
     assert second.name.endswith("(vanilla defaults, no result backend)")
     assert figures[-1].vanilla is None  # vanilla's AOF not reported
+
+
+def test_rounds_give_medians_and_each_rounds_ratio() -> None:
+    # net of idle, relier's CPU is 1,000, 3,020 and 2,010 µs; vanilla+backend's 1,000 each round
+    costs = [_cost("relier", 1), _cost("relier", 3), _cost("relier", 2),
+             *(_cost(FAIR_BASELINE, 1) for _ in range(3))]
+    assert median_per_task([c for c in costs if c.arm == "relier"])["cpu_us"] == pytest.approx(2010)
+    assert by_arm(costs)["relier"] == costs[:3]
+    assert [row[:2] for row in per_task_rows(costs)[:3]] == [("relier", "1"), ("relier", "2"),
+                                                             ("relier", "3")]
+    cpu = {f.name: f for f in figures_of(costs, {key: key for key, *_ in MEASURES})}
+    fair = cpu["redis-cost: Redis main-thread CPU per task lifecycle (vanilla with a Redis result backend)"]
+    assert (fair.relier, fair.vanilla) == (2010.0, 1000.0)
+    rows = cpu_round_rows(costs)
+    assert [row[0] for row in rows] == ["1", "2", "3", "median"]
+    assert rows[1][1:4] == ("3,020", "1,000", "3.02x")  # relier, vanilla+backend, ratio
+    assert rows[-1][3:] == ("2.01x", "—")  # no vanilla arm ran
+    assert ratio_rows(costs)[2][-2:] == ("2.01x", "—")
+    assert mean_per_command([{"a": 1.0}, {"a": 3.0, "b": 2.0}]) == {"a": 2.0, "b": 1.0}
 
 
 def test_versus_skips_baselines_not_run() -> None:
@@ -183,3 +213,4 @@ def test_cost_arms_pools_and_registry() -> None:
     args = parser.parse_args(["redis-cost", "--arm", "vanilla", "--tasks", "5"])
     assert (args.arm, args.tasks) == (["vanilla"], 5)
     assert parser.parse_args(["redis-cost"]).tasks == 1000
+    assert parser.parse_args(["redis-cost"]).rounds == 3
