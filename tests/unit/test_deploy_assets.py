@@ -24,7 +24,7 @@ import yaml
 from relier.cell_settings import parse_cells
 from relier.cli import cli
 from relier.config import describe, setting_names
-from relier.devserver import RedisServer
+from relier.devserver import CONSOLE_KEYSPACE_EVENTS, RedisServer
 from relier.slo import ALERTS, WINDOWS
 from relier.telemetry import METRICS
 
@@ -854,3 +854,13 @@ def test_k8s_cell_workers_serve_a_cell_of_the_secret_list() -> None:
         assert {"secretRef": {"name": secret["metadata"]["name"]}} in container["envFrom"]
         served.add(env["RELIER_CELL"])
     assert served == set(names)
+
+
+def test_the_recommended_notifications_are_what_the_console_watches_and_no_more() -> None:
+    from relier_tui.source import covers_console
+
+    assert covers_console(CONSOLE_KEYSPACE_EVENTS)
+    assert covers_console("AK")
+    # each class the console reads is needed; list, stream and expiry events are not
+    assert not any(covers_console(CONSOLE_KEYSPACE_EVENTS.replace(c, "")) for c in "Kghz")
+    assert not set("ltx$s") & set(CONSOLE_KEYSPACE_EVENTS)
