@@ -96,14 +96,13 @@ local function schedule(task, now, due)
   redis.call('ZADD', DELAYED, due, task.id)
 end
 
--- Count a task's end for the SLO: one place per outcome, so nothing is counted twice.
--- Fields of the SLO hash: '<task>|m|<minute>|ok|bad' and '<task>|h|<hour>|ok|bad'; all tasks
--- together are the sum, taken when read (relier/slo.py).
+-- Count a task's end for the SLO: one place per outcome, so nothing is counted twice, and one
+-- HINCRBY: the field '<task>|m|<minute>|ok|bad' of the SLO hash. The resurrector rolls closed
+-- hours up into '<task>|h|<hour>|...' fields; all tasks together are the sum, taken when read
+-- (relier/slo.py).
 local function count_outcome(task_name, good, now)
-  local outcome = good and 'ok' or 'bad'
-  local name = task_name or '?'
-  redis.call('HINCRBY', SLO, name .. '|m|' .. math.floor(now / 60000) .. '|' .. outcome, 1)
-  redis.call('HINCRBY', SLO, name .. '|h|' .. math.floor(now / 3600000) .. '|' .. outcome, 1)
+  redis.call('HINCRBY', SLO, (task_name or '?') .. '|m|' .. math.floor(now / 60000) .. '|' ..
+    (good and 'ok' or 'bad'), 1)
 end
 
 -- Give up a task's idempotency claim when it ends without a result (a completed claim stays,

@@ -2,8 +2,11 @@
 
 Completions count as good, dead letters as bad, in one place each (complete, fail, reject,
 hard_timeout and the dead-letter helper of lost/reap/reconcile/bounce), so nothing is counted
-twice. Counters live in the hash `rl:slo` per minute (windows up to 6 h) and per hour (3 d).
-The maths below is pure; `read_windows` is the only I/O.
+twice, with one HINCRBY of a per-minute counter in the hash `rl:slo`. The resurrector rolls
+each closed hour up into per-hour counters (`prune`, once a minute) and deletes minute counters
+after 6 h. Windows up to 6 h read minutes; 3 d reads the last `RECENT_HOURS` hours from minutes
+and older ones from the rolled-up hours. The maths below is pure; `read_windows` and `prune`
+are the only I/O.
 
 Alert conditions follow Google's SRE workbook (multiwindow, multi-burn-rate): page when the
 1 h and 5 m burn rates both exceed 14.4, or 6 h and 30 m both exceed 6; ticket when 3 d and
@@ -32,6 +35,14 @@ ALERTS: tuple[tuple[str, str, str, float, str], ...] = (
     ("budget-burn", "3d", "6h", 1.0, "ticket"),
 )
 _KEEP = {"m": 6 * 60 + 5, "h": 72 + 2}
+_MINUTE_MS, _HOUR_MS = 60_000, 3_600_000
+#: Hours (the current one included) a 3-day reading takes from minute counters: all their
+#: minutes are still kept, and every older hour was rolled up minutes after it closed.
+RECENT_HOURS = 6
+#: Minutes after an hour closes before it is rolled up: a completion is counted at its start
+#: plus its measured run time, which may fall a moment before the server's clock.
+SETTLE_MINUTES = 2
+OUTCOMES = ("ok", "bad")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +100,20 @@ def buckets(now_ms: int, window: str) -> list[int]:
 
 
 def count_fields(task: str, window: str, now_ms: int) -> list[str]:
-    resolution = WINDOWS[window][1]
-    return [f"{task}|{resolution}|{bucket}|{outcome}" for bucket in buckets(now_ms, window)
-            for outcome in ("ok", "bad")]
+    """The counters of `task` a window sums, as (ok, bad) pairs: minutes, or for a window in
+    hours, the rolled-up hours and the minutes of the last `RECENT_HOURS` hours."""
+    if WINDOWS[window][1] == "m":
+        return [f"{task}|m|{bucket}|{outcome}" for bucket in buckets(now_ms, window)
+                for outcome in OUTCOMES]
+    recent, current_minute = now_ms // _HOUR_MS - RECENT_HOURS + 1, now_ms // _MINUTE_MS
+    fields: list[str] = []
+    for hour in buckets(now_ms, window):
+        if hour < recent:
+            fields += [f"{task}|h|{hour}|{outcome}" for outcome in OUTCOMES]
+            continue
+        for minute in range(hour * 60, min(hour * 60 + 60, current_minute + 1)):
+            fields += [f"{task}|m|{minute}|{outcome}" for outcome in OUTCOMES]
+    return fields
 
 
 def read_windows(store: Store, task: str = "*") -> dict[str, WindowCounts]:
@@ -124,16 +146,36 @@ def tasks_counted(store: Store) -> list[str]:
 
 
 def prune(store: Store, now_ms: int | None = None) -> int:
-    """Delete counters older than the longest window they serve; returns how many. A field
-    not named as the transitions name counters is left alone."""
+    """Roll every settled closed hour up into its per-hour counters (once: HSETNX, so two
+    resurrectors agree), then delete counters older than the longest window they serve;
+    returns how many were deleted. A field not named as the transitions name counters is left
+    alone."""
     now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
-    oldest = {"m": now // 60_000 - _KEEP["m"], "h": now // 3_600_000 - _KEEP["h"]}
-    stale = []
-    for field, _ in store.client.hscan_iter(store.keys.slo, count=1000):
+    oldest = {"m": now // _MINUTE_MS - _KEEP["m"], "h": now // _HOUR_MS - _KEEP["h"]}
+    settled = (now // _MINUTE_MS - SETTLE_MINUTES) // 60  # hours before it may be rolled up
+    stale: list[bytes] = []
+    sums: dict[tuple[str, int], list[int]] = {}
+    rolled: set[tuple[str, int]] = set()
+    for field, value in store.client.hscan_iter(store.keys.slo, count=1000):
         parts = text(field).rsplit("|", 3)
         bucket = as_int(parts[-2]) if len(parts) == 4 else None  # task|m|bucket|ok
-        if bucket is not None and bucket < oldest.get(parts[1], 0):
+        if bucket is None:
+            continue
+        task, resolution, _, outcome = parts
+        if resolution == "h":
+            rolled.add((task, bucket))
+        elif resolution == "m" and outcome in OUTCOMES and bucket // 60 < settled:
+            counts = sums.setdefault((task, bucket // 60), [0, 0])
+            counts[OUTCOMES.index(outcome)] += as_int(value) or 0
+        if bucket < oldest.get(resolution, 0):
             stale.append(field)
+    rollup = store.client.pipeline(transaction=False)
+    for (task, hour), counts in sums.items():
+        if (task, hour) not in rolled:
+            for outcome, count in zip(OUTCOMES, counts, strict=True):
+                if count or outcome == "ok":  # the ok field marks the hour rolled up
+                    rollup.hsetnx(store.keys.slo, f"{task}|h|{hour}|{outcome}", count)
+    rollup.execute()
     for start in range(0, len(stale), 1000):
         store.client.hdel(store.keys.slo, *stale[start:start + 1000])
     return len(stale)

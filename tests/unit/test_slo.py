@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relier.slo import ALERTS, WindowCounts, alerts, buckets, burn_rate, count_fields
+from relier.slo import ALERTS, RECENT_HOURS, WindowCounts, alerts, buckets, burn_rate, count_fields
 
 
 def test_availability_and_burn_rate() -> None:
@@ -38,3 +38,20 @@ def test_windows_cover_the_right_buckets() -> None:
     assert buckets(now, "5m")[-1] == now // 60_000
     assert count_fields("t", "5m", now)[:2] == [f"t|m|{now // 60_000 - 4}|ok",
                                                 f"t|m|{now // 60_000 - 4}|bad"]
+
+
+def test_three_days_read_rolled_up_hours_and_the_last_hours_minutes() -> None:
+    now = 1_700_000_000_000 + 17 * 60_000  # some minutes into an hour
+    hour, minute = now // 3_600_000, now // 60_000
+    fields = count_fields("t", "3d", now)
+    hourly = [f for f in fields if "|h|" in f]
+    minutely = [f for f in fields if "|m|" in f]
+    assert len(hourly) == 2 * (72 - RECENT_HOURS)
+    assert hourly[:2] == [f"t|h|{hour - 71}|ok", f"t|h|{hour - 71}|bad"]
+    assert hourly[-1] == f"t|h|{hour - RECENT_HOURS}|bad"
+    # every minute of the five hours before the current one, and the current one's so far
+    assert minutely[0] == f"t|m|{(hour - RECENT_HOURS + 1) * 60}|ok"
+    assert minutely[-2:] == [f"t|m|{minute}|ok", f"t|m|{minute}|bad"]
+    assert len(minutely) == 2 * (minute - (hour - RECENT_HOURS + 1) * 60 + 1)
+    # the oldest minute read is younger than what pruning keeps (6 h 5 min)
+    assert minute - (hour - RECENT_HOURS + 1) * 60 < 6 * 60 + 5
