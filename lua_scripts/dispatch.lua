@@ -49,19 +49,25 @@ local now = now_ms()
 local qs, ts = ARGV[21], ARGV[22]
 local live = redis.call('HMGET', KEYS[12], qs .. 'rate', qs .. 'burst', qs .. 'max_depth',
   ts .. 'rate', ts .. 'burst', ts .. 'max_depth')
-local queue_bucket = admission_check({live[1], live[2], live[3]}, KEYS[13], ARGV[10], ARGV[11],
-  ARGV[12], {KEYS[15], KEYS[16], KEYS[17], KEYS[18]}, now)
-local task_bucket = admission_check({live[4], live[5], live[6]}, KEYS[14], ARGV[13], ARGV[14],
-  ARGV[15], {}, now)
-for _, verdict in ipairs({{'queue', queue_bucket}, {'task', task_bucket}}) do
-  if verdict[2].rejected then
-    emit('admission_rejected', id, 'task', ARGV[3], 'queue', ARGV[4], 'scope', verdict[1],
-      'why', verdict[2].why, 'retry_after_ms', verdict[2].retry_ms, 'ts', now)
-    return {'rejected', verdict[2].retry_ms, verdict[1], verdict[2].why}
+-- no live override and no declared rate or queue depth: nothing to check (most pushes)
+local limited = live[1] or live[2] or live[3] or live[4] or live[5] or live[6]
+  or (tonumber(ARGV[10]) or 0) > 0 or (tonumber(ARGV[12]) or 0) > 0
+  or (tonumber(ARGV[13]) or 0) > 0
+if limited then
+  local queue_bucket = admission_check({live[1], live[2], live[3]}, KEYS[13], ARGV[10],
+    ARGV[11], ARGV[12], {KEYS[15], KEYS[16], KEYS[17], KEYS[18]}, now)
+  local task_bucket = admission_check({live[4], live[5], live[6]}, KEYS[14], ARGV[13],
+    ARGV[14], ARGV[15], {}, now)
+  for _, verdict in ipairs({{'queue', queue_bucket}, {'task', task_bucket}}) do
+    if verdict[2].rejected then
+      emit('admission_rejected', id, 'task', ARGV[3], 'queue', ARGV[4], 'scope', verdict[1],
+        'why', verdict[2].why, 'retry_after_ms', verdict[2].retry_ms, 'ts', now)
+      return {'rejected', verdict[2].retry_ms, verdict[1], verdict[2].why}
+    end
   end
+  admission_commit(queue_bucket)
+  admission_commit(task_bucket)
 end
-admission_commit(queue_bucket)
-admission_commit(task_bucket)
 create_task({id = id, rec = rec, list = list, idem = idem, name = ARGV[3], queue = ARGV[4],
   message = ARGV[5], version = ARGV[6], digest = ARGV[7], max_res = ARGV[8],
   front = ARGV[9], nonce = ARGV[16], due = ARGV[17], delay = ARGV[18], expires = ARGV[19],

@@ -8,15 +8,18 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 
 import pytest
 import redis
+from celery import Celery
 
-from relier import AdmissionRejectedError, TaskHandle
-from relier.admission import clear_limits, live_limits, move_legacy_limits, set_limits
+from relier import AdmissionRejectedError, Relier, TaskHandle
+from relier.admission import Admission, clear_limits, live_limits, move_legacy_limits, set_limits
 from relier.testing import RedisServer, wait_until
+from tests.support import settings_for
 
 
 def fresh_queue(basic_tasks: ModuleType, **limits: float) -> str:
@@ -171,3 +174,35 @@ def test_overrides_kept_the_old_way_move_into_the_one_hash(
     finally:
         clear_limits(store, "queue", queue)
         redis_client.delete(queue)
+
+
+def test_declared_limits_hold_without_any_live_override(redis_server: RedisServer) -> None:
+    """Limits declared in code reach the dispatch script, which checks admission only when a
+    limit is declared or set live: each kind of declared limit still refuses on its own."""
+    suffix = uuid.uuid4().hex[:8]
+    deep, paced = f"declared-deep-{suffix}", f"declared-paced-{suffix}"
+    app = Celery(f"declared-{suffix}", broker=redis_server.url, set_as_current=False)
+    relier = Relier(app, settings=settings_for(redis_server.url),
+                    admission={deep: Admission(max_depth=2), paced: Admission(rate=0.01, burst=2)})
+
+    @relier.task(name=f"declared.free.{suffix}")
+    def free() -> None: ...
+
+    @relier.task(name=f"declared.task-paced.{suffix}", admission=Admission(rate=0.01, burst=3))
+    def task_paced() -> None: ...
+
+    def outcomes(push: Callable[[], object], count: int) -> list[str]:
+        found = []
+        for _ in range(count):
+            try:
+                push()
+                found.append("ok")
+            except AdmissionRejectedError as exc:
+                found.append(exc.reason)
+        return found
+
+    assert outcomes(lambda: free.push_with((), queue=deep), 4) == ["ok", "ok", "max_depth", "max_depth"]
+    assert outcomes(lambda: free.push_with((), queue=paced), 3) == ["ok", "ok", "rate"]
+    assert outcomes(lambda: task_paced.push_with((), queue=f"free-{suffix}"), 4) == [
+        "ok", "ok", "ok", "rate"]
+    assert outcomes(lambda: free.push_with((), queue=f"free-{suffix}"), 5) == ["ok"] * 5
