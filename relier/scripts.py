@@ -93,15 +93,12 @@ def prelude_parts(prelude: str) -> list[PreludePart]:
     for line in prelude.splitlines():
         if not line or line.startswith("--"):
             pending.append(line)
-        elif line[0].isspace() or line.startswith("end"):
-            current.extend(pending)
-            current.append(line)
-            pending.clear()
-        else:
-            close()
-            current.extend(pending)
-            current.append(line)
-            pending.clear()
+            continue
+        if not (line[0].isspace() or line.startswith("end")):
+            close()  # a new top-level statement
+        current.extend(pending)
+        current.append(line)
+        pending.clear()
     close()
     return parts
 

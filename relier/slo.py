@@ -152,7 +152,8 @@ def prune(store: Store, now_ms: int | None = None) -> int:
     alone."""
     now = now_ms if now_ms is not None else time.time_ns() // 1_000_000
     oldest = {"m": now // _MINUTE_MS - _KEEP["m"], "h": now // _HOUR_MS - _KEEP["h"]}
-    settled = (now // _MINUTE_MS - SETTLE_MINUTES) // 60  # hours before it may be rolled up
+    # every hour before this one closed at least SETTLE_MINUTES ago: it may be rolled up
+    settled = (now // _MINUTE_MS - SETTLE_MINUTES) // 60
     stale: list[bytes] = []
     sums: dict[tuple[str, int], list[int]] = {}
     rolled: set[tuple[str, int]] = set()
